@@ -1,0 +1,217 @@
+"""Command line: list / run / check / bench. Bad input: one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import fuzz
+from .protocols import load_protocol_file, registry
+from .scenario import ScenarioError, from_dict, from_json, from_token
+from .sim import ProtocolError, Simulation
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage + error by default)
+        raise UsageError(message)
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m engine", description="Protocol Playground engine")
+    p.add_argument("--protocol-file", action="append", default=[],
+                   help="load a protocol module from a Python file (repeatable)")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="protocols, parameters, presets, bug toggles")
+    ls.add_argument("--json", action="store_true")
+
+    run = sub.add_parser("run", help="run a scenario and print its trace")
+    run.add_argument("scenario", nargs="?", help="scenario JSON file ('-' for stdin)")
+    run.add_argument("--token", help="a share token instead of a file")
+    run.add_argument("--protocol")
+    run.add_argument("--preset")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--nodes", type=int)
+    run.add_argument("--bug", action="append", default=[])
+    run.add_argument("--until", type=int)
+    run.add_argument("--jsonl", action="store_true", help="one JSON event per line, then the summary")
+
+    ck = sub.add_parser("check", help="random fault schedules against the safety invariants")
+    ck.add_argument("--protocol", required=True)
+    ck.add_argument("--bug", action="append", default=[])
+    ck.add_argument("--runs", type=int, default=300)
+    ck.add_argument("--seed", type=int, default=1)
+    ck.add_argument("--until", type=int)
+    ck.add_argument("--nodes", type=int)
+
+    bn = sub.add_parser("bench", help="events per second for each protocol")
+    bn.add_argument("--protocol", action="append", default=[])
+    bn.add_argument("--until", type=int, default=20_000)
+    bn.add_argument("--repeat", type=int, default=3)
+    bn.add_argument("--json", action="store_true")
+    return p
+
+
+def _for_protocol_file(args):
+    for path in args.protocol_file:
+        load_protocol_file(path)
+
+
+def cmd_list(args, out):
+    protos = registry.all(include_hidden=True)
+    if args.json:
+        out.write(_dumps([p.describe() for p in protos]) + "\n")
+        return 0
+    for p in protos:
+        out.write(f"{p.name:10} {p.title} [{p.category}] nodes {p.nodes_min}..{p.nodes_max} "
+                  f"(default {p.nodes_default})\n")
+        for prm in p.params:
+            out.write(f"    param  {prm.name}={prm.default} [{prm.min}..{prm.max}] {prm.help}\n")
+        for b in p.bugs:
+            out.write(f"    bug    {b.name}: {b.help}\n")
+        for pr in p.presets:
+            out.write(f"    preset {pr.name}: {pr.lesson}\n")
+    return 0
+
+
+def _scenario_from_args(args):
+    if args.token:
+        return from_token(args.token)
+    if args.scenario:
+        if args.scenario == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(args.scenario, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError as e:
+                raise ScenarioError(f"cannot read scenario file {args.scenario}: {e.strerror}") from None
+        data = json.loads(text) if text.strip().startswith("{") else None
+        if data is None:
+            return from_json(text)
+        overrides = {k: v for k, v in (("seed", args.seed), ("nodes", args.nodes), ("until", args.until))
+                     if v is not None}
+        if args.bug:
+            overrides["bugs"] = args.bug
+        return from_dict({**data, **overrides}) if overrides else from_json(text)
+    if not args.protocol:
+        raise UsageError("run needs a scenario file, --token, or --protocol")
+    data = {"protocol": args.protocol}
+    for k in ("preset", "seed", "nodes", "until"):
+        v = getattr(args, k)
+        if v is not None:
+            data[k] = v
+    if args.bug:
+        data["bugs"] = args.bug
+    return from_dict(data)
+
+
+def cmd_run(args, out):
+    scenario = _scenario_from_args(args)
+    sim = Simulation(scenario, trace=True)
+    if args.jsonl:
+        written = 0
+        while sim.step_entry():
+            trace = sim.trace
+            for ev in trace[written:]:
+                out.write(_dumps(ev) + "\n")
+            written = len(trace)
+        for ev in sim.trace[written:]:
+            out.write(_dumps(ev) + "\n")
+        out.write(_dumps(sim.summary()) + "\n")
+    else:
+        sim.run()
+        for ev in sim.trace:
+            out.write(_format_event(ev) + "\n")
+        s = sim.summary()
+        out.write(f"-- {s['events']} events, t={s['t']} ms, {len(s['violations'])} violation(s)\n")
+        for n, v in s["nodes"].items():
+            out.write(f"   {n}: {_dumps(v)}\n")
+        for v in s["violations"]:
+            out.write(f"   VIOLATION {v['invariant']} at t={v['t']}: {v['message']}\n")
+    return 0
+
+
+def _format_event(ev: dict) -> str:
+    rest = {k: v for k, v in ev.items() if k not in ("seq", "t", "type")}
+    return f"{ev['t']:>7} #{ev['seq']:<6} {ev['type']:<9} {_dumps(rest)}"
+
+
+def cmd_check(args, out, err):
+    if args.runs < 1 or args.runs > 1_000_000:
+        raise UsageError(f"--runs={args.runs} is out of range [1, 1000000]")
+    proto = registry.get(args.protocol)
+    for b in args.bug:
+        if b not in [x.name for x in proto.bugs]:
+            raise ScenarioError(f"unknown bug {b!r} for {proto.name}; expected one of: "
+                                f"{', '.join(x.name for x in proto.bugs) or '(none)'}")
+    # Validate the shared fields once, so a bad --until/--nodes is a clean error.
+    from_dict({"protocol": proto.name, "seed": args.seed, "bugs": args.bug,
+               **({"until": args.until} if args.until is not None else {}),
+               **({"nodes": args.nodes} if args.nodes is not None else {})})
+    scenario, found, done = fuzz.check(proto.name, bugs=args.bug, runs=args.runs, seed=args.seed,
+                                       until=args.until, nodes=args.nodes)
+    if scenario is None:
+        out.write(f"ok: {done} random fault schedules, no safety violation ({proto.name}"
+                  f"{', bugs ' + ','.join(args.bug) if args.bug else ''})\n")
+        return 0
+    v = found[0]
+    out.write(f"VIOLATION after {done} schedule(s): {v['invariant']} at t={v['t']}: {v['message']}\n")
+    out.write("scenario (replay with: python -m engine run FILE):\n")
+    out.write(json.dumps(scenario.to_dict(), sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+    out.write(f"token: {scenario.to_token()}\n")
+    return 1
+
+
+def cmd_bench(args, out):
+    from .bench import run_bench
+    for name in args.protocol:
+        registry.get(name)
+    rows = run_bench(args.protocol or None, until=args.until, repeat=args.repeat)
+    if args.json:
+        out.write(_dumps(rows) + "\n")
+        return 0
+    out.write(f"{'protocol':10} {'nodes':>5} {'trace':>5} {'events/s':>10} {'trace ev/s':>10} "
+              f"{'deliveries/s':>12} {'seconds':>8}\n")
+    for r in rows:
+        tev = r["trace_events_per_s"] if r["trace_events_per_s"] is not None else "-"
+        out.write(f"{r['protocol']:10} {r['nodes']:>5} {'on' if r['trace'] else 'off':>5} "
+                  f"{r['handled_per_s']:>10} {tev:>10} {r['deliveries_per_s']:>12} {r['seconds']:>8}\n")
+    out.write("events/s = simulator events handled (deliveries, timers, actions) per second; "
+              "trace ev/s = trace records (send, deliver, state, ...) per second.\n")
+    return 0
+
+
+def main(argv=None, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        _for_protocol_file(args)
+        if args.cmd == "list":
+            return cmd_list(args, out)
+        if args.cmd == "run":
+            return cmd_run(args, out)
+        if args.cmd == "check":
+            return cmd_check(args, out, err)
+        return cmd_bench(args, out)
+    except (UsageError, ScenarioError) as e:
+        err.write(f"error: {e}\n")
+        return 2
+    except ValueError as e:  # malformed JSON in a scenario file
+        err.write(f"error: scenario is not valid JSON: {e}\n")
+        return 2
+    except ProtocolError as e:
+        err.write(f"protocol error: {e}\n")
+        return 3
+    except BrokenPipeError:
+        return 0

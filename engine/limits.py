@@ -1,0 +1,16 @@
+"""Every limit the engine enforces, in one place.
+
+The server and the CLI read these too, so a scenario that validates here
+runs everywhere.
+"""
+
+MAX_NODES = 12            # hard ceiling; each protocol states its own tighter range
+MAX_ACTIONS = 500         # actions in one scenario
+MAX_UNTIL_MS = 600_000    # ten virtual minutes
+MIN_UNTIL_MS = 1
+MAX_LATENCY_MS = 10_000
+MAX_SEED = 2**32 - 1
+MAX_TOKEN_CHARS = 16_384  # a share token; URLs much longer than this break in browsers
+MAX_SCENARIO_BYTES = 65_536
+MAX_EVENTS = 2_000_000    # trace events in one run; the run stops (with a note) past this
+MAX_STRING = 200          # any free-text field in an action (client request arguments)

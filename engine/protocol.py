@@ -1,0 +1,266 @@
+"""The public protocol API.
+
+A protocol is one module that defines a subclass of `Protocol` and exposes an
+instance as `PROTOCOL`. It declares what the page and the checker need to know
+(roles, parameters, bug toggles, presets, inspector fields, client operations,
+translations) and builds its nodes. Nodes are sans-I/O state machines: they
+react to `on_start`, `on_message`, `on_timer`, `on_request` and, after a
+restart, `on_recover`, and act only through the `Context` they are given.
+
+Durable state lives in `node.disk` (a dict the engine keeps across crashes);
+every other attribute of a node is volatile and is lost when it crashes: a
+restart builds a fresh node object around the same disk and calls
+`on_recover`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Param:
+    """A numeric protocol parameter the user may set (integers or floats)."""
+
+    name: str
+    default: int | float
+    min: int | float
+    max: int | float
+    help: str = ""
+    kind: str = "int"  # "int" | "float" | "choice"
+    choices: tuple[str, ...] = ()
+
+    def describe(self) -> dict:
+        d = {"name": self.name, "default": self.default, "min": self.min, "max": self.max,
+             "help": self.help, "kind": self.kind}
+        if self.choices:
+            d["choices"] = list(self.choices)
+        return d
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A named way to break a rule the real protocol needs."""
+
+    name: str
+    help: str  # English; translations under strings["bug.<name>"]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "help": self.help}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A client request a person can send to a node (menu entry)."""
+
+    name: str
+    roles: tuple[str, ...] = ()   # roles that accept it; empty = any node
+    arg: str | None = None        # placeholder for a free-text argument, None = no argument
+    help: str = ""
+
+    def describe(self) -> dict:
+        return {"name": self.name, "roles": list(self.roles), "arg": self.arg, "help": self.help}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field of a node's view, shown in the inspector."""
+
+    name: str
+    durable: bool = False
+    help: str = ""
+
+    def describe(self) -> dict:
+        return {"name": self.name, "durable": self.durable, "help": self.help}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named scenario that shows one lesson.
+
+    `scenario` holds scenario fields (nodes, params, network, bugs, actions,
+    until, seed) that override the protocol's defaults. `lesson` says in one
+    English sentence what the run shows; translations live in the protocol's
+    strings under "preset.<name>" and "preset.<name>.lesson".
+    """
+
+    name: str
+    title: str
+    lesson: str
+    scenario: dict = field(default_factory=dict)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "title": self.title, "lesson": self.lesson,
+                "scenario": self.scenario}
+
+
+@dataclass
+class Violation:
+    invariant: str
+    message: str
+    nodes: tuple[str, ...] = ()
+    eventual: bool = False
+
+    def as_dict(self) -> dict:
+        d = {"invariant": self.invariant, "message": self.message, "nodes": list(self.nodes)}
+        if self.eventual:
+            d["eventual"] = True
+        return d
+
+
+class Message:
+    """A message on the wire. `body` is a plain dict of JSON values."""
+
+    __slots__ = ("body", "deliver_at", "dst", "id", "kind", "sent_at", "src")
+
+    def __init__(self, id: int, src: str, dst: str, kind: str, body: dict, sent_at: int, deliver_at: int):
+        self.id = id
+        self.src = src
+        self.dst = dst
+        self.kind = kind
+        self.body = body
+        self.sent_at = sent_at
+        self.deliver_at = deliver_at
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "src": self.src, "dst": self.dst, "kind": self.kind,
+                "body": self.body, "sent_at": self.sent_at, "deliver_at": self.deliver_at}
+
+    def __repr__(self) -> str:
+        return f"Message({self.id} {self.src}->{self.dst} {self.kind} {self.body})"
+
+
+class Context:
+    """What a node may do. Implemented by the simulator; documented here.
+
+    send(dst, kind, **body)      put a message on the network
+    set_timer(name, delay_ms)    (re)arm a named timer; re-arming replaces it
+    cancel_timer(name)
+    persist(**fields)            write fields to the node's disk (same as node.disk.update)
+    note(key, **args)            narration, translated in the browser via strings[key]
+    reply(op, result)            answer a client request
+    rng                          this node's seeded random.Random
+    now                          virtual time in ms (data, not a clock)
+    node_ids                     every node id in the run, in order
+    """
+
+
+class Node:
+    """Base class for a protocol node. Override the handlers you need."""
+
+    role = "node"
+
+    def __init__(self, node_id: str, node_ids: list[str], params: dict, bugs: frozenset, disk: dict):
+        self.id = node_id
+        self.node_ids = node_ids
+        self.peers = [n for n in node_ids if n != node_id]
+        self.params = params
+        self.bugs = bugs
+        self.disk = disk
+
+    def on_start(self, ctx) -> None:
+        """First boot, with an empty disk."""
+
+    def on_recover(self, ctx) -> None:
+        """Boot after a crash: rebuild volatile state from self.disk only."""
+        self.on_start(ctx)
+
+    def on_message(self, ctx, msg: Message) -> None:
+        pass
+
+    def on_timer(self, ctx, name: str) -> None:
+        pass
+
+    def on_request(self, ctx, op: str, arg: str | None) -> None:
+        pass
+
+    def view(self) -> dict:
+        """The fields a person should see; JSON values only."""
+        return {"role": self.role}
+
+
+class Checker:
+    """Invariants of one run. Subclass it; the simulator calls it.
+
+    `after_event(sim, node_id, msg)` runs after every event (node_id is the node
+    whose handler ran, or None) and returns safety violations. `on_quiet(sim)`
+    runs at the end of a run whose nodes are all up and whose network is healed,
+    and returns eventual-property violations. The simulator reports each
+    distinct (invariant, message) once.
+    """
+
+    invariants: tuple[tuple[str, str], ...] = ()  # (name, one-line English description)
+
+    def __init__(self, params: dict, bugs: frozenset, node_ids: list[str]):
+        self.params = params
+        self.bugs = bugs
+        self.node_ids = node_ids
+
+    def on_send(self, sim, msg: Message) -> None:
+        """Observe a message as it is sent (for history-based invariants)."""
+
+    def after_event(self, sim, node_id: str | None, msg: Message | None) -> list[Violation]:
+        return []
+
+    def on_quiet(self, sim) -> list[Violation]:
+        return []
+
+
+class Protocol:
+    """Declarations of one protocol. Subclass, fill in, expose as PROTOCOL."""
+
+    name = ""
+    title = ""
+    category = "demo"         # transactions | consensus | concepts | demo
+    summary = ""              # one English sentence; zh under strings["summary"]
+    nodes_default = 3
+    nodes_min = 1
+    nodes_max = 9
+    params: tuple[Param, ...] = ()
+    bugs: tuple[Bug, ...] = ()
+    operations: tuple[Operation, ...] = ()
+    fields: tuple[Field, ...] = ()
+    roles: dict[str, str] = {}         # role -> CSS colour
+    timers: tuple[str, ...] = ()       # timers a person may force to fire
+    presets: tuple[Preset, ...] = ()
+    strings: dict[str, dict[str, str]] = {}  # key -> {"en": ..., "zh": ...}
+    default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
+    default_until = 10_000
+    checker_class: type[Checker] = Checker
+
+    def node_ids(self, n: int) -> list[str]:
+        """Ids for a run with n nodes (n as the user set it)."""
+        return [f"n{i}" for i in range(1, n + 1)]
+
+    def layout(self, ids: list[str]) -> dict[str, dict]:
+        """Placement hints per node: {"place": "ring" | "center" | "top" | "bottom"}."""
+        return {i: {"place": "ring"} for i in ids}
+
+    def create_node(self, node_id: str, node_ids: list[str], params: dict, bugs: frozenset, disk: dict) -> Node:
+        raise NotImplementedError
+
+    def random_request(self, rng, node_ids: list[str]) -> tuple[str, str, str | None] | None:
+        """A client request for random fault schedules: (node, op, arg) or None."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Everything the page needs, as JSON."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "category": self.category,
+            "summary": self.summary,
+            "nodes": {"default": self.nodes_default, "min": self.nodes_min, "max": self.nodes_max},
+            "params": [p.describe() for p in self.params],
+            "bugs": [b.describe() for b in self.bugs],
+            "operations": [o.describe() for o in self.operations],
+            "fields": [f.describe() for f in self.fields],
+            "roles": dict(self.roles),
+            "timers": list(self.timers),
+            "presets": [p.describe() for p in self.presets],
+            "invariants": [{"name": n, "help": h} for n, h in self.checker_class.invariants],
+            "network": dict(self.default_network),
+            "until": self.default_until,
+            "strings": self.strings,
+        }

@@ -1,0 +1,317 @@
+"""Scenario: protocol + parameters + seed + bug toggles + actions.
+
+A scenario is plain data. It round-trips through JSON and through a compact,
+URL-safe share token. Validation happens here, once: anything a client or a
+file can send is checked against the protocol's declarations and the limits
+in engine.limits, and bad input raises ScenarioError with one clear line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import zlib
+from dataclasses import dataclass, field
+
+from . import limits
+
+ACTION_KINDS = ("crash", "restart", "drop", "duplicate", "partition", "heal",
+                "request", "timeout", "set")
+NETWORK_KEYS = ("latency", "loss", "duplicate")
+SCENARIO_KEYS = ("protocol", "preset", "seed", "nodes", "params", "network", "bugs",
+                 "actions", "until")
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input; str(e) is one line naming what is wrong."""
+
+
+@dataclass
+class Scenario:
+    protocol: str
+    seed: int = 1
+    nodes: int = 3
+    params: dict = field(default_factory=dict)
+    network: dict = field(default_factory=dict)
+    bugs: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    until: int = 10_000
+    preset: str | None = None
+
+    def to_dict(self) -> dict:
+        d = {"protocol": self.protocol, "seed": self.seed, "nodes": self.nodes,
+             "params": dict(self.params), "network": dict(self.network),
+             "bugs": list(self.bugs), "actions": [dict(a) for a in self.actions],
+             "until": self.until}
+        if self.preset:
+            d["preset"] = self.preset
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def to_token(self) -> str:
+        return encode_token(self.to_dict())
+
+    def with_actions(self, actions: list) -> Scenario:
+        d = self.to_dict()
+        d["actions"] = actions
+        return from_dict(d)
+
+
+# ---------------------------------------------------------------- tokens
+
+def encode_token(data: dict) -> str:
+    raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    packed = zlib.compress(raw, 9)
+    return base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def decode_token(token: str) -> dict:
+    if not isinstance(token, str) or not token:
+        raise ScenarioError("share token is empty")
+    if len(token) > limits.MAX_TOKEN_CHARS:
+        raise ScenarioError(f"share token is too long ({len(token)} > {limits.MAX_TOKEN_CHARS} characters)")
+    try:
+        packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        d = zlib.decompressobj()
+        raw = d.decompress(packed, limits.MAX_SCENARIO_BYTES + 1)
+        if len(raw) > limits.MAX_SCENARIO_BYTES or d.unconsumed_tail:
+            raise ScenarioError("share token expands to too much data")
+        data = json.loads(raw.decode())
+    except ScenarioError:
+        raise
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as e:
+        raise ScenarioError(f"share token is malformed ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise ScenarioError("share token does not hold a scenario object")
+    return data
+
+
+def from_token(token: str, registry=None) -> Scenario:
+    return from_dict(decode_token(token), registry)
+
+
+def from_json(text: str, registry=None) -> Scenario:
+    if len(text) > limits.MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"scenario is too large ({len(text)} bytes > {limits.MAX_SCENARIO_BYTES})")
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise ScenarioError(f"scenario is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError("scenario must be a JSON object")
+    return from_dict(data, registry)
+
+
+# ---------------------------------------------------------------- validation
+
+def _int(name, v, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ScenarioError(f"{name} must be an integer, got {v!r}"[:200])
+    if not lo <= v <= hi:
+        raise ScenarioError(f"{name}={v} is out of range [{lo}, {hi}]")
+    return v
+
+
+def _num(name, v, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+        raise ScenarioError(f"{name} must be a number, got {v!r}"[:200])
+    if not lo <= v <= hi:
+        raise ScenarioError(f"{name}={v} is out of range [{lo}, {hi}]")
+    return v
+
+
+def _str(name, v, max_len=limits.MAX_STRING):
+    if not isinstance(v, str):
+        raise ScenarioError(f"{name} must be a string, got {v!r}"[:200])
+    if len(v) > max_len:
+        raise ScenarioError(f"{name} is too long ({len(v)} > {max_len} characters)")
+    return v
+
+
+def _known(what, keys, allowed):
+    for k in keys:
+        if k not in allowed:
+            raise ScenarioError(f"unknown {what} {k!r}; expected one of: {', '.join(allowed)}"[:300])
+
+
+def validate_network(net: dict, base: dict) -> dict:
+    if not isinstance(net, dict):
+        raise ScenarioError("network must be an object")
+    _known("network field", net, NETWORK_KEYS)
+    out = dict(base)
+    out.update(net)
+    lat = out["latency"]
+    if not isinstance(lat, list) or len(lat) != 2:
+        raise ScenarioError("network.latency must be [min, max] in milliseconds")
+    lo = _int("network.latency[0]", lat[0], 1, limits.MAX_LATENCY_MS)
+    hi = _int("network.latency[1]", lat[1], 1, limits.MAX_LATENCY_MS)
+    if lo > hi:
+        raise ScenarioError(f"network.latency min {lo} is above max {hi}")
+    out["latency"] = [lo, hi]
+    out["loss"] = _num("network.loss", out["loss"], 0.0, 0.9)
+    out["duplicate"] = _num("network.duplicate", out["duplicate"], 0.0, 0.9)
+    return out
+
+
+def validate_param(proto, name, value):
+    for p in proto.params:
+        if p.name == name:
+            if p.kind == "choice":
+                if value not in p.choices:
+                    raise ScenarioError(f"param {name}={value!r} must be one of {', '.join(p.choices)}")
+                return value
+            if p.kind == "float":
+                return _num(f"param {name}", value, p.min, p.max)
+            return _int(f"param {name}", value, p.min, p.max)
+    names = ", ".join(p.name for p in proto.params) or "(none)"
+    raise ScenarioError(f"unknown parameter {name!r} for {proto.name}; expected one of: {names}")
+
+
+def validate_action(a, proto, ids: list[str], until: int) -> dict:
+    """Check one action against the protocol and node ids; return a clean copy."""
+    if not isinstance(a, dict):
+        raise ScenarioError(f"action must be an object, got {a!r}"[:200])
+    do = a.get("do")
+    if do not in ACTION_KINDS:
+        raise ScenarioError(f"unknown action {do!r}; expected one of: {', '.join(ACTION_KINDS)}"[:200])
+    allowed = {"at", "do"}
+    out = {"at": _int("action.at", a.get("at"), 0, until), "do": do}
+
+    def node(key="node"):
+        allowed.add(key)
+        n = a.get(key)
+        if n not in ids:
+            raise ScenarioError(f"{do}: unknown node {n!r}; nodes are {', '.join(ids)}"[:300])
+        out[key] = n
+
+    if do in ("crash", "restart"):
+        node()
+    elif do in ("drop", "duplicate"):
+        allowed.add("msg")
+        out["msg"] = _int(f"{do}.msg", a.get("msg"), 1, 2**53)
+    elif do == "partition":
+        allowed.add("groups")
+        groups = a.get("groups")
+        if not isinstance(groups, list) or not groups:
+            raise ScenarioError("partition.groups must be a non-empty list of node lists")
+        seen = []
+        clean = []
+        for g in groups:
+            if not isinstance(g, list) or not g:
+                raise ScenarioError("partition.groups must be a list of non-empty node lists")
+            for n in g:
+                if n not in ids:
+                    raise ScenarioError(f"partition: unknown node {n!r}"[:200])
+                if n in seen:
+                    raise ScenarioError(f"partition: node {n} is in two groups")
+                seen.append(n)
+            clean.append(list(g))
+        if len(clean) < 2 and len(seen) == len(ids):
+            raise ScenarioError("partition needs at least two groups")
+        out["groups"] = clean
+    elif do == "heal":
+        pass
+    elif do == "request":
+        node()
+        allowed.update(("op", "arg"))
+        op = a.get("op")
+        ops = [o for o in proto.operations if o.name == op]
+        if not ops:
+            names = ", ".join(o.name for o in proto.operations) or "(none)"
+            raise ScenarioError(f"request: unknown operation {op!r}; expected one of: {names}"[:300])
+        out["op"] = op
+        arg = a.get("arg")
+        if ops[0].arg is None:
+            if arg not in (None, ""):
+                raise ScenarioError(f"request: operation {op} takes no argument")
+            out["arg"] = None
+        else:
+            out["arg"] = _str("request.arg", "" if arg is None else arg)
+    elif do == "timeout":
+        node()
+        allowed.add("timer")
+        t = a.get("timer")
+        if t not in proto.timers:
+            names = ", ".join(proto.timers) or "(none)"
+            raise ScenarioError(f"timeout: unknown timer {t!r}; expected one of: {names}"[:200])
+        out["timer"] = t
+    elif do == "set":
+        allowed.update(("param", "value"))
+        p = a.get("param")
+        if p not in NETWORK_KEYS:
+            raise ScenarioError(f"set: unknown network setting {p!r}; expected one of: {', '.join(NETWORK_KEYS)}")
+        out["param"] = p
+        out["value"] = validate_network({p: a.get("value")}, proto.default_network)[p]
+    _known(f"field in {do} action", a, sorted(allowed))
+    return out
+
+
+def from_dict(data: dict, registry=None) -> Scenario:
+    """Validate a scenario dict against its protocol; fill in defaults."""
+    if registry is None:
+        from .protocols import registry as default_registry
+        registry = default_registry
+    if not isinstance(data, dict):
+        raise ScenarioError("scenario must be an object")
+    _known("scenario field", data, SCENARIO_KEYS)
+    name = data.get("protocol")
+    if not isinstance(name, str):
+        raise ScenarioError("scenario needs a protocol name")
+    proto = registry.get(name)  # raises ScenarioError for unknown names
+
+    merged: dict = {}
+    preset = data.get("preset")
+    if preset is not None:
+        found = [p for p in proto.presets if p.name == preset]
+        if not found:
+            names = ", ".join(p.name for p in proto.presets) or "(none)"
+            raise ScenarioError(f"unknown preset {preset!r} for {name}; expected one of: {names}"[:300])
+        merged.update(found[0].scenario)
+    for k, v in data.items():
+        if k in ("params", "network") and isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = {**merged[k], **v}
+        else:
+            merged[k] = v
+
+    seed = _int("seed", merged.get("seed", 1), 0, limits.MAX_SEED)
+    nodes = _int("nodes", merged.get("nodes", proto.nodes_default), proto.nodes_min,
+                 min(proto.nodes_max, limits.MAX_NODES))
+    until = _int("until", merged.get("until", proto.default_until), limits.MIN_UNTIL_MS, limits.MAX_UNTIL_MS)
+
+    params_in = merged.get("params", {})
+    if not isinstance(params_in, dict):
+        raise ScenarioError("params must be an object")
+    params = {p.name: p.default for p in proto.params}
+    for k in sorted(params_in):
+        params[k] = validate_param(proto, k, params_in[k])
+
+    network = validate_network(merged.get("network", {}), proto.default_network)
+
+    bugs_in = merged.get("bugs", [])
+    if not isinstance(bugs_in, list):
+        raise ScenarioError("bugs must be a list of bug names")
+    known_bugs = [b.name for b in proto.bugs]
+    bugs = []
+    for b in bugs_in:
+        if b not in known_bugs:
+            raise ScenarioError(f"unknown bug {b!r} for {name}; expected one of: {', '.join(known_bugs) or '(none)'}"[:300])
+        if b not in bugs:
+            bugs.append(b)
+    bugs.sort()
+
+    actions_in = merged.get("actions", [])
+    if not isinstance(actions_in, list):
+        raise ScenarioError("actions must be a list")
+    if len(actions_in) > limits.MAX_ACTIONS:
+        raise ScenarioError(f"too many actions ({len(actions_in)} > {limits.MAX_ACTIONS})")
+    ids = proto.node_ids(nodes)
+    actions = [validate_action(a, proto, ids, until) for a in actions_in]
+    # Stable sort: actions at the same time keep their listed order.
+    actions.sort(key=lambda a: a["at"])
+
+    return Scenario(protocol=name, seed=seed, nodes=nodes, params=params, network=network,
+                    bugs=bugs, actions=actions, until=until, preset=preset)

@@ -1,0 +1,450 @@
+"""The discrete-event simulator.
+
+Virtual time in integer milliseconds; a heap of (time, priority, seq) entries;
+one seeded random.Random for the network and one per node. The same scenario
+always produces the same trace: nothing here reads a clock, draws unseeded
+randomness or iterates in hash order.
+
+Ordering rule that makes live runs and replays agree: an action stamped at
+time t runs before every other event at time t (priority 0 against 1), and a
+live action may only be stamped after every event already processed
+(`min_action_at`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+
+from . import limits
+from .network import Network
+from .protocol import Message, Violation
+from .protocols import registry
+from .scenario import Scenario, ScenarioError, validate_action
+
+_ACTION, _EVENT = 0, 1
+_START, _DELIVER, _TIMER, _DO = range(4)
+
+
+class ProtocolError(RuntimeError):
+    """A protocol handler raised: a bug in the protocol, reported with context."""
+
+
+class _NodeContext:
+    """The Context a node acts through (see engine.protocol.Context)."""
+
+    __slots__ = ("_sim", "node_id", "node_ids", "rng")
+
+    def __init__(self, sim: Simulation, node_id: str):
+        self._sim = sim
+        self.node_id = node_id
+        self.rng = sim.node_rng[node_id]
+        self.node_ids = sim.ids
+
+    @property
+    def now(self) -> int:
+        return self._sim.now
+
+    def send(self, dst: str, kind: str, **body) -> int:
+        return self._sim._send(self.node_id, dst, kind, body)
+
+    def set_timer(self, name: str, delay: int) -> None:
+        self._sim._set_timer(self.node_id, name, delay)
+
+    def cancel_timer(self, name: str) -> None:
+        self._sim.timers[self.node_id].pop(name, None)
+
+    def timer_armed(self, name: str) -> bool:
+        return name in self._sim.timers[self.node_id]
+
+    def persist(self, **fields) -> None:
+        self._sim.disk[self.node_id].update(fields)
+
+    def note(self, key: str, **args) -> None:
+        if self._sim.tracing:
+            self._sim._emit({"type": "note", "node": self.node_id, "key": key, "args": args})
+
+    def reply(self, op: str, result) -> None:
+        if self._sim.tracing:
+            self._sim._emit({"type": "reply", "node": self.node_id, "op": op, "result": result})
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario, *, trace: bool = True, check: bool = True, protocol=None):
+        self.scenario = scenario
+        self.proto = protocol or registry.get(scenario.protocol)
+        self.ids: list[str] = self.proto.node_ids(scenario.nodes)
+        self.params = dict(scenario.params)
+        self.bugs = frozenset(scenario.bugs)
+        self.until = scenario.until
+        self.tracing = trace
+        self.trace: list[dict] = []
+        self.seq = 0                    # trace events emitted (stays 0 when not tracing)
+        self.handled = 0                # heap entries processed (events, traced or not)
+        self.delivered = 0              # messages delivered to a live node
+        self.now = 0
+        self.min_action_at = 0
+        self.done = False
+        self.stopped_reason: str | None = None
+        self.actions: list[dict] = []   # actions applied or scheduled, in order
+        self.violations: list[dict] = []
+        self._seen_violations: set[tuple[str, str]] = set()
+        self._heap: list = []
+        self._hseq = 0
+        self._next_msg_id = 1
+
+        seed = scenario.seed
+        net = scenario.network
+        self.network = Network(random.Random(f"net:{seed}"), net["latency"], net["loss"], net["duplicate"])
+        self.node_rng = {n: random.Random(f"node:{seed}:{n}") for n in self.ids}
+        self.disk: dict[str, dict] = {n: {} for n in self.ids}
+        self.timers: dict[str, dict[str, int]] = {n: {} for n in self.ids}
+        self.up: dict[str, bool] = {n: True for n in self.ids}
+        self.nodes = {n: self._new_node(n) for n in self.ids}
+        self.ctx = {n: _NodeContext(self, n) for n in self.ids}
+        # Views appear with each node's on_start (the first state event is the full view).
+        self.views: dict[str, dict] = {n: {"up": True} for n in self.ids}
+        self.checker = self.proto.checker_class(self.params, self.bugs, self.ids) if check else None
+
+        for n in self.ids:
+            self._push(0, _EVENT, _START, n)
+        for a in scenario.actions:
+            self._schedule_action(a)
+
+    # ------------------------------------------------------------ plumbing
+
+    def _new_node(self, n: str):
+        return self.proto.create_node(n, self.ids, self.params, self.bugs, self.disk[n])
+
+    def _push(self, t: int, prio: int, kind: int, payload) -> int:
+        self._hseq += 1
+        heapq.heappush(self._heap, (t, prio, self._hseq, kind, payload))
+        return self._hseq
+
+    def _emit(self, ev: dict) -> None:
+        ev["seq"] = self.seq
+        ev["t"] = self.now
+        self.seq += 1
+        self.trace.append(ev)
+
+    def _view(self, n: str) -> dict:
+        node = self.nodes[n]
+        v = node.view() if node is not None else dict(self.views[n])
+        v["up"] = self.up[n]
+        return v
+
+    def _send(self, src: str, dst: str, kind: str, body: dict) -> int:
+        if dst not in self.disk:
+            raise ProtocolError(f"{src} sent {kind} to unknown node {dst!r}")
+        net = self.network
+        mid = self._new_message(src, dst, kind, body)
+        if net.duplicate and net.draw_duplicate():
+            self._new_message(src, dst, kind, body)
+        return mid
+
+    def _new_message(self, src, dst, kind, body) -> int:
+        net = self.network
+        mid = self._next_msg_id
+        self._next_msg_id += 1
+        at = self.now + net.draw_latency()
+        msg = Message(mid, src, dst, kind, body, self.now, at)
+        if net.loss and net.draw_loss():
+            net.lost.add(mid)
+        net.inflight[mid] = msg
+        self._push(at, _EVENT, _DELIVER, msg)
+        if self.checker is not None:
+            self.checker.on_send(self, msg)
+        if self.tracing:
+            self._emit({"type": "send", "id": mid, "src": src, "dst": dst, "kind": kind,
+                        "body": body, "deliver_at": at})
+        return mid
+
+    def _set_timer(self, n: str, name: str, delay: int) -> None:
+        if not isinstance(delay, int) or delay < 0:
+            raise ProtocolError(f"{n} set timer {name} with bad delay {delay!r}")
+        token = self._push(self.now + delay, _EVENT, _TIMER, (n, name))
+        self.timers[n][name] = token
+
+    def _after(self, n: str | None, msg: Message | None) -> None:
+        """Diff the view of the node that acted, then check safety."""
+        if n is not None and self.tracing:
+            new = self._view(n)
+            old = self.views[n]
+            if new != old:
+                changes = {k: v for k, v in new.items() if old.get(k, _MISSING) != v}
+                for k in old:
+                    if k not in new:
+                        changes[k] = None
+                self.views[n] = new
+                self._emit({"type": "state", "node": n, "changes": changes})
+        if self.checker is not None:
+            found = self.checker.after_event(self, n, msg)
+            if found:
+                self._report(found)
+
+    def _report(self, found: list[Violation]) -> None:
+        for v in found:
+            key = (v.invariant, v.message)
+            if key in self._seen_violations:
+                continue
+            self._seen_violations.add(key)
+            d = v.as_dict()
+            d["t"] = self.now
+            self.violations.append(d)
+            if self.tracing:
+                self._emit({"type": "violation", **v.as_dict()})
+
+    def _call(self, n: str, what: str, fn, *args) -> None:
+        try:
+            fn(self.ctx[n], *args)
+        except ProtocolError:
+            raise
+        except Exception as e:
+            raise ProtocolError(f"{self.proto.name}: node {n} failed in {what} at t={self.now}: "
+                                f"{type(e).__name__}: {e}") from e
+
+    # ------------------------------------------------------------ running
+
+    def step_entry(self) -> bool:
+        """Process one heap entry. Returns False when the run is over."""
+        if self.done:
+            return False
+        heap = self._heap
+        if not heap or heap[0][0] > self.until:
+            self._finish()
+            return False
+        t, _prio, token, kind, payload = heapq.heappop(heap)
+        self.now = t
+        self.handled += 1
+        if t >= self.min_action_at:
+            self.min_action_at = t + 1
+        if kind == _DELIVER:
+            self._deliver(payload)
+        elif kind == _TIMER:
+            n, name = payload
+            if self.timers[n].get(name) == token:
+                del self.timers[n][name]
+                self._fire_timer(n, name)
+        elif kind == _DO:
+            self._apply(payload)
+        else:  # _START
+            if self.up[payload]:
+                self._call(payload, "on_start", self.nodes[payload].on_start)
+                self._after(payload, None)
+        if self.seq >= limits.MAX_EVENTS:
+            self.stopped_reason = f"event limit {limits.MAX_EVENTS} reached"
+            self._finish()
+            return False
+        return True
+
+    def _deliver(self, msg: Message) -> None:
+        net = self.network
+        if net.inflight.pop(msg.id, None) is None:
+            return  # dropped by a person while in flight
+        reason = None
+        if msg.id in net.lost:
+            net.lost.discard(msg.id)
+            reason = "loss"
+        elif net.group_of is not None and net.separated(msg.src, msg.dst):
+            reason = "partition"
+        elif not self.up[msg.dst]:
+            reason = "crashed"
+        if reason is not None:
+            if self.tracing:
+                self._emit({"type": "drop", "id": msg.id, "reason": reason})
+            return
+        if self.tracing:
+            self._emit({"type": "deliver", "id": msg.id})
+        self.delivered += 1
+        n = msg.dst
+        self._call(n, f"on_message({msg.kind})", self.nodes[n].on_message, msg)
+        self._after(n, msg)
+
+    def _fire_timer(self, n: str, name: str) -> None:
+        if self.tracing:
+            self._emit({"type": "timer", "node": n, "name": name})
+        self._call(n, f"on_timer({name})", self.nodes[n].on_timer, name)
+        self._after(n, None)
+
+    def run(self) -> Simulation:
+        while self.step_entry():
+            pass
+        return self
+
+    def run_until(self, t: int) -> None:
+        """Process every event at or before virtual time t."""
+        t = min(t, self.until)
+        heap = self._heap
+        while not self.done and heap and heap[0][0] <= t:
+            self.step_entry()
+        if not self.done and (not heap or heap[0][0] > self.until) and t >= self.until:
+            self._finish()
+        self.min_action_at = max(self.min_action_at, t + 1)
+
+    def step_event(self) -> bool:
+        """Advance until at least one trace event is produced (for 'step')."""
+        start = self.seq
+        while self.seq == start:
+            if not self.step_entry():
+                return False
+        return True
+
+    def next_event_time(self) -> int | None:
+        return self._heap[0][0] if self._heap and not self.done else None
+
+    def _finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.checker is not None and all(self.up.values()) and self.network.group_of is None:
+            found = self.checker.on_quiet(self)
+            for v in found:
+                v.eventual = True
+            if found:
+                self._report(found)
+
+    # ------------------------------------------------------------ actions
+
+    def _schedule_action(self, a: dict) -> None:
+        self.actions.append(a)
+        self._push(a["at"], _ACTION, _DO, a)
+
+    def add_action(self, action: dict, strict: bool = False) -> dict:
+        """Validate and schedule a live action; it must lie after every processed event.
+
+        With strict=True the action must also make sense right now (crash an up
+        node, drop a message that is in flight...), so a person gets a clear
+        error instead of a silently skipped action.
+        """
+        a = validate_action(action, self.proto, self.ids, self.until)
+        if a["at"] < self.min_action_at:
+            raise ScenarioError(f"action at t={a['at']} is in the past (earliest {self.min_action_at}); fork instead")
+        if len(self.actions) >= limits.MAX_ACTIONS:
+            raise ScenarioError(f"too many actions (limit {limits.MAX_ACTIONS})")
+        if strict:
+            problem = self.live_problem(a)
+            if problem:
+                raise ScenarioError(problem)
+        self._schedule_action(a)
+        return a
+
+    def live_problem(self, a: dict) -> str | None:
+        """Why action `a` would be skipped if applied now, or None."""
+        do = a["do"]
+        n = a.get("node")
+        if do == "crash" and not self.up[n]:
+            return f"{n} is already crashed"
+        if do == "restart" and self.up[n]:
+            return f"{n} is not crashed"
+        if do in ("request", "timeout") and not self.up[n]:
+            return f"{n} is crashed"
+        if do == "timeout" and a["timer"] not in self.timers[n]:
+            return f"timer {a['timer']} is not armed on {n}"
+        if do in ("drop", "duplicate") and a["msg"] not in self.network.inflight:
+            return f"message {a['msg']} is not in flight"
+        if do == "heal" and self.network.groups is None:
+            return "the network is not partitioned"
+        return None
+
+    def _skip(self, a: dict, reason: str) -> None:
+        if self.tracing:
+            self._emit({"type": "note", "key": "engine.skipped", "args": {"do": a["do"], "reason": reason}})
+
+    def _apply(self, a: dict) -> None:
+        do = a["do"]
+        net = self.network
+        if do == "crash":
+            n = a["node"]
+            if not self.up[n]:
+                return self._skip(a, "already crashed")
+            self.up[n] = False
+            self.nodes[n] = None          # volatile state is gone
+            self.timers[n] = {}           # and so are its timers
+            if self.tracing:
+                self._emit({"type": "crash", "node": n})
+            self._after(n, None)
+        elif do == "restart":
+            n = a["node"]
+            if self.up[n]:
+                return self._skip(a, "not crashed")
+            self.up[n] = True
+            self.nodes[n] = self._new_node(n)   # rebuilt from disk only
+            if self.tracing:
+                self._emit({"type": "restart", "node": n})
+            self._call(n, "on_recover", self.nodes[n].on_recover)
+            self._after(n, None)
+        elif do == "drop":
+            msg = net.inflight.pop(a["msg"], None)
+            if msg is None:
+                return self._skip(a, f"message {a['msg']} is not in flight")
+            net.lost.discard(msg.id)
+            if self.tracing:
+                self._emit({"type": "drop", "id": msg.id, "reason": "user"})
+            self._after(None, None)
+        elif do == "duplicate":
+            msg = net.inflight.get(a["msg"])
+            if msg is None:
+                return self._skip(a, f"message {a['msg']} is not in flight")
+            tracing = self.tracing
+            self.tracing = False    # the copy is announced as one duplicate event
+            new_id = self._new_message(msg.src, msg.dst, msg.kind, msg.body)
+            self.tracing = tracing
+            if tracing:
+                self._emit({"type": "duplicate", "id": msg.id, "new_id": new_id,
+                            "deliver_at": net.inflight[new_id].deliver_at})
+        elif do == "partition":
+            groups = net.partition(a["groups"], self.ids)
+            if self.tracing:
+                self._emit({"type": "partition", "groups": groups})
+        elif do == "heal":
+            net.heal()
+            if self.tracing:
+                self._emit({"type": "heal"})
+        elif do == "request":
+            n = a["node"]
+            if self.tracing:
+                self._emit({"type": "request", "node": n, "op": a["op"], "arg": a.get("arg")})
+            if not self.up[n]:
+                return self._skip(a, f"{n} is crashed")
+            self._call(n, f"on_request({a['op']})", self.nodes[n].on_request, a["op"], a.get("arg"))
+            self._after(n, None)
+        elif do == "timeout":
+            n, name = a["node"], a["timer"]
+            if not self.up[n] or name not in self.timers[n]:
+                return self._skip(a, f"timer {name} is not armed on {n}")
+            del self.timers[n][name]
+            self._fire_timer(n, name)
+        elif do == "set":
+            p, v = a["param"], a["value"]
+            setattr(net, p, list(v) if p == "latency" else v)
+            if self.tracing:
+                self._emit({"type": "set", "param": p, "value": v})
+
+    # ------------------------------------------------------------ reading
+
+    def node_view(self, n: str) -> dict:
+        return self._view(n)
+
+    def snapshot(self) -> dict:
+        """The whole visible state now (what a joining client needs)."""
+        return {
+            "t": self.now,
+            "nodes": {n: self._view(n) for n in self.ids},
+            "inflight": [m.as_dict() for m in self.network.inflight.values()],
+            "partition": self.network.groups,
+            "timers": {n: sorted(self.timers[n]) for n in self.ids},
+            "violations": list(self.violations),
+            "done": self.done,
+        }
+
+    def summary(self) -> dict:
+        return {"type": "summary", "events": self.seq if self.tracing else self.handled, "t": self.now,
+                "violations": list(self.violations),
+                "nodes": {n: self._view(n) for n in self.ids}}
+
+
+_MISSING = object()
+
+
+def run_scenario(scenario: Scenario, *, trace: bool = True, check: bool = True) -> Simulation:
+    return Simulation(scenario, trace=trace, check=check).run()
