@@ -106,8 +106,8 @@ class Simulation:
         self.views: dict[str, dict] = {n: {"up": True} for n in self.ids}
         self.checker = self.proto.checker_class(self.params, self.bugs, self.ids) if check else None
 
-        for n in self.ids:
-            self._push(0, _EVENT, _START, n)
+        # One boot event starts every node, so checkers never see a half-started cluster.
+        self._push(0, _EVENT, _START, None)
         for a in scenario.actions:
             self._schedule_action(a)
 
@@ -178,7 +178,11 @@ class Simulation:
                 self.views[n] = new
                 self._emit({"type": "state", "node": n, "changes": changes})
         if self.checker is not None:
-            found = self.checker.after_event(self, n, msg)
+            try:
+                found = self.checker.after_event(self, n, msg)
+            except Exception as e:
+                raise ProtocolError(f"{self.proto.name}: checker failed after an event at {n} "
+                                    f"t={self.now}: {type(e).__name__}: {e}") from e
             if found:
                 self._report(found)
 
@@ -228,9 +232,11 @@ class Simulation:
         elif kind == _DO:
             self._apply(payload)
         else:  # _START
-            if self.up[payload]:
-                self._call(payload, "on_start", self.nodes[payload].on_start)
-                self._after(payload, None)
+            up = [n for n in self.ids if self.up[n]]
+            for n in up:
+                self._call(n, "on_start", self.nodes[n].on_start)
+            for n in up:
+                self._after(n, None)
         if self.seq >= limits.MAX_EVENTS:
             self.stopped_reason = f"event limit {limits.MAX_EVENTS} reached"
             self._finish()
@@ -357,6 +363,8 @@ class Simulation:
             n = a["node"]
             if not self.up[n]:
                 return self._skip(a, "already crashed")
+            if not self.tracing:          # keep its last view to show (greyed) while it is down
+                self.views[n] = self._view(n)
             self.up[n] = False
             self.nodes[n] = None          # volatile state is gone
             self.timers[n] = {}           # and so are its timers
