@@ -93,16 +93,20 @@ def violations_of(scenario: Scenario) -> list[dict]:
 
 
 def shrink(scenario: Scenario, invariant: str, budget: int = 200) -> Scenario:
-    """Greedily drop actions while the same invariant still breaks."""
+    """Greedily drop actions while the same invariant still breaks; repeat until nothing goes."""
     actions = list(scenario.actions)
-    i = len(actions) - 1
-    while i >= 0 and budget > 0:
-        trial = actions[:i] + actions[i + 1:]
-        budget -= 1
-        found = violations_of(scenario.with_actions(trial))
-        if any(v["invariant"] == invariant for v in found):
-            actions = trial
-        i -= 1
+    changed = True
+    while changed and budget > 0:
+        changed = False
+        i = len(actions) - 1
+        while i >= 0 and budget > 0:
+            trial = actions[:i] + actions[i + 1:]
+            budget -= 1
+            found = violations_of(scenario.with_actions(trial))
+            if any(v["invariant"] == invariant for v in found):
+                actions = trial
+                changed = True
+            i -= 1
     return scenario.with_actions(actions)
 
 

@@ -138,7 +138,7 @@ class Context:
     set_timer(name, delay_ms)    (re)arm a named timer; re-arming replaces it
     cancel_timer(name)
     persist(**fields)            write fields to the node's disk (same as node.disk.update)
-    note(key, **args)            narration, translated in the browser via strings[key]
+    note(key, /, **args)         narration, translated in the browser via strings[key]
     reply(op, result)            answer a client request
     rng                          this node's seeded random.Random
     now                          virtual time in ms (data, not a clock)
@@ -197,8 +197,9 @@ class Checker:
         self.bugs = bugs
         self.node_ids = node_ids
 
-    def on_send(self, sim, msg: Message) -> None:
+    def on_send(self, sim, msg: Message) -> list[Violation] | None:
         """Observe a message as it is sent (for history-based invariants)."""
+        return None
 
     def after_event(self, sim, node_id: str | None, msg: Message | None) -> list[Violation]:
         return []

@@ -60,7 +60,7 @@ class _NodeContext:
     def persist(self, **fields) -> None:
         self._sim.disk[self.node_id].update(fields)
 
-    def note(self, key: str, **args) -> None:
+    def note(self, key: str, /, **args) -> None:
         if self._sim.tracing:
             self._sim._emit({"type": "note", "node": self.node_id, "key": key, "args": args})
 
@@ -153,7 +153,9 @@ class Simulation:
         net.inflight[mid] = msg
         self._push(at, _EVENT, _DELIVER, msg)
         if self.checker is not None:
-            self.checker.on_send(self, msg)
+            found = self.checker.on_send(self, msg)
+            if found:
+                self._report(found)
         if self.tracing:
             self._emit({"type": "send", "id": mid, "src": src, "dst": dst, "kind": kind,
                         "body": body, "deliver_at": at})
@@ -213,11 +215,11 @@ class Simulation:
         """Process one heap entry. Returns False when the run is over."""
         if self.done:
             return False
-        heap = self._heap
-        if not heap or heap[0][0] > self.until:
+        nxt = self._peek_time()
+        if nxt is None or nxt > self.until:
             self._finish()
             return False
-        t, _prio, token, kind, payload = heapq.heappop(heap)
+        t, _prio, _token, kind, payload = heapq.heappop(self._heap)
         self.now = t
         self.handled += 1
         if t >= self.min_action_at:
@@ -226,9 +228,8 @@ class Simulation:
             self._deliver(payload)
         elif kind == _TIMER:
             n, name = payload
-            if self.timers[n].get(name) == token:
-                del self.timers[n][name]
-                self._fire_timer(n, name)
+            del self.timers[n][name]
+            self._fire_timer(n, name)
         elif kind == _DO:
             self._apply(payload)
         else:  # _START
@@ -242,6 +243,18 @@ class Simulation:
             self._finish()
             return False
         return True
+
+    def _peek_time(self) -> int | None:
+        """Time of the next live entry; cancelled or replaced timers are discarded unseen."""
+        heap = self._heap
+        timers = self.timers
+        while heap:
+            head = heap[0]
+            if head[3] == _TIMER and timers[head[4][0]].get(head[4][1]) != head[2]:
+                heapq.heappop(heap)
+                continue
+            return head[0]
+        return None
 
     def _deliver(self, msg: Message) -> None:
         net = self.network
@@ -280,11 +293,15 @@ class Simulation:
     def run_until(self, t: int) -> None:
         """Process every event at or before virtual time t."""
         t = min(t, self.until)
-        heap = self._heap
-        while not self.done and heap and heap[0][0] <= t:
+        while not self.done:
+            nxt = self._peek_time()
+            if nxt is None or nxt > t:
+                break
             self.step_entry()
-        if not self.done and (not heap or heap[0][0] > self.until) and t >= self.until:
-            self._finish()
+        if not self.done and t >= self.until:
+            nxt = self._peek_time()
+            if nxt is None or nxt > self.until:
+                self._finish()
         self.min_action_at = max(self.min_action_at, t + 1)
 
     def step_event(self) -> bool:
@@ -296,7 +313,7 @@ class Simulation:
         return True
 
     def next_event_time(self) -> int | None:
-        return self._heap[0][0] if self._heap and not self.done else None
+        return None if self.done else self._peek_time()
 
     def _finish(self) -> None:
         if self.done:
@@ -310,6 +327,11 @@ class Simulation:
                 self._report(found)
 
     # ------------------------------------------------------------ actions
+
+    @property
+    def last_action_at(self) -> int | None:
+        """Time of the last action (fault or request) scheduled so far; for eventual checks."""
+        return self.actions[-1]["at"] if self.actions else None
 
     def _schedule_action(self, a: dict) -> None:
         self.actions.append(a)
