@@ -110,7 +110,12 @@ class Violation:
 
 
 class Message:
-    """A message on the wire. `body` is a plain dict of JSON values."""
+    """A message on the wire. `body` is a plain dict of JSON values.
+
+    The body is shared by the trace, duplicated copies and the receiver:
+    a protocol must never mutate a body (or a list inside it) after sending
+    it or on receipt.
+    """
 
     __slots__ = ("body", "deliver_at", "dst", "id", "kind", "sent_at", "src")
 
@@ -134,9 +139,10 @@ class Message:
 class Context:
     """What a node may do. Implemented by the simulator; documented here.
 
-    send(dst, kind, **body)      put a message on the network
+    send(dst, kind, **body)      put a message on the network (the body is never copied: do not mutate it)
     set_timer(name, delay_ms)    (re)arm a named timer; re-arming replaces it
     cancel_timer(name)
+    timer_armed(name)            is this timer set?
     persist(**fields)            write fields to the node's disk (same as node.disk.update)
     note(key, /, **args)         narration, translated in the browser via strings[key]
     reply(op, result)            answer a client request
@@ -176,7 +182,12 @@ class Node:
         pass
 
     def view(self) -> dict:
-        """The fields a person should see; JSON values only."""
+        """The fields a person should see; JSON values only.
+
+        Views are diffed by value after every event: return new objects when
+        content changes, never a cached object mutated in place. An optional
+        "label" key is shown under the node on the canvas.
+        """
         return {"role": self.role}
 
 
@@ -243,6 +254,14 @@ class Protocol:
 
     def random_request(self, rng, node_ids: list[str]) -> tuple[str, str, str | None] | None:
         """A client request for random fault schedules: (node, op, arg) or None."""
+        return None
+
+    def fuzz_action(self, rng, sim, at: int) -> dict | None:
+        """A protocol-aware fault for random schedules (weight "protocol" in fuzz_weights).
+
+        Return an ordinary action dict stamped `at` (it is recorded and replays
+        like any other), or None. `sim` may be read, never changed.
+        """
         return None
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,439 @@
+"""Raft: every preset's lesson, random fault schedules, bug toggles, durability rules."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from engine import fuzz
+from engine.protocol import Message
+from engine.protocols import raft
+from engine.scenario import from_dict
+from engine.sim import Simulation
+
+PROTO = raft.PROTOCOL
+
+
+def run(preset=None, **data):
+    d = {"protocol": "raft", **data}
+    if preset:
+        d["preset"] = preset
+    return Simulation(from_dict(d), trace=True).run()
+
+
+def notes(sim, key):
+    return [e for e in sim.trace if e["type"] == "note" and e["key"] == key]
+
+
+def replies(sim, node=None):
+    return [e for e in sim.trace if e["type"] == "reply" and (node is None or e["node"] == node)]
+
+
+def leaders(sim):
+    views = sim.summary()["nodes"]
+    return sorted(n for n, v in views.items() if v["up"] and v["role"] == "leader")
+
+
+def invariants(sim):
+    return [v["invariant"] for v in sim.violations]
+
+
+def disk_logs(sim):
+    return {n: [list(e) for e in sim.disk[n]["log"]] for n in sim.ids}
+
+
+def elected(sim):
+    """(term, node) for every election won, in order."""
+    return [(e["args"]["term"], e["node"]) for e in notes(sim, "raft.elected")]
+
+
+# ---------------------------------------------------------------- presets
+
+def test_first_election_one_leader_one_term():
+    sim = run("first_election")
+    assert sim.violations == []
+    views = sim.summary()["nodes"]
+    assert leaders(sim) == ["n2"]
+    assert {v["term"] for v in views.values()} == {1}
+    assert {v["leader"] for v in views.values()} == {"n2"}
+    # Several candidates started term 1, yet only one won it.
+    assert len({e["node"] for e in notes(sim, "raft.campaign")}) > 1
+    assert elected(sim) == [(1, "n2")]
+
+
+def test_replication_commits_applies_everywhere_and_redirects():
+    sim = run("replication")
+    assert sim.violations == []
+    for n, v in sim.summary()["nodes"].items():
+        assert v["kv"] == {"x": "1", "y": "2"}, n
+        assert v["commitIndex"] == 3
+    assert [r["result"] for r in replies(sim, "n4")] == [{"ok": False, "redirect": "n2"}]
+    assert [r["result"]["ok"] for r in replies(sim, "n2")] == [True, True]
+
+
+def test_leader_crash_elects_a_new_leader_in_a_higher_term():
+    sim = run("leader_crash")
+    assert sim.violations == []
+    won = elected(sim)
+    assert won[0] == (1, "n2")
+    crash_t = next(e["t"] for e in sim.trace if e["type"] == "crash")
+    later = [(term, n) for term, n in won if term > 1]
+    assert later and later[0][1] != "n2"
+    assert all(e["t"] > crash_t for e in notes(sim, "raft.elected")[1:])
+    views = sim.summary()["nodes"]
+    assert leaders(sim) == [later[-1][1]]
+    assert views["n2"]["role"] == "follower" and views["n2"]["term"] == later[-1][0]
+    # The entry committed before the crash survives it, everywhere.
+    assert all(v["kv"].get("x") == "1" and v["kv"].get("y") == "2" for v in views.values())
+
+
+def test_split_vote_leaves_a_term_without_leader_then_resolves():
+    sim = run("split_vote")
+    assert sim.violations == []
+    campaigned = {e["args"]["term"] for e in notes(sim, "raft.campaign")}
+    won = {term for term, _ in elected(sim)}
+    assert min(campaigned) not in won                 # term 1 split: nobody won
+    assert len({e["node"] for e in notes(sim, "raft.campaign") if e["args"]["term"] == 1}) >= 2
+    assert won and len(leaders(sim)) == 1            # a later term elected one
+    assert max(won) > min(campaigned)
+
+
+def test_partitioned_old_leader_loses_its_minority_entries():
+    sim = run("partitioned_leader")
+    assert sim.violations == []
+    accepted_by_old = [e["args"] for e in notes(sim, "raft.accept") if e["node"] == "n2" and e["t"] > 600]
+    assert [a["cmd"] for a in accepted_by_old] == ["x=2", "y=2"]
+    logs = disk_logs(sim)
+    first = logs["n1"]
+    assert all(log == first for log in logs.values())   # every log matches after the heal
+    for a in accepted_by_old:                            # the minority entries are gone
+        assert first[a["index"] - 1] != [a["term"], a["cmd"]]
+    assert [e for e in first if e[1] in ("x=2", "y=2")] == []
+    assert leaders(sim) == ["n3"]
+    assert sim.summary()["nodes"]["n2"]["role"] == "follower"
+    results = [r["result"] for r in replies(sim, "n2")]
+    assert results[0]["ok"] is True                       # x=1, before the partition
+    assert [r.get("error") for r in results[1:]] == ["overwritten", "overwritten"]
+
+
+def test_figure8_current_term_rule_is_safe():
+    sim = run("figure8")
+    assert sim.violations == []
+    # n5, whose log ends in term 2, cannot win once n1's term-3 no-op is on a majority.
+    refused = {e["node"] for e in notes(sim, "raft.refuse_log") if e["args"]["candidate"] == "n5"}
+    assert len(refused) >= 2
+    for n, log in disk_logs(sim).items():
+        assert [1, "x=2"] in log, n
+        assert [2, "x=3"] not in log, n
+    assert all(v["kv"]["x"] == "2" for v in sim.summary()["nodes"].values())
+
+
+def test_figure8_with_count_old_term_overwrites_a_committed_entry():
+    sim = run("figure8_bug")
+    assert "state_machine_safety" in invariants(sim)
+    assert "leader_completeness" in invariants(sim)
+    # The same script with the bug turned off is safe.
+    assert run("figure8_bug", bugs=[]).violations == []
+
+
+def test_volatile_vote_gives_two_leaders_in_one_term():
+    sim = run("volatile_vote")
+    assert "election_safety" in invariants(sim)
+    assert "one_vote_per_term" in invariants(sim)
+    assert sorted(n for term, n in elected(sim) if term == 1) == ["n1", "n3"]
+    safe = run("volatile_vote", bugs=[])
+    assert safe.violations == []
+    assert [n for term, n in elected(safe) if term == 1] == ["n1"]
+
+
+def test_no_up_to_date_check_elects_a_leader_missing_committed_entries():
+    sim = run("no_up_to_date_check")
+    assert "leader_completeness" in invariants(sim)
+    assert "state_machine_safety" in invariants(sim)
+    safe = run("no_up_to_date_check", bugs=[])
+    assert safe.violations == []
+    assert notes(safe, "raft.refuse_log")
+    assert all(v["kv"] == {"x": "1"} for v in safe.summary()["nodes"].values())
+
+
+# ---------------------------------------------------------------- random fault schedules
+
+@pytest.mark.parametrize("network, weights", [
+    ({}, None),                                              # the protocol's fuzz weights
+    ({"loss": 0.1, "duplicate": 0.1}, fuzz.DEFAULT_WEIGHTS),  # lossy, duplicating network
+])
+def test_random_fault_schedules_are_safe(network, weights):
+    base = {"network": network} if network else None
+    for seed in range(1, 121):
+        scenario, found = fuzz.random_run("raft", seed, base=base, weights=weights)
+        assert found == [], (seed, found, scenario.to_json())
+
+
+@pytest.mark.parametrize("bug", [b.name for b in PROTO.bugs])
+def test_each_bug_is_found_and_replays(bug):
+    scenario, found, _runs = fuzz.check("raft", bugs=[bug], runs=300)
+    assert scenario is not None, f"{bug} not found in 300 runs"
+    assert found
+    again = fuzz.violations_of(scenario)
+    assert again and again[0]["invariant"] == found[0]["invariant"]
+    assert any(v["invariant"] == found[0]["invariant"] for v in fuzz.violations_of(from_dict(scenario.to_dict())))
+
+
+# ---------------------------------------------------------------- durability and clients
+
+def test_restart_keeps_term_vote_log_but_not_commit_or_role():
+    sim = Simulation(from_dict({
+        "protocol": "raft", "preset": "replication",
+        "actions": [{"at": 400, "do": "request", "node": "n2", "op": "put", "arg": "x=1"},
+                    {"at": 800, "do": "crash", "node": "n2"}, {"at": 801, "do": "restart", "node": "n2"},
+                    {"at": 800, "do": "crash", "node": "n4"}, {"at": 801, "do": "restart", "node": "n4"}],
+    }), trace=True)
+    sim.run_until(799)
+    before = {n: sim.node_view(n) for n in ("n2", "n4")}
+    assert before["n2"]["role"] == "leader" and before["n2"]["commitIndex"] == 2
+    assert before["n4"]["commitIndex"] == 2 and before["n4"]["kv"] == {"x": "1"}
+    sim.run_until(801)
+    for n in ("n2", "n4"):
+        after = sim.node_view(n)
+        for f in ("term", "votedFor", "log"):
+            assert after[f] == before[n][f], (n, f)
+        assert after["role"] == "follower"
+        assert after["commitIndex"] == 0 and after["kv"] == {} and after["leader"] is None
+    assert [f.name for f in PROTO.fields if f.durable] == ["term", "votedFor", "log"]
+    # The state machine is rebuilt as the commit index advances again.
+    sim.run()
+    assert sim.node_view("n4")["kv"] == {"x": "1"}
+
+
+def test_follower_redirects_and_candidate_reports_no_leader():
+    sim = run(seed=1, until=1000, actions=[
+        {"at": 100, "do": "request", "node": "n3", "op": "put", "arg": "a=1"},   # before any election
+        {"at": 500, "do": "request", "node": "n3", "op": "put", "arg": "a=1"},
+        {"at": 600, "do": "request", "node": "n2", "op": "put", "arg": "nonsense"},
+    ])
+    results = [r["result"] for r in replies(sim)]
+    assert results == [{"ok": False, "error": "no leader"}, {"ok": False, "redirect": "n2"},
+                       {"ok": False, "error": "expected key=value"}]
+    assert notes(sim, "raft.redirect")[0]["args"] == {"leader": "n2"}
+
+
+def test_committed_put_is_applied_at_every_node():
+    sim = run(seed=3, until=2000, actions=[{"at": 600, "do": "request", "node": n, "op": "put", "arg": f"k={n}"}
+                                           for n in ("n1", "n2", "n3", "n4", "n5")])
+    assert sim.violations == []
+    (leader,) = leaders(sim)
+    ok = [r for r in replies(sim, leader) if r["result"]["ok"]]
+    assert len(ok) == 1
+    for n, v in sim.summary()["nodes"].items():
+        assert v["kv"] == {"k": leader}, n
+        assert v["commitIndex"] == ok[0]["result"]["index"]
+
+
+# ---------------------------------------------------------------- handlers in isolation
+
+class FakeCtx:
+    """Records what a node does; snapshots its disk at every send (persist-before-send)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.sent = []
+        self.timers = {}
+        self.rng = random.Random(0)
+        self.now = 0
+        self.node_ids = node.node_ids
+
+    def send(self, dst, kind, **body):
+        disk = self.node.disk
+        self.sent.append((dst, kind, body, (disk["term"], disk.get("votedFor"), len(disk["log"]))))
+
+    def set_timer(self, name, delay):
+        self.timers[name] = delay
+
+    def cancel_timer(self, name):
+        self.timers.pop(name, None)
+
+    def persist(self, **fields):
+        self.node.disk.update(fields)
+
+    def note(self, key, **args):
+        pass
+
+    def reply(self, op, result):
+        self.sent.append(("client", op, result, None))
+
+
+def make_node(node_id="n2", bugs=(), disk=None):
+    ids = ["n1", "n2", "n3"]
+    params = {p.name: p.default for p in PROTO.params}
+    node = PROTO.create_node(node_id, ids, params, frozenset(bugs), {} if disk is None else disk)
+    ctx = FakeCtx(node)
+    node.on_start(ctx)
+    return node, ctx
+
+
+def deliver(node, ctx, src, kind, **body):
+    ctx.sent.clear()
+    node.on_message(ctx, Message(1, src, node.id, kind, body, 0, 0))
+    return ctx.sent
+
+
+def append(node, ctx, prev, prev_term, entries, commit=0, term=1, src="n1"):
+    return deliver(node, ctx, src, "AppendEntries", term=term, prevLogIndex=prev, prevLogTerm=prev_term,
+                   entries=entries, commitIndex=commit)
+
+
+def test_stale_shorter_append_entries_never_truncates():
+    node, ctx = make_node()
+    append(node, ctx, 0, 0, [[1, None], [1, "x=1"], [1, "y=2"]])
+    assert node.log == [[1, None], [1, "x=1"], [1, "y=2"]]
+    # A delayed copy of an older, shorter AppendEntries arrives afterwards.
+    (reply,) = append(node, ctx, 0, 0, [[1, None]], commit=1)
+    assert node.log == [[1, None], [1, "x=1"], [1, "y=2"]]
+    assert reply[1] == "AppendEntriesReply" and reply[2]["success"] and reply[2]["matchIndex"] == 1
+    assert node.commit_index == 1          # min(leaderCommit, last new entry), not the log's end
+    # A real conflict (same index, other term) deletes the suffix.
+    (reply,) = append(node, ctx, 1, 1, [[2, "z=3"]], term=2, src="n3")
+    assert node.log == [[1, None], [2, "z=3"]]
+    assert reply[2]["matchIndex"] == 2
+    # A prev mismatch is rejected with a hint.
+    (reply,) = append(node, ctx, 2, 1, [], term=2, src="n3")
+    assert not reply[2]["success"] and reply[2]["rejectIndex"] == 2 and reply[2]["hint"] == 2
+    (reply,) = append(node, ctx, 5, 2, [], term=2, src="n3")
+    assert not reply[2]["success"] and reply[2]["hint"] == 3
+    # A stale term is rejected with the current term.
+    (reply,) = append(node, ctx, 0, 0, [], term=1)
+    assert reply[2]["term"] == 2 and not reply[2]["success"]
+
+
+def test_follower_commits_only_what_the_message_proved():
+    node, ctx = make_node()
+    append(node, ctx, 0, 0, [[1, None], [1, "x=1"]])           # x=1 never committed by term 1's leader
+    # Term 2's leader has a different entry at index 2 and has committed it; this
+    # heartbeat only proves index 1 matches, so the stale x=1 must not be applied.
+    append(node, ctx, 1, 1, [], commit=2, term=2, src="n3")
+    assert node.commit_index == 1 and node.kv == {}
+    append(node, ctx, 1, 1, [[2, "x=2"]], commit=2, term=2, src="n3")
+    assert node.commit_index == 2 and node.kv == {"x": "2"}
+
+
+def test_votes_are_persisted_before_the_reply_and_given_once_per_term():
+    node, ctx = make_node()
+    append(node, ctx, 0, 0, [[1, None], [1, "x=1"]])
+    # A candidate with a shorter log in a higher term: adopt the term, refuse the vote.
+    (r,) = deliver(node, ctx, "n3", "RequestVote", term=2, lastLogTerm=1, lastLogIndex=1)
+    assert r[2] == {"term": 2, "voteGranted": False} and node.disk["term"] == 2
+    (r,) = deliver(node, ctx, "n1", "RequestVote", term=2, lastLogTerm=1, lastLogIndex=2)
+    assert r[2]["voteGranted"] and r[3] == (2, "n1", 2)        # on disk when the reply left
+    (r,) = deliver(node, ctx, "n3", "RequestVote", term=2, lastLogTerm=1, lastLogIndex=5)
+    assert not r[2]["voteGranted"]                              # already voted this term
+    (r,) = deliver(node, ctx, "n1", "RequestVote", term=2, lastLogTerm=1, lastLogIndex=2)
+    assert r[2]["voteGranted"]                                  # a retry from the same candidate
+    # After a restart the vote is still there...
+    again, ctx2 = make_node(disk=node.disk)
+    (r,) = deliver(again, ctx2, "n3", "RequestVote", term=2, lastLogTerm=1, lastLogIndex=5)
+    assert not r[2]["voteGranted"]
+    # ... unless it was never written (the volatile_vote bug).
+    buggy, bctx = make_node(bugs=["volatile_vote"])
+    deliver(buggy, bctx, "n1", "RequestVote", term=2, lastLogTerm=0, lastLogIndex=0)
+    restarted, rctx = make_node(bugs=["volatile_vote"], disk=buggy.disk)
+    (r,) = deliver(restarted, rctx, "n3", "RequestVote", term=2, lastLogTerm=0, lastLogIndex=0)
+    assert r[2]["voteGranted"]
+
+
+def test_candidate_persists_its_term_and_self_vote_before_asking():
+    node, ctx = make_node()
+    ctx.sent.clear()
+    node.on_timer(ctx, "election")
+    asks = [s for s in ctx.sent if s[1] == "RequestVote"]
+    assert [s[0] for s in asks] == ["n1", "n3"]
+    assert all(s[2]["term"] == 1 and s[3][:2] == (1, "n2") for s in asks)
+    assert node.role == "candidate" and "heartbeat" in ctx.timers
+    # Retry only the peer that has not answered.
+    deliver(node, ctx, "n1", "RequestVoteReply", term=1, voteGranted=False)
+    ctx.sent.clear()
+    node.on_timer(ctx, "heartbeat")
+    assert [s[0] for s in ctx.sent] == ["n3"]
+    # A majority makes a leader, whose no-op is on disk before AppendEntries goes out.
+    deliver(node, ctx, "n3", "RequestVoteReply", term=1, voteGranted=True)
+    assert node.role == "leader" and node.log == [[1, None]]
+    assert {s[0] for s in ctx.sent if s[1] == "AppendEntries"} == {"n1", "n3"}
+    assert all(s[3][2] == 1 for s in ctx.sent if s[1] == "AppendEntries")
+    assert "election" not in ctx.timers
+
+
+def test_leader_commits_only_current_term_entries_by_counting():
+    for bugs, expect in (((), 0), (("count_old_term",), 2)):
+        node, ctx = make_node("n1", bugs=bugs, disk={"term": 1, "votedFor": "n1",
+                                                     "log": [[1, None], [1, "x=1"]]})
+        node.on_timer(ctx, "election")                     # term 2
+        deliver(node, ctx, "n2", "RequestVoteReply", term=2, voteGranted=True)
+        assert node.role == "leader"
+        # n2 acknowledges only the two term-1 entries.
+        deliver(node, ctx, "n2", "AppendEntriesReply", term=2, success=True, matchIndex=2)
+        assert node.commit_index == expect, bugs
+
+
+# ---------------------------------------------------------------- declarations
+
+def test_translations_cover_every_key():
+    keys = ["summary"]
+    keys += [f"role.{r}" for r in PROTO.roles]
+    keys += [f"field.{f.name}" for f in PROTO.fields]
+    keys += [f"op.{o.name}" for o in PROTO.operations]
+    keys += [f"timer.{t}" for t in PROTO.timers]
+    keys += [f"param.{p.name}" for p in PROTO.params]
+    keys += [f"bug.{b.name}" for b in PROTO.bugs]
+    keys += [f"inv.{name}" for name, _ in PROTO.checker_class.invariants]
+    for p in PROTO.presets:
+        keys += [f"preset.{p.name}", f"preset.{p.name}.lesson"]
+    source = Path(raft.__file__).read_text(encoding="utf-8")
+    emitted = set(re.findall(r'ctx\.note\("([^"]+)"', source))
+    assert len(emitted) >= 10
+    keys += sorted(emitted)
+    keys += [f"msg.{k}" for k in sorted(set(re.findall(r'ctx\.send\([^,]+, "([A-Za-z]+)"', source)))]
+    for k in keys:
+        assert k in PROTO.strings, k
+        assert set(PROTO.strings[k]) == {"en", "zh"}, k
+        en, zh = PROTO.strings[k]["en"], PROTO.strings[k]["zh"]
+        assert en and zh and sorted(re.findall(r"\{(\w+)\}", en)) == sorted(re.findall(r"\{(\w+)\}", zh)), k
+    for p in PROTO.presets:
+        assert PROTO.strings[f"preset.{p.name}.lesson"]["en"] == p.lesson
+
+
+def test_declarations():
+    d = PROTO.describe()
+    assert (d["name"], d["title"], d["category"]) == ("raft", "Raft", "consensus")
+    assert d["nodes"] == {"default": 5, "min": 3, "max": 9}
+    assert set(d["roles"]) == {"follower", "candidate", "leader"}
+    assert d["timers"] == ["election", "heartbeat"]
+    names = [i["name"] for i in d["invariants"]]
+    for need in ("election_safety", "log_matching", "leader_completeness", "state_machine_safety"):
+        assert need in names
+    node, op, arg = PROTO.random_request(random.Random(1), ["n1", "n2", "n3"])
+    assert node in ("n1", "n2", "n3") and op == "put" and re.fullmatch(r"[xyz]=\d", arg)
+
+
+def test_fuzz_action_targets_the_leader_with_valid_actions():
+    sim = Simulation(from_dict({"protocol": "raft", "seed": 1, "until": 3000}), trace=False)
+    rng = random.Random(5)
+    sim.run_until(99)
+    assert PROTO.fuzz_action(rng, sim, 100) is None          # no leader yet
+    seen = set()
+    for at in range(1000, 2000, 50):
+        sim.run_until(at - 1)
+        (leader,) = [n for n in sim.ids if sim.nodes[n].role == "leader"]
+        a = PROTO.fuzz_action(rng, sim, at)
+        a = sim.add_action(a)                                 # a valid, replayable action
+        seen.add(a["do"])
+        if a["do"] == "request":
+            assert a["node"] == leader
+        else:
+            side = next(g for g in a["groups"] if leader in g)
+            assert 2 * len(side) < len(sim.ids)
+            sim.add_action({"at": at + 1, "do": "heal"})
+    assert seen == {"request", "partition"}
+    sim.run()
+    assert sim.violations == []
