@@ -1,0 +1,214 @@
+// Playback controls (#play, #step, #speed, #restart), sharing (#share,
+// #share-url), forking (#fork), the help overlay and the keyboard.
+
+import { t } from './i18n.js';
+import { fmtSpeed, clamp } from './format.js';
+
+// Speed ladder for + / - (virtual ms per real ms).
+const LADDER = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+
+export const speedToSlider = (s) => Math.log10(clamp(s, 0.01, 10));
+export const sliderToSpeed = (v) => {
+  const s = Math.pow(10, clamp(Number(v), -2, 1));
+  // Round to 2 significant digits so the server sees tidy values.
+  const p = Math.pow(10, Math.floor(Math.log10(s)) - 1);
+  return clamp(Math.round(s / p) * p, 0.01, 10);
+};
+
+export class Controls {
+  constructor(app) {
+    this.app = app;
+    this.$ = (id) => document.getElementById(id);
+    this.play = this.$('play');
+    this.step = this.$('step');
+    this.back = this.$('back');
+    this.speed = this.$('speed');
+    this.speedOut = this.$('speed-out');
+    this.restart = this.$('restart');
+    this.share = this.$('share');
+    this.shareUrl = this.$('share-url');
+    this.watchUrl = this.$('watch-url');
+    this.sharePop = this.$('share-pop');
+    this.shareStatus = this.$('share-status');
+    this.fork = this.$('fork');
+    this.help = this.$('help');
+    this.speedDragging = false;
+    this.lastKey = '';
+
+    this.play.addEventListener('click', () => this.togglePlay());
+    this.step.addEventListener('click', () => app.cmd('step'));
+    this.back.addEventListener('click', () => app.stepBack());
+    this.restart.addEventListener('click', () => app.cmd('restart'));
+    this.speed.addEventListener('input', () => {
+      this.speedDragging = true;
+      this.showSpeed(sliderToSpeed(this.speed.value));
+    });
+    this.speed.addEventListener('change', () => {
+      this.speedDragging = false;
+      this.setSpeed(sliderToSpeed(this.speed.value));
+    });
+    this.share.addEventListener('click', () => this.doShare());
+    this.$('share-copy').addEventListener('click', () => this.copy(this.shareUrl.value));
+    this.$('watch-copy').addEventListener('click', () => this.copy(this.watchUrl.value));
+    this.$('share-close').addEventListener('click', () => (this.sharePop.hidden = true));
+    for (const b of document.querySelectorAll('[data-fork]')) b.addEventListener('click', () => app.fork());
+    this.$('help-btn').addEventListener('click', () => this.toggleHelp());
+    this.$('help-close').addEventListener('click', () => this.toggleHelp(false));
+    this.help.addEventListener('click', (e) => {
+      if (e.target === this.help) this.toggleHelp(false);
+    });
+    document.addEventListener('pointerdown', (e) => {
+      if (!this.sharePop.hidden && !this.sharePop.contains(e.target) && e.target !== this.share
+        && !this.share.contains(e.target)) this.sharePop.hidden = true;
+    });
+    document.addEventListener('keydown', (e) => this.onKey(e));
+  }
+
+  togglePlay() {
+    const c = this.app.clock;
+    if (c.done) {
+      // The run is over: play it again from the start.
+      this.app.cmd('restart').then((r) => r.ok && this.app.cmd('play'));
+      return;
+    }
+    this.app.cmd(c.playing ? 'pause' : 'play');
+  }
+
+  setSpeed(s) {
+    s = clamp(s, 0.01, 10);
+    this.pendingSpeed = s; // until the server's playback confirms it
+    this.pendingAt = performance.now();
+    this.showSpeed(s);
+    this.speed.value = String(speedToSlider(s));
+    this.app.cmd('speed', s);
+  }
+
+  showSpeed(s) {
+    const text = fmtSpeed(s);
+    if (this.speedOut.textContent !== text) this.speedOut.textContent = text;
+    this.speed.dataset.speed = String(s);
+  }
+
+  bumpSpeed(dir) {
+    const recent = this.pendingSpeed && performance.now() - this.pendingAt < 1500;
+    const cur = recent ? this.pendingSpeed : this.app.clock.speed;
+    let next;
+    if (dir > 0) next = LADDER.find((s) => s > cur * 1.001) ?? LADDER[LADDER.length - 1];
+    else next = [...LADDER].reverse().find((s) => s < cur * 0.999) ?? LADDER[0];
+    this.setSpeed(next);
+  }
+
+  shareLink() {
+    const app = this.app;
+    const name = app.protocol() ? app.protocol().name : app.boot.protocol;
+    const tt = Math.round(app.displayTime());
+    if (!app.state.token) return '';
+    return `${location.origin}/play/${encodeURIComponent(name)}?s=${encodeURIComponent(app.state.token)}&t=${tt}`;
+  }
+
+  watchLink() {
+    const app = this.app;
+    const name = app.protocol() ? app.protocol().name : app.boot.protocol;
+    if (!app.state.session) return '';
+    return `${location.origin}/play/${encodeURIComponent(name)}?session=${encodeURIComponent(app.state.session)}`;
+  }
+
+  doShare() {
+    const url = this.shareLink();
+    this.shareUrl.value = url;
+    this.watchUrl.value = this.watchLink();
+    this.sharePop.hidden = false;
+    if (url) this.copy(url);
+  }
+
+  copy(text) {
+    if (!text) return;
+    const done = (ok) => {
+      this.shareStatus.textContent = ok ? t('share.copied') : t('share.manual');
+      this.shareStatus.className = ok ? 'share-status ok' : 'share-status';
+      if (!ok) {
+        this.shareUrl.focus({ preventScroll: true });
+        this.shareUrl.select();
+      }
+    };
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(() => done(true), () => done(false));
+        return;
+      }
+    } catch {
+      /* fall through */
+    }
+    done(false);
+  }
+
+  toggleHelp(force) {
+    const show = force !== undefined ? force : this.help.hidden;
+    this.help.hidden = !show;
+    if (show) this.$('help-close').focus({ preventScroll: true });
+  }
+
+  onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const tag = e.target && e.target.tagName;
+    const typing = (tag === 'INPUT' && e.target.type !== 'range' && e.target.type !== 'checkbox')
+      || tag === 'TEXTAREA' || tag === 'SELECT' || (e.target && e.target.isContentEditable);
+    if (e.key === 'Escape') {
+      this.app.menus.closeAll();
+      if (this.app.state.partitionMode) this.app.menus.togglePartitionMode(false);
+      this.sharePop.hidden = true;
+      this.toggleHelp(false);
+      if (typing) e.target.blur();
+      return;
+    }
+    if (typing) return;
+    const controller = this.app.state.role === 'controller';
+    const key = e.key;
+    let handled = true;
+    if (key === ' ' || key === 'Spacebar') {
+      // Space is play/pause everywhere (a presenter's habit), even with a button focused.
+      if (controller) this.togglePlay();
+    } else if (key === 'ArrowRight') {
+      if (controller) this.app.cmd('step');
+    } else if (key === 'ArrowLeft') {
+      if (controller) this.app.stepBack();
+    } else if (key === '+' || key === '=') {
+      if (controller) this.bumpSpeed(1);
+    } else if (key === '-' || key === '_') {
+      if (controller) this.bumpSpeed(-1);
+    } else if (key === 'r' || key === 'R') {
+      if (controller) this.app.cmd('restart');
+    } else if (key === 's' || key === 'S') {
+      this.doShare();
+    } else if (key === 'p' || key === 'P') {
+      if (controller) this.app.menus.togglePartitionMode();
+    } else if (key === '?') {
+      this.toggleHelp();
+    } else {
+      handled = false;
+    }
+    if (handled) e.preventDefault();
+  }
+
+  /** Per frame: reflect playback and role. */
+  update() {
+    const app = this.app;
+    const c = app.clock;
+    const controller = app.state.role === 'controller';
+    const key = `${c.playing}|${c.done}|${controller}|${app.state.ready}|${c.speed}|${app.langTick}`;
+    if (key === this.lastKey) return;
+    this.lastKey = key;
+    const playing = c.playing && !c.done;
+    this.play.dataset.state = playing ? 'playing' : 'paused';
+    this.play.setAttribute('aria-pressed', playing ? 'true' : 'false');
+    const label = this.play.querySelector('.label');
+    label.textContent = playing ? t('controls.pause') : t('controls.play');
+    this.play.querySelector('.icon use').setAttribute('href', playing ? '#i-pause' : '#i-play');
+    for (const b of [this.play, this.step, this.back, this.restart, this.speed]) b.disabled = !controller || !app.state.ready;
+    if (!this.speedDragging) {
+      this.speed.value = String(speedToSlider(c.speed));
+      this.showSpeed(c.speed);
+    }
+    this.fork.hidden = controller || !app.state.ready;
+  }
+}

@@ -1,0 +1,131 @@
+// Event log: one readable, translated line per trace event, newest at the
+// bottom, up to the displayed time. Only the tail is rendered.
+
+import { t, tn } from './i18n.js';
+import { invName } from './invariants.js';
+import { el, fmtBody, fmtValue } from './format.js';
+
+const MAX_LINES = 400;
+
+// Filters: which event types a view shows.
+const FILTERS = {
+  all: null,
+  quiet: new Set(['state', 'crash', 'restart', 'request', 'reply', 'violation', 'note', 'partition', 'heal',
+    'set', 'drop', 'duplicate', 'timer']),
+  story: new Set(['crash', 'restart', 'request', 'reply', 'violation', 'note', 'partition', 'heal', 'set']),
+};
+
+function fmtChanges(changes) {
+  return Object.entries(changes || {})
+    .map(([k, v]) => `${tn('field', k)}=${fmtValue(v, 40)}`)
+    .join(', ');
+}
+
+/** One line of text for a trace event (translated). */
+export function describeEvent(ev, model) {
+  const msg = ev.id !== undefined && model ? model.byId.get(ev.id) : null;
+  const m = msg || {};
+  const kind = m.kind !== undefined ? tn('kind', m.kind) : '?';
+  switch (ev.type) {
+    case 'send':
+      return t('log.send', { src: ev.src, dst: ev.dst, kind: tn('kind', ev.kind), id: ev.id, body: fmtBody(ev.body) });
+    case 'deliver':
+      return t('log.deliver', { src: m.src, dst: m.dst, kind, id: ev.id });
+    case 'drop':
+      return t('log.drop', { src: m.src, dst: m.dst, kind, id: ev.id, reason: tn('reason', ev.reason || 'user') });
+    case 'duplicate':
+      return t('log.duplicate', { src: m.src, dst: m.dst, kind, id: ev.id, new_id: ev.new_id });
+    case 'timer':
+      return t('log.timer', { node: ev.node, name: tn('timer', ev.name) });
+    case 'state':
+      return t('log.state', { node: ev.node, changes: fmtChanges(ev.changes) });
+    case 'crash':
+      return t('log.crash', { node: ev.node });
+    case 'restart':
+      return t('log.restart', { node: ev.node });
+    case 'request':
+      return t('log.request', { node: ev.node, op: tn('op', ev.op), arg: ev.arg ? ` “${ev.arg}”` : '' });
+    case 'reply':
+      return t('log.reply', { node: ev.node, op: tn('op', ev.op), result: fmtValue(ev.result, 60) });
+    case 'violation':
+      return t('log.violation', { invariant: invName(ev.invariant), message: ev.message });
+    case 'note': {
+      const args = { ...(ev.args || {}) };
+      if (ev.key === 'engine.skipped' && args.do) args.do = tn('action', args.do);
+      const text = t(ev.key, args, `${ev.key} ${fmtBody(ev.args)}`);
+      return ev.node ? `${ev.node}: ${text}` : text;
+    }
+    case 'partition':
+      return t('log.partition', { groups: (ev.groups || []).map((g) => g.join(' ')).join('  |  ') });
+    case 'heal':
+      return t('log.heal');
+    case 'set':
+      return t('log.set', { param: tn('net', ev.param), value: fmtValue(ev.value, 30) });
+    default:
+      return fmtBody(Object.fromEntries(Object.entries(ev).filter(([k]) => !['seq', 't', 'type'].includes(k))));
+  }
+}
+
+export class EventLog {
+  constructor(root, filterSelect) {
+    this.root = root;
+    this.filter = 'all';
+    this.model = null;
+    this.count = 0;
+    this.shownFilter = null;
+    this.stick = true; // follow the newest line unless the user scrolled up
+    root.addEventListener('scroll', () => {
+      this.stick = root.scrollTop + root.clientHeight >= root.scrollHeight - 24;
+    });
+    if (filterSelect) {
+      filterSelect.addEventListener('change', () => {
+        this.filter = filterSelect.value in FILTERS ? filterSelect.value : 'all';
+      });
+    }
+  }
+
+  line(ev, model) {
+    return el('li', { class: `ev ev-${ev.type}`, dataset: { seq: ev.seq, type: ev.type } }, [
+      el('span', { class: 'ev-t', text: String(Math.round(ev.t)) }),
+      el('span', { class: 'ev-type', text: tn('event', ev.type) }),
+      el('span', { class: 'ev-text', text: describeEvent(ev, model) }),
+    ]);
+  }
+
+  /** Render the tail of model.events[0 .. count): appended to while the run goes on, rebuilt otherwise. */
+  render(model, count, force = false) {
+    const only = FILTERS[this.filter];
+    const evs = model.events;
+    count = Math.min(count, evs.length);
+    if (!force && model === this.model && this.filter === this.shownFilter && count === this.count) return;
+    const append = !force && model === this.model && this.filter === this.shownFilter && count > this.count
+      && this.root.firstChild && !this.root.firstChild.classList.contains('ev-empty');
+    const frag = document.createDocumentFragment();
+    let added = 0;
+    if (append) {
+      for (let i = this.count; i < count; i++) {
+        if (only && !only.has(evs[i].type)) continue;
+        frag.append(this.line(evs[i], model));
+        added++;
+      }
+      if (added) {
+        this.root.append(frag);
+        while (this.root.childElementCount > MAX_LINES) this.root.firstChild.remove();
+      }
+    } else {
+      const lines = [];
+      for (let i = count - 1; i >= 0 && lines.length < MAX_LINES; i--) {
+        if (only && !only.has(evs[i].type)) continue;
+        lines.push(evs[i]);
+      }
+      lines.reverse();
+      for (const ev of lines) frag.append(this.line(ev, model));
+      if (!lines.length) frag.append(el('li', { class: 'muted ev-empty', text: t('log.empty') }));
+      this.root.replaceChildren(frag);
+    }
+    this.model = model;
+    this.count = count;
+    this.shownFilter = this.filter;
+    if (this.stick) this.root.scrollTop = this.root.scrollHeight;
+  }
+}

@@ -1,0 +1,555 @@
+// Boot the play page: read #boot, connect, create or join a session, fold
+// snapshots and event batches into the model, render every animation frame.
+//
+// Modules, one job each:
+//   model.js      pure fold over trace events (no DOM); scenes at any virtual time
+//   clock.js      the client's virtual clock between server batches
+//   net.js        Socket.IO requests (create/join/control/action/configure/leave)
+//   i18n.js       t(key, args), en/zh dictionaries + protocol strings, data-i18n
+//   topology.js   canvas: nodes, flying messages, drops, partitions, violations
+//   spacetime.js  canvas: Lamport space-time diagram
+//   inspector.js, invariants.js, log.js, timeline.js   side panels and scrubber
+//   menus.js      node / message menus, partition mode (faults by mouse)
+//   controls.js   playback buttons, speed, share, fork, help, keyboard
+//   scenario.js   presets, bug toggles, parameters (configure)
+
+import { initI18n, addStrings, onLangChange, t } from './i18n.js';
+import { Net } from './net.js';
+import { Clock } from './clock.js';
+import { createModel, fromSnapshot, applyEvents, advanceTo, sceneAt, lastNoteAt, prevEventTime } from './model.js';
+import { Topology } from './topology.js';
+import { SpaceTime } from './spacetime.js';
+import { Inspector } from './inspector.js';
+import { Invariants, invName } from './invariants.js';
+import { EventLog, describeEvent } from './log.js';
+import { Timeline } from './timeline.js';
+import { Controls } from './controls.js';
+import { Menus } from './menus.js';
+import { ScenarioPanel } from './scenario.js';
+import { el, fmtMs, clamp } from './format.js';
+
+const $ = (id) => document.getElementById(id);
+
+function readJSON(id) {
+  const node = $(id);
+  if (!node) return null;
+  try {
+    return JSON.parse(node.textContent);
+  } catch {
+    return null;
+  }
+}
+
+const CONTROL_KEY = (session) => `pp.control.${session}`;
+function rememberControl(session, control) {
+  try {
+    if (control) sessionStorage.setItem(CONTROL_KEY(session), control);
+  } catch {
+    /* storage unavailable: a reload just watches */
+  }
+}
+function recallControl(session) {
+  try {
+    return sessionStorage.getItem(CONTROL_KEY(session));
+  } catch {
+    return null;
+  }
+}
+
+class App {
+  constructor() {
+    this.boot = readJSON('boot') || {};
+    this.pageProtocol = readJSON('protocol-data');
+    if (this.pageProtocol) addStrings(this.pageProtocol.strings);
+    this.canvas = $('canvas');
+    this.state = {
+      session: null,
+      control: null,
+      role: null,
+      token: this.boot.token || null,
+      scenario: null,
+      viewers: 0,
+      selected: null,
+      focusViolation: null,
+      dismissedViolation: null,
+      partitionMode: false,
+      partitionSel: new Set(),
+      hoverMsg: null,
+      menuMsg: null,
+      preview: null,       // virtual time shown while scrubbing, else null
+      previewUntil: 0,     // real time after which a stale preview is dropped
+      ready: false,
+      snapshotSeen: false,
+      awaitingCreate: false,
+      connected: false,
+    };
+    this.proto = this.pageProtocol;
+    this.m = createModel({ ids: [], protocol: this.proto });
+    this.clock = new Clock();
+    this.langTick = 0;
+    this.scene = null;
+    this.toastSeen = new Map();
+
+    this.topology = new Topology(this.canvas);
+    const roleColor = (r) => this.topology.roleColor(r);
+    this.spacetime = new SpaceTime($('spacetime'), { roleColor, onSelectNode: (id) => this.select(id) });
+    this.inspector = new Inspector($('inspector'), { roleColor });
+    this.invariants = new Invariants($('invariants'), { onFocus: (v) => this.focusViolation(v) });
+    this.log = new EventLog($('log'), $('log-filter'));
+    this.timeline = new Timeline({
+      input: $('timeline'),
+      marks: $('timeline-marks'),
+      readout: $('time-readout'),
+      onPreview: (tt) => this.preview(tt),
+      onSeek: (tt) => this.seek(tt),
+    });
+    this.menus = new Menus(this);
+    this.controls = new Controls(this);
+    this.scenarioPanel = new ScenarioPanel(this);
+    if (this.proto) this.setProtocol(this.proto);
+
+    $('violation-close').addEventListener('click', () => {
+      const v = this.latestViolation();
+      this.state.dismissedViolation = v ? v.seq : null;
+      this.state.focusViolation = null;
+    });
+    $('violation-banner').addEventListener('click', (e) => {
+      if (e.target.closest('#violation-close')) return;
+      const v = this.latestViolation();
+      if (v) this.focusViolation(v);
+    });
+
+    onLangChange(() => {
+      this.langTick++;
+      this.relabel();
+    });
+
+    this.net = new Net({
+      onConnect: (again) => this.onConnect(again),
+      onDisconnect: () => this.setConnected(false),
+      onSnapshot: (p) => this.onSnapshot(p),
+      onEvents: (p) => this.onEvents(p),
+      onPlayback: (p) => this.onPlayback(p),
+      onError: (p) => this.onError(p),
+    });
+    this.installTestHook();
+    requestAnimationFrame((now) => this.frame(now));
+  }
+
+  // ------------------------------------------------------------ accessors
+
+  model() {
+    return this.m;
+  }
+
+  protocol() {
+    return this.proto;
+  }
+
+  /** The scene now (fresh: events may have arrived since the last frame). */
+  currentScene() {
+    if (!this.state.snapshotSeen) return null;
+    const sc = this.scene;
+    const tt = this.displayTime();
+    if (sc && sc.model === this.m && sc.t === tt && (!sc.live || sc.eventCount === this.m.events.length)) return sc;
+    return sceneAt(this.m, tt);
+  }
+
+  /** The virtual time on screen: the playback clock, or the scrubbed time (never past what is known). */
+  displayTime(now = performance.now()) {
+    const live = this.clock.now(now);
+    const pv = this.state.preview;
+    return pv !== null ? Math.min(pv, Math.max(this.m.t, live)) : live;
+  }
+
+  latestViolation() {
+    const vs = this.scene ? this.scene.violations : this.m.violations;
+    return vs.length ? vs[vs.length - 1] : null;
+  }
+
+  // ------------------------------------------------------------ session
+
+  setConnected(on) {
+    this.state.connected = on;
+    const dot = $('conn');
+    dot.dataset.state = on ? 'on' : 'off';
+    dot.title = on ? t('conn.on') : t('conn.off');
+    const label = dot.querySelector('.conn-label');
+    if (label) label.textContent = on ? t('conn.on') : t('conn.off');
+  }
+
+  createSpec() {
+    const b = this.boot;
+    if (b.token) {
+      const spec = { token: b.token };
+      if (typeof b.t === 'number') spec.t = b.t;
+      return spec;
+    }
+    if (b.preset) return { protocol: b.protocol, preset: b.preset };
+    return { scenario: { protocol: b.protocol } };
+  }
+
+  async onConnect(again) {
+    this.setConnected(true);
+    if (again && this.state.session) {
+      // Reconnected: re-join the same session (the server sends a fresh snapshot).
+      const resp = await this.net.join(this.state.session, this.state.control);
+      if (!resp.ok && !resp.timeout && this.state.role === 'controller' && this.state.token) {
+        // The session is gone (server restarted or expired): rebuild it from the share token.
+        await this.createFrom({ token: this.state.token, t: Math.round(this.m.t) });
+        this.toast(t('session.rebuilt'), 'ok');
+      }
+      return;
+    }
+    if (this.boot.session) {
+      const control = recallControl(this.boot.session);
+      this.state.session = this.boot.session;
+      const resp = await this.net.join(this.boot.session, control);
+      if (!resp.ok && !resp.timeout && !this.state.snapshotSeen) {
+        this.toast(t('error.session.gone'), 'warn');
+        this.createFrom({ scenario: { protocol: this.boot.protocol } });
+      }
+      return;
+    }
+    this.createFrom(this.createSpec());
+  }
+
+  async createFrom(spec) {
+    // The snapshot that follows (before or after the ack) carries the session.
+    this.state.awaitingCreate = true;
+    const resp = await this.net.create(spec);
+    if (!resp.ok && !resp.timeout) this.state.awaitingCreate = false;
+  }
+
+  async fork() {
+    if (!this.state.token) return;
+    const old = this.state.session;
+    const tt = Math.round(this.displayTime());
+    this.state.awaitingCreate = true;
+    const resp = await this.net.create({ token: this.state.token, t: tt });
+    if (resp.ok) {
+      if (old && old !== resp.session) this.net.leave(old);
+      this.toast(t('fork.done'), 'ok');
+    } else {
+      this.state.awaitingCreate = false;
+    }
+  }
+
+  onSnapshot(p) {
+    if (!p || typeof p !== 'object') return;
+    const st = this.state;
+    if (st.session && p.session !== st.session && !st.awaitingCreate) return;
+    const old = st.session;
+    if (old && old !== p.session) {
+      this.net.leave(old);
+      st.focusViolation = null;
+      st.dismissedViolation = null;
+    }
+    st.awaitingCreate = false;
+    st.session = p.session;
+    st.role = p.role === 'controller' ? 'controller' : 'viewer';
+    if (p.control) st.control = p.control;
+    else if (st.role !== 'controller') st.control = null;
+    if (st.control) rememberControl(st.session, st.control);
+    this.net.setSession(st.session, st.control);
+    st.token = p.token || st.token;
+    st.scenario = p.scenario || st.scenario;
+    st.viewers = p.viewers || 0;
+    if (p.protocol && p.protocol.name) this.setProtocol(p.protocol);
+
+    this.m = fromSnapshot(p);
+    this.topology.setRun(this.m.ids, this.m.layout, this.proto);
+    this.spacetime.setRun(this.m.ids);
+    this.clock.reset(p.playback || {});
+    this.clock.until = (st.scenario && st.scenario.until) || Infinity;
+    if (!st.selected || !this.m.ids.includes(st.selected)) st.selected = this.m.ids[0] || null;
+    st.partitionSel.clear();
+    st.preview = null;
+    st.snapshotSeen = true;
+    this.scenarioPanel.setScenario(st.scenario);
+    this.applyRole();
+    this.relabel();
+  }
+
+  onEvents(p) {
+    if (!p || p.session !== this.state.session) return;
+    const evs = p.events || [];
+    if (evs.length && typeof evs[0].seq === 'number' && evs[0].seq !== this.m.events.length) {
+      // A gap or an overlap: ask for a fresh snapshot instead of guessing.
+      if (evs[0].seq > this.m.events.length) this.net.join(this.state.session, this.state.control);
+      const fresh = evs.filter((e) => e.seq >= this.m.events.length);
+      if (!fresh.length || fresh[0].seq !== this.m.events.length) return;
+      applyEvents(this.m, fresh);
+    } else {
+      applyEvents(this.m, evs);
+    }
+    if (p.playback) {
+      advanceTo(this.m, p.playback.t);
+      this.clock.apply(p.playback);
+      if (typeof p.playback.viewers === 'number') this.state.viewers = p.playback.viewers;
+    }
+    if (p.token) this.state.token = p.token;
+  }
+
+  onPlayback(p) {
+    if (!p || p.session !== this.state.session) return;
+    advanceTo(this.m, p.t);
+    this.clock.apply(p);
+    if (typeof p.viewers === 'number') this.state.viewers = p.viewers;
+  }
+
+  onError(p) {
+    const msg = (p && p.message) || t('error.unknown');
+    // A vanished session is handled by the join fallback (a fresh run, or a rebuilt one).
+    if (p && p.code === 'unknown_session' && (!this.state.snapshotSeen || this.state.role === 'controller')) return;
+    this.toast(msg, 'error');
+  }
+
+  applyRole() {
+    const controller = this.state.role === 'controller';
+    document.body.dataset.role = this.state.role || '';
+    $('viewer-banner').hidden = controller;
+    $('role-badge').textContent = controller ? t('session.controller') : t('session.viewer');
+    $('role-badge').dataset.role = this.state.role || '';
+    this.timeline.setEnabled(controller);
+    this.scenarioPanel.setEnabled(controller);
+    if (!controller && this.state.partitionMode) this.menus.togglePartitionMode(false);
+  }
+
+  setProtocol(proto) {
+    this.proto = proto;
+    addStrings(proto.strings);
+    this.inspector.setProtocol(proto);
+    this.invariants.setProtocol(proto);
+    this.scenarioPanel.setProtocol(proto);
+  }
+
+  // ------------------------------------------------------------ commands
+
+  cmd(cmd, value) {
+    if (this.state.role !== 'controller') {
+      this.toast(t('viewer.cannot'), 'warn');
+      return Promise.resolve({ ok: false });
+    }
+    return this.net.cmd(cmd, value).then((r) => {
+      if (r.timeout) this.toast(t('error.timeout'), 'error');
+      return r;
+    });
+  }
+
+  act(action) {
+    if (this.state.role !== 'controller') {
+      this.toast(t('viewer.cannot'), 'warn');
+      return Promise.resolve({ ok: false });
+    }
+    return this.net.action(action).then((r) => {
+      if (r.timeout) this.toast(t('error.timeout'), 'error');
+      return r;
+    });
+  }
+
+  configure(scenario) {
+    if (this.state.role !== 'controller') return;
+    this.net.configure(scenario).then((r) => {
+      if (!r.ok) this.scenarioPanel.render(); // put the server's values back
+    });
+  }
+
+  seek(tt) {
+    tt = clamp(Math.round(tt), 0, this.clock.until === Infinity ? tt : this.clock.until);
+    this.state.preview = tt;
+    this.state.previewUntil = performance.now() + 5000;
+    this.cmd('seek', tt).then((r) => {
+      if (!r.ok) this.state.preview = null;
+    });
+  }
+
+  stepBack() {
+    const now = Math.round(this.displayTime());
+    if (now <= 0) return;
+    this.seek(prevEventTime(this.m, now));
+  }
+
+  preview(tt) {
+    this.state.preview = tt;
+    this.state.previewUntil = Infinity;
+  }
+
+  select(id) {
+    this.state.selected = id;
+  }
+
+  focusViolation(v) {
+    this.state.focusViolation = v;
+    this.state.dismissedViolation = null;
+    if (v.nodes && v.nodes.length) this.state.selected = v.nodes[0];
+  }
+
+  toast(text, kind = 'info') {
+    const now = performance.now();
+    const last = this.toastSeen.get(text);
+    if (last && now - last < 800) return;
+    this.toastSeen.set(text, now);
+    const box = $('toasts');
+    const node = el('div', { class: `toast toast-${kind}`, role: 'status' }, text);
+    box.append(node);
+    while (box.children.length > 4) box.firstChild.remove();
+    setTimeout(() => node.classList.add('leaving'), 4200);
+    setTimeout(() => node.remove(), 4700);
+  }
+
+  relabel() {
+    this.inspector.key = null;
+    this.invariants.key = null;
+    this.log.model = null; // re-render in the new language
+    this.timeline.relabel();
+    this.scenarioPanel.buildPresets();
+    this.scenarioPanel.render();
+    this.menus.relabel();
+    this.applyRole();
+    this.setConnected(this.state.connected);
+    this.narrationKey = null;
+    this.bannerKey = null;
+  }
+
+  // ------------------------------------------------------------ rendering
+
+  flashWindow() {
+    return Math.max(this.m.maxLatency * 1.5, this.clock.speed * 1000);
+  }
+
+  frame(now) {
+    try {
+      this.render(now);
+    } finally {
+      requestAnimationFrame((n) => this.frame(n));
+    }
+  }
+
+  render(now) {
+    const st = this.state;
+    if (st.preview !== null && now > st.previewUntil) st.preview = null;
+    const tt = this.displayTime(now);
+    const scene = sceneAt(this.m, tt);
+    this.scene = scene;
+    const ui = {
+      now,
+      selected: st.selected,
+      partitionMode: st.partitionMode,
+      partitionSel: st.partitionSel,
+      hoverMsg: st.hoverMsg,
+      menuMsg: st.menuMsg,
+      focusViolation: st.focusViolation,
+      flashWindow: this.flashWindow(),
+    };
+    this.topology.draw(st.snapshotSeen ? scene : null, ui);
+    this.spacetime.draw(st.snapshotSeen ? scene : null, ui);
+    if (!st.snapshotSeen) return;
+
+    this.inspector.render(st.selected, st.selected ? scene.nodes[st.selected] : null);
+    this.invariants.render(scene.violations, st.focusViolation);
+    this.log.render(this.m, scene.eventCount);
+    this.timeline.update(tt, this.m.t, this.clock.until === Infinity ? 0 : this.clock.until, this.m);
+    this.menus.update(scene);
+    this.renderNarration(scene);
+    this.renderBanner(scene);
+    this.renderStatus(scene);
+    if (!st.ready) {
+      st.ready = true;
+      $('canvas-overlay').hidden = true;
+      document.body.classList.add('ready');
+    }
+    this.controls.update();
+  }
+
+  renderNarration(scene) {
+    const note = lastNoteAt(this.m, scene.t);
+    const key = `${note ? note.seq : ''}|${this.langTick}`;
+    if (key === this.narrationKey) return;
+    this.narrationKey = key;
+    const box = $('narration');
+    if (!note) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    box.replaceChildren(el('span', { class: 'narr-t', text: fmtMs(note.t) }), el('span', { text: describeEvent(note, this.m) }));
+  }
+
+  renderBanner(scene) {
+    const st = this.state;
+    const vs = scene.violations;
+    let v = st.focusViolation && vs.some((x) => x.seq === st.focusViolation.seq) ? st.focusViolation : null;
+    if (!v && vs.length && vs[vs.length - 1].seq !== st.dismissedViolation) v = vs[vs.length - 1];
+    const key = `${v ? v.seq : ''}|${this.langTick}`;
+    if (key === this.bannerKey) return;
+    this.bannerKey = key;
+    const box = $('violation-banner');
+    if (!v) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    $('violation-title').textContent = t('violation.title', { invariant: invName(v.invariant) });
+    $('violation-text').textContent = v.message;
+    const nodes = v.nodes && v.nodes.length ? t('invariants.nodes', { nodes: v.nodes.join(', ') }) : '';
+    $('violation-meta').textContent = [fmtMs(v.t), v.eventual ? t('invariants.eventual') : '', nodes]
+      .filter(Boolean).join(' · ');
+  }
+
+  renderStatus(scene) {
+    const st = this.state;
+    const key = `${st.viewers}|${scene.inflight.length}|${st.preview !== null}|${this.langTick}|${this.clock.done}`;
+    if (key === this.statusKey) return;
+    this.statusKey = key;
+    const parts = [t('status.inflight', { count: scene.inflight.length })];
+    if (st.viewers > 0) parts.push(t('status.viewers', { count: st.viewers }));
+    if (st.preview !== null) parts.push(t('status.preview'));
+    if (this.clock.done) parts.push(t('status.done'));
+    $('status').textContent = parts.join(' · ');
+  }
+
+  // ------------------------------------------------------------ test hook
+
+  installTestHook() {
+    const app = this;
+    const screenOf = (p) => {
+      if (!p) return null;
+      const r = app.canvas.getBoundingClientRect();
+      return { x: r.left + p.x, y: r.top + p.y };
+    };
+    window.__pp = {
+      get ready() {
+        return app.state.ready;
+      },
+      get model() {
+        return app.m;
+      },
+      get session() {
+        return app.state.session;
+      },
+      get role() {
+        return app.state.role;
+      },
+      get token() {
+        return app.state.token;
+      },
+      get t() {
+        return app.displayTime();
+      },
+      nodeScreenPos(id) {
+        return screenOf(app.topology.nodePos(id));
+      },
+      messageScreenPos(id) {
+        // From the model itself (not the last frame), so a message is clickable as soon as it exists.
+        const scene = app.currentScene();
+        if (!scene) return null;
+        const msg = scene.inflight.find((m) => m.id === id || String(m.id) === String(id));
+        return msg ? screenOf(app.topology.messagePos(msg, scene.t)) : null;
+      },
+    };
+  }
+}
+
+await initI18n();
+new App();

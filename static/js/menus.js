@@ -1,0 +1,323 @@
+// Faults by mouse: click a node -> #node-menu (crash / restart, client
+// operations for its role, force a timer); click a message in flight ->
+// #msg-menu (drop / duplicate); partition mode (#partition-btn,
+// #partition-apply, #heal-btn). Every choice becomes an `action`.
+
+import { t, tn } from './i18n.js';
+import { el, fmtBody, fmtMs, kindColor, icon } from './format.js';
+
+export class Menus {
+  constructor(app) {
+    this.app = app;
+    this.nodeMenu = document.getElementById('node-menu');
+    this.msgMenu = document.getElementById('msg-menu');
+    this.tooltip = document.getElementById('tooltip');
+    this.partBtn = document.getElementById('partition-btn');
+    this.partApply = document.getElementById('partition-apply');
+    this.healBtn = document.getElementById('heal-btn');
+    this.partHint = document.getElementById('partition-hint');
+    this.openNodeId = null;
+    this.openNodeKey = null;
+    this.openMsgId = null;
+    this.openMsgKey = null;
+
+    const canvas = app.canvas;
+    canvas.addEventListener('click', (e) => this.onCanvasClick(e));
+    canvas.addEventListener('mousemove', (e) => this.onCanvasMove(e));
+    canvas.addEventListener('mouseleave', () => {
+      app.state.hoverMsg = null;
+      this.hideTooltip();
+      canvas.style.cursor = '';
+    });
+    document.addEventListener('pointerdown', (e) => {
+      if (this.nodeMenu.contains(e.target) || this.msgMenu.contains(e.target) || e.target === canvas) return;
+      this.closeAll();
+    });
+    this.partBtn.addEventListener('click', () => this.togglePartitionMode());
+    this.partApply.addEventListener('click', () => this.applyPartition());
+    this.healBtn.addEventListener('click', () => this.app.act({ do: 'heal' }));
+  }
+
+  canvasXY(e) {
+    const r = this.app.canvas.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  }
+
+  onCanvasClick(e) {
+    const { x, y } = this.canvasXY(e);
+    const app = this.app;
+    const topo = app.topology;
+    const scene = app.currentScene();
+    if (!scene) return;
+    if (app.state.partitionMode) {
+      const id = topo.nodeAt(x, y);
+      if (id) {
+        const sel = app.state.partitionSel;
+        if (sel.has(id)) sel.delete(id);
+        else sel.add(id);
+        this.updatePartitionControls(scene);
+      }
+      return;
+    }
+    const msg = topo.messageAt(x, y, scene);
+    if (msg) {
+      this.openMsg(msg, e.clientX, e.clientY);
+      return;
+    }
+    const id = topo.nodeAt(x, y);
+    if (id) {
+      app.select(id);
+      this.openNode(id, e.clientX, e.clientY);
+      return;
+    }
+    this.closeAll();
+  }
+
+  onCanvasMove(e) {
+    const { x, y } = this.canvasXY(e);
+    const app = this.app;
+    const scene = app.currentScene();
+    if (!scene) return;
+    const msg = app.state.partitionMode ? null : app.topology.messageAt(x, y, scene);
+    app.state.hoverMsg = msg ? msg.id : null;
+    const node = msg ? null : app.topology.nodeAt(x, y);
+    app.canvas.style.cursor = msg || node ? 'pointer' : '';
+    if (msg && this.openMsgId !== msg.id) {
+      const body = fmtBody(msg.body, 160);
+      this.showTooltip(e.clientX, e.clientY,
+        `#${msg.id} ${tn('kind', msg.kind)}  ${msg.src} → ${msg.dst}${body ? '\n' + body : ''}\n` +
+        t('msg.times', { sent: fmtMs(msg.sent_at), due: fmtMs(msg.deliver_at) }));
+    } else {
+      this.hideTooltip();
+    }
+  }
+
+  showTooltip(x, y, text) {
+    const tip = this.tooltip;
+    tip.textContent = text;
+    tip.hidden = false;
+    const w = tip.offsetWidth, h = tip.offsetHeight;
+    tip.style.left = `${Math.min(window.innerWidth - w - 8, x + 14)}px`;
+    tip.style.top = `${Math.min(window.innerHeight - h - 8, y + 14)}px`;
+  }
+
+  hideTooltip() {
+    this.tooltip.hidden = true;
+  }
+
+  place(menu, x, y) {
+    this.hideTooltip();
+    menu.hidden = false;
+    const w = menu.offsetWidth, h = menu.offsetHeight;
+    const left = Math.max(8, Math.min(window.innerWidth - w - 8, x + 12));
+    const top = Math.max(8, Math.min(window.innerHeight - h - 8, y + 12));
+    menu.style.left = `${left}px`;
+    menu.style.top = `${top}px`;
+  }
+
+  closeAll() {
+    this.nodeMenu.hidden = true;
+    this.msgMenu.hidden = true;
+    this.openNodeId = null;
+    this.openMsgId = null;
+    this.app.state.menuMsg = null;
+  }
+
+  // ------------------------------------------------------------ node menu
+
+  openNode(id, x, y) {
+    this.msgMenu.hidden = true;
+    this.app.state.menuMsg = null;
+    this.openMsgId = null;
+    this.openNodeId = id;
+    this.buildNodeMenu(this.app.currentScene());
+    this.place(this.nodeMenu, x, y);
+    const first = this.nodeMenu.querySelector('button:not([disabled])');
+    if (first) first.focus({ preventScroll: true });
+  }
+
+  nodeKey(scene) {
+    const v = scene.nodes[this.openNodeId] || {};
+    return `${v.up !== false}|${v.role}|${this.app.state.role}`;
+  }
+
+  buildNodeMenu(scene) {
+    const app = this.app;
+    const id = this.openNodeId;
+    const view = scene.nodes[id] || { up: true };
+    const up = view.up !== false;
+    const viewer = app.state.role !== 'controller';
+    const proto = app.protocol() || {};
+    this.openNodeKey = this.nodeKey(scene);
+    const items = [];
+    const btn = (action, label, cls = '', extra = {}) =>
+      el('button', { type: 'button', class: `menu-item ${cls}`, dataset: { action }, disabled: viewer, ...extra }, label);
+
+    items.push(el('div', { class: 'menu-head' }, [
+      el('strong', { text: id }),
+      el('span', { class: 'muted', text: up ? (view.role !== undefined ? tn('role', view.role) : '') : t('node.crashed') }),
+    ]));
+    if (up) items.push(btn('crash', [icon('power', 'mi-icon'), t('menu.crash')], 'danger'));
+    else items.push(btn('restart', [icon('restart', 'mi-icon'), t('menu.restart')], 'good'));
+
+    if (up) {
+      const ops = (proto.operations || []).filter((o) => !o.roles || !o.roles.length || o.roles.includes(view.role));
+      if (ops.length) items.push(el('div', { class: 'menu-sep', text: t('menu.requests') }));
+      for (const op of ops) {
+        const label = [icon('mail', 'mi-icon'), tn('op', op.name)];
+        const help = t(`op.${op.name}.help`, null, op.help || '');
+        if (op.arg) {
+          const input = el('input', {
+            type: 'text', class: 'menu-arg', placeholder: t(`op.${op.name}.arg`, null, op.arg),
+            dataset: { argFor: op.name }, maxlength: 200, disabled: viewer, 'aria-label': op.arg,
+          });
+          const b = btn(`request:${op.name}`, label, '', { title: help || null });
+          input.addEventListener('keydown', (e) => {
+            if (e.key === 'Enter') {
+              e.preventDefault();
+              b.click();
+            }
+          });
+          items.push(el('div', { class: 'menu-row' }, [b, input]));
+        } else {
+          items.push(btn(`request:${op.name}`, label, '', { title: help || null }));
+        }
+      }
+      const timers = proto.timers || [];
+      if (timers.length) items.push(el('div', { class: 'menu-sep', text: t('menu.timers') }));
+      for (const name of timers) {
+        items.push(btn(`timeout:${name}`, [icon('timer', 'mi-icon'), t('menu.fire', { timer: tn('timer', name) })]));
+      }
+    }
+    if (viewer) items.push(el('p', { class: 'menu-note', text: t('viewer.menu') }));
+    this.nodeMenu.replaceChildren(...items);
+    for (const b of this.nodeMenu.querySelectorAll('button[data-action]')) {
+      b.addEventListener('click', () => this.nodeAction(b.dataset.action));
+    }
+  }
+
+  nodeAction(action) {
+    const id = this.openNodeId;
+    if (!id) return;
+    let a;
+    if (action === 'crash' || action === 'restart') a = { do: action, node: id };
+    else if (action.startsWith('request:')) {
+      const op = action.slice('request:'.length);
+      const input = this.nodeMenu.querySelector(`input[data-arg-for="${CSS.escape(op)}"]`);
+      a = { do: 'request', node: id, op };
+      if (input) a.arg = input.value;
+    } else if (action.startsWith('timeout:')) {
+      a = { do: 'timeout', node: id, timer: action.slice('timeout:'.length) };
+    }
+    if (a) this.app.act(a);
+    this.closeAll();
+  }
+
+  // ------------------------------------------------------------ message menu
+
+  openMsg(msg, x, y) {
+    this.nodeMenu.hidden = true;
+    this.openNodeId = null;
+    this.openMsgId = msg.id;
+    this.app.state.menuMsg = msg.id;
+    this.buildMsgMenu(this.app.currentScene());
+    this.place(this.msgMenu, x, y);
+  }
+
+  msgKey(scene) {
+    const inflight = scene.inflight.some((m) => m.id === this.openMsgId);
+    return `${inflight}|${this.app.state.role}`;
+  }
+
+  buildMsgMenu(scene) {
+    const app = this.app;
+    const msg = app.model().byId.get(this.openMsgId);
+    if (!msg) {
+      this.closeAll();
+      return;
+    }
+    const inflight = scene.inflight.some((m) => m.id === msg.id);
+    const viewer = app.state.role !== 'controller';
+    this.openMsgKey = this.msgKey(scene);
+    const kind = el('span', { class: 'kind-chip', text: tn('kind', msg.kind) });
+    kind.style.setProperty('--kind', kindColor(msg.kind));
+    const body = fmtBody(msg.body, 200);
+    const items = [
+      el('div', { class: 'menu-head' }, [kind, el('span', { text: `${msg.src} → ${msg.dst}` }), el('span', { class: 'muted', text: `#${msg.id}` })]),
+      body ? el('code', { class: 'menu-body', text: body }) : null,
+      el('div', { class: 'menu-meta muted', text: t('msg.times', { sent: fmtMs(msg.sent_at), due: fmtMs(msg.deliver_at) }) }),
+    ];
+    const b = (action, name, label, cls) => el('button', {
+      type: 'button', class: `menu-item ${cls}`, dataset: { action }, disabled: viewer || !inflight,
+    }, [icon(name, 'mi-icon'), label]);
+    items.push(b('drop', 'x', t('menu.drop'), 'danger'));
+    items.push(b('duplicate', 'copy', t('menu.duplicate'), ''));
+    if (!inflight) {
+      const status = msg.status === 'dropped' ? t('msg.dropped') : t('msg.delivered');
+      items.push(el('p', { class: 'menu-note', text: status }));
+    } else if (viewer) items.push(el('p', { class: 'menu-note', text: t('viewer.menu') }));
+    this.msgMenu.replaceChildren(...items.filter(Boolean));
+    for (const btn of this.msgMenu.querySelectorAll('button[data-action]')) {
+      btn.addEventListener('click', () => {
+        this.app.act({ do: btn.dataset.action, msg: msg.id });
+        this.closeAll();
+      });
+    }
+  }
+
+  // ------------------------------------------------------------ partitions
+
+  togglePartitionMode(force) {
+    const st = this.app.state;
+    st.partitionMode = force !== undefined ? force : !st.partitionMode;
+    if (!st.partitionMode) st.partitionSel.clear();
+    if (st.partitionMode) this.closeAll();
+    this.updatePartitionControls(this.app.currentScene());
+  }
+
+  applyPartition() {
+    const st = this.app.state;
+    const a = this.app.model().ids.filter((id) => st.partitionSel.has(id));
+    if (!a.length) return;
+    this.app.act({ do: 'partition', groups: [a] });
+    this.togglePartitionMode(false);
+  }
+
+  updatePartitionControls(scene) {
+    const st = this.app.state;
+    const controller = st.role === 'controller';
+    const n = this.app.model().ids.length;
+    const k = st.partitionSel.size;
+    this.partBtn.setAttribute('aria-pressed', st.partitionMode ? 'true' : 'false');
+    this.partBtn.classList.toggle('active', st.partitionMode);
+    this.partBtn.disabled = !controller;
+    this.partApply.disabled = !controller || !st.partitionMode || k === 0 || k >= n;
+    this.healBtn.disabled = !controller || !(scene && scene.partition);
+    this.partHint.hidden = !st.partitionMode;
+    if (st.partitionMode) {
+      const text = k ? t('partition.hint.count', { count: k }) : t('partition.hint');
+      if (this.partHint.textContent !== text) this.partHint.textContent = text;
+    }
+  }
+
+  /** Per frame: keep open menus in step with the scene. */
+  update(scene) {
+    if (this.openNodeId && !this.nodeMenu.hidden && this.nodeKey(scene) !== this.openNodeKey) {
+      const focused = document.activeElement && this.nodeMenu.contains(document.activeElement)
+        && document.activeElement.tagName === 'INPUT';
+      if (!focused) this.buildNodeMenu(scene);
+    }
+    if (this.openMsgId !== null && !this.msgMenu.hidden && this.msgKey(scene) !== this.openMsgKey) {
+      this.buildMsgMenu(scene);
+    }
+    this.updatePartitionControls(scene);
+  }
+
+  relabel() {
+    const scene = this.app.currentScene();
+    if (!scene) return;
+    if (this.openNodeId && !this.nodeMenu.hidden) this.buildNodeMenu(scene);
+    if (this.openMsgId !== null && !this.msgMenu.hidden) this.buildMsgMenu(scene);
+    this.updatePartitionControls(scene);
+  }
+}

@@ -1,0 +1,199 @@
+// Scenario panel: preset picker (#preset navigates to ?preset=), bug toggles
+// (#bugs, data-bug) and parameters (#params, data-param); bug and parameter
+// changes send `configure` with the current scenario minus its actions.
+
+import { t, tn } from './i18n.js';
+import { el, clamp } from './format.js';
+
+export class ScenarioPanel {
+  constructor(app) {
+    this.app = app;
+    this.preset = document.getElementById('preset');
+    this.lesson = document.getElementById('lesson');
+    this.bugs = document.getElementById('bugs');
+    this.params = document.getElementById('params');
+    this.protocol = null;
+    this.scenario = null;
+    this.enabled = false;
+    this.lesson.addEventListener('click', () => this.lesson.parentElement.classList.toggle('expanded'));
+    this.preset.addEventListener('change', () => {
+      const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
+      const p = this.preset.value;
+      window.location.assign(`/play/${encodeURIComponent(name)}${p ? `?preset=${encodeURIComponent(p)}` : ''}`);
+    });
+  }
+
+  setProtocol(protocol) {
+    this.protocol = protocol;
+    this.buildPresets();
+  }
+
+  buildPresets() {
+    const proto = this.protocol;
+    if (!proto) return;
+    const current = this.scenario && this.scenario.preset ? this.scenario.preset : this.app.boot.preset || '';
+    const opts = [el('option', { value: '', 'data-i18n': 'preset.none', text: t('preset.none') })];
+    for (const p of proto.presets || []) {
+      opts.push(el('option', { value: p.name, text: t(`preset.${p.name}`, null, p.title) }));
+    }
+    this.preset.replaceChildren(...opts);
+    this.preset.value = current;
+    const p = (proto.presets || []).find((x) => x.name === current);
+    this.lesson.textContent = p ? t(`preset.${p.name}.lesson`, null, p.lesson) : t('preset.free');
+    this.lesson.title = this.lesson.textContent;
+  }
+
+  /** A snapshot arrived: show its scenario. */
+  setScenario(scenario) {
+    this.scenario = scenario;
+    this.buildPresets();
+    this.render();
+  }
+
+  setEnabled(on) {
+    this.enabled = on;
+    if (!this.rows) return;
+    for (const input of this.bugs.querySelectorAll('input')) input.disabled = !on;
+    for (const input of this.params.querySelectorAll('input, select')) input.disabled = !on;
+  }
+
+  /** Build the bug and parameter controls for this protocol (once), then fill them in. */
+  build() {
+    const proto = this.protocol;
+    this.rows = [];     // {label, small, key, input, text(), help()}
+    const bugs = (proto.bugs || []).map((b) => {
+      const input = el('input', { type: 'checkbox', dataset: { bug: b.name }, disabled: !this.enabled });
+      input.addEventListener('change', () => this.send());
+      const strong = el('strong');
+      const small = el('small');
+      this.rows.push({
+        input, label: strong, small,
+        text: () => t(`bug.${b.name}.title`, null, b.name.replace(/[_-]+/g, ' ')),
+        help: () => t(`bug.${b.name}`, null, b.help),
+      });
+      return el('label', { class: 'bug' }, [input, el('span', { class: 'bug-text' }, [strong, small])]);
+    });
+    this.bugsEmpty = el('p', { class: 'muted' });
+    this.bugs.replaceChildren(...(bugs.length ? bugs : [this.bugsEmpty]));
+
+    const nodes = proto.nodes || { min: 1, max: 9 };
+    const rows = [
+      this.numRow('nodes', () => t('params.nodes'), nodes.min, nodes.max, 1, () => t('params.nodes.help')),
+      this.numRow('latency.0', () => t('params.latency.min'), 1, 10000, 1, () => t('params.latency.help')),
+      this.numRow('latency.1', () => t('params.latency.max'), 1, 10000, 1, () => t('params.latency.help')),
+      this.numRow('loss', () => t('params.loss'), 0, 0.9, 0.05, () => t('params.loss.help')),
+      this.numRow('duplicate', () => t('params.duplicate'), 0, 0.9, 0.05, () => t('params.duplicate.help')),
+      this.numRow('seed', () => t('params.seed'), 0, 4294967295, 1, () => t('params.seed.help')),
+    ];
+    for (const p of proto.params || []) {
+      const label = () => tn('param', p.name);
+      const help = () => t(`param.${p.name}.help`, null, p.help || '');
+      if (p.kind === 'choice') {
+        const sel = el('select', { dataset: { param: `p.${p.name}` }, disabled: !this.enabled },
+          (p.choices || []).map((c) => el('option', { value: c, text: c })));
+        const span = el('span');
+        const row = el('label', { class: 'param' }, [span, sel]);
+        this.rows.push({ input: sel, label: span, row, text: label, help, choices: p.choices || [], pname: p.name });
+        rows.push(row);
+      } else {
+        rows.push(this.numRow(`p.${p.name}`, label, p.min, p.max, p.kind === 'float' ? 'any' : 1, help));
+      }
+    }
+    this.params.replaceChildren(...rows);
+    for (const input of this.params.querySelectorAll('[data-param]')) {
+      input.addEventListener('change', () => this.send());
+    }
+  }
+
+  numRow(key, label, min, max, step, help) {
+    const input = el('input', {
+      type: 'number', dataset: { param: key }, min, max, step, disabled: !this.enabled, inputmode: 'decimal',
+    });
+    const span = el('span');
+    const row = el('label', { class: 'param' }, [span, input]);
+    this.rows.push({ input, label: span, row, text: label, help });
+    return row;
+  }
+
+  /** Labels in the current language; values from the scenario (except a field being edited). */
+  render() {
+    const proto = this.protocol;
+    const sc = this.scenario;
+    if (!proto || !sc) return;
+    // Snapshots carry a fresh describe() each time: rebuild only if the controls would differ.
+    const shape = JSON.stringify([proto.name, proto.nodes, proto.params, proto.bugs]);
+    if (this.builtFor !== shape) {
+      this.build();
+      this.builtFor = shape;
+    }
+    if (this.bugsEmpty) this.bugsEmpty.textContent = t('bugs.none');
+    const net = sc.network || proto.network || {};
+    const lat = Array.isArray(net.latency) ? net.latency : [10, 30];
+    const values = {
+      nodes: sc.nodes, 'latency.0': lat[0], 'latency.1': lat[1], loss: net.loss ?? 0,
+      duplicate: net.duplicate ?? 0, seed: sc.seed ?? 1,
+    };
+    for (const p of proto.params || []) values[`p.${p.name}`] = sc.params && p.name in sc.params ? sc.params[p.name] : p.default;
+    const editing = document.activeElement;
+    for (const r of this.rows) {
+      r.label.textContent = r.text();
+      const help = r.help();
+      if (r.small) r.small.textContent = help;
+      else if (r.row) r.row.title = help || '';
+      if (r.choices) {
+        r.choices.forEach((c, i) => {
+          r.input.options[i].textContent = t(`param.${r.pname}.${c}`, null, c);
+        });
+      }
+      if (r.input === editing) continue;
+      if (r.input.type === 'checkbox') r.input.checked = (sc.bugs || []).includes(r.input.dataset.bug);
+      else if (r.input.dataset.param in values) r.input.value = String(values[r.input.dataset.param]);
+    }
+  }
+
+  /** The scenario the panel describes now (actions left out: configure clears them). */
+  collect() {
+    const proto = this.protocol;
+    const sc = this.scenario || {};
+    const out = {
+      protocol: proto.name,
+      seed: sc.seed,
+      nodes: sc.nodes,
+      params: { ...(sc.params || {}) },
+      network: { ...(sc.network || proto.network || {}) },
+      bugs: [],
+      until: sc.until,
+    };
+    if (sc.preset) out.preset = sc.preset;
+    for (const input of this.bugs.querySelectorAll('input[data-bug]')) if (input.checked) out.bugs.push(input.dataset.bug);
+    const lat = [...(out.network.latency || [10, 30])];
+    for (const input of this.params.querySelectorAll('[data-param]')) {
+      const key = input.dataset.param;
+      if (input.tagName === 'SELECT') {
+        out.params[key.slice(2)] = input.value;
+        continue;
+      }
+      let v = Number(input.value);
+      const min = Number(input.min), max = Number(input.max);
+      if (!Number.isFinite(v)) continue;
+      v = clamp(v, min, max);
+      const isInt = input.step !== 'any' && Number(input.step) === 1;
+      if (isInt) v = Math.round(v);
+      if (key === 'nodes') out.nodes = v;
+      else if (key === 'seed') out.seed = v;
+      else if (key === 'latency.0') lat[0] = v;
+      else if (key === 'latency.1') lat[1] = v;
+      else if (key === 'loss' || key === 'duplicate') out.network[key] = Math.round(v * 1000) / 1000;
+      else if (key.startsWith('p.')) out.params[key.slice(2)] = v;
+    }
+    if (lat[0] > lat[1]) lat[1] = lat[0];
+    out.network.latency = lat;
+    for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+    return out;
+  }
+
+  send() {
+    if (!this.enabled) return;
+    this.app.configure(this.collect());
+  }
+}
