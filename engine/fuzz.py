@@ -25,7 +25,7 @@ def _pick(rng, weights: dict) -> str:
     return rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
 
 
-def random_action(rng, sim: Simulation, at: int, weights: dict) -> dict | None:
+def random_action(rng, sim: Simulation, at: int, weights: dict) -> dict | list | None:
     proto = sim.proto
     ids = sim.ids
     kind = _pick(rng, weights)
@@ -84,8 +84,9 @@ def random_run(protocol: str, seed: int, *, bugs=(), until=None, nodes=None, act
         if sim.violations or sim.done:
             break
         a = random_action(rng, sim, t, weights)
-        if a is not None:
-            sim.add_action(a)
+        for one in ([] if a is None else a if isinstance(a, list) else [a]):
+            if one["at"] <= scenario.until:
+                sim.add_action(one)
     sim.run()
     safety = [v for v in sim.violations if not v.get("eventual")]
     return scenario.with_actions(list(sim.actions)), safety

@@ -256,11 +256,12 @@ class Protocol:
         """A client request for random fault schedules: (node, op, arg) or None."""
         return None
 
-    def fuzz_action(self, rng, sim, at: int) -> dict | None:
+    def fuzz_action(self, rng, sim, at: int) -> dict | list[dict] | None:
         """A protocol-aware fault for random schedules (weight "protocol" in fuzz_weights).
 
-        Return an ordinary action dict stamped `at` (it is recorded and replays
-        like any other), or None. `sim` may be read, never changed.
+        Return an ordinary action dict stamped `at`, or a short list of them
+        stamped `at` or later (e.g. crash now, restart 1 ms later); they are
+        recorded and replay like any other action. `sim` may be read, never changed.
         """
         return None
 

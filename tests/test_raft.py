@@ -416,24 +416,27 @@ def test_declarations():
     assert node in ("n1", "n2", "n3") and op == "put" and re.fullmatch(r"[xyz]=\d", arg)
 
 
-def test_fuzz_action_targets_the_leader_with_valid_actions():
-    sim = Simulation(from_dict({"protocol": "raft", "seed": 1, "until": 3000}), trace=False)
+def test_fuzz_action_moves_are_valid_replayable_actions():
+    sim = Simulation(from_dict({"protocol": "raft", "seed": 1, "until": 6000}), trace=False)
     rng = random.Random(5)
-    sim.run_until(99)
-    assert PROTO.fuzz_action(rng, sim, 100) is None          # no leader yet
     seen = set()
-    for at in range(1000, 2000, 50):
+    for at in range(300, 5000, 50):
         sim.run_until(at - 1)
-        (leader,) = [n for n in sim.ids if sim.nodes[n].role == "leader"]
-        a = PROTO.fuzz_action(rng, sim, at)
-        a = sim.add_action(a)                                 # a valid, replayable action
-        seen.add(a["do"])
-        if a["do"] == "request":
-            assert a["node"] == leader
-        else:
-            side = next(g for g in a["groups"] if leader in g)
-            assert 2 * len(side) < len(sim.ids)
-            sim.add_action({"at": at + 1, "do": "heal"})
-    assert seen == {"request", "partition"}
+        leaders = [n for n in sim.ids if sim.up[n] and sim.nodes[n].role == "leader"]
+        got = PROTO.fuzz_action(rng, sim, at)
+        if got is None:
+            continue
+        for a in got if isinstance(got, list) else [got]:
+            a = sim.add_action(a)                             # each a valid, replayable action
+            seen.add(a["do"])
+            if a["do"] == "request":
+                assert a["node"] in leaders
+            elif a["do"] == "partition":
+                side = next(g for g in a["groups"] if leaders[0] in g)
+                assert 2 * len(side) < len(sim.ids)           # the leader is cut off in a minority
+                sim.add_action({"at": at + 1, "do": "heal"})
+            elif a["do"] == "restart":
+                assert a["at"] >= at + 1                      # a bounce: crash, then straight back
+    assert seen == {"request", "partition", "timeout", "crash", "restart"}
     sim.run()
     assert sim.violations == []

@@ -921,15 +921,37 @@ class Raft(Protocol):
         return rng.choice(node_ids), "put", f"{key}={rng.randrange(1, 10)}"
 
     def fuzz_action(self, rng, sim, at):
-        """A leader-aware fault for random schedules (a Jepsen-style nemesis), or None.
+        """A Raft-aware fault for random schedules (a Jepsen-style nemesis), or None.
 
-        Half the time a client that knows the leader writes through it,
-        otherwise the leader is cut off with less than a majority around it:
-        the two moves that make a leader accept writes it can never commit.
-        Returns an ordinary action, so a schedule still replays as data.
+        Four moves: two nodes time out at once (a contested term) while a third
+        bounces; a node that just voted crashes and restarts at once (does it
+        remember its vote?);
+        a client writes through the leader; the leader is cut off with less
+        than a majority around it (it accepts writes it can never commit).
+        Returns ordinary actions, so a schedule still replays as data.
         """
         ids = sim.ids
-        leaders = [n for n in ids if sim.up[n] and sim.nodes[n].role == LEADER]
+        up = [n for n in ids if sim.up[n]]
+        move = rng.random()
+        if move < 0.3:
+            # Contest an election: two nodes time out at once and compete in one term,
+            # and a third crashes and restarts while their vote requests are in flight.
+            armed = [n for n in up if sim.timers[n].get("election") is not None]
+            if len(armed) >= 3:
+                a, b, v = rng.sample(armed, 3)
+                lo, hi = sim.network.latency
+                bounce = at + rng.randint(lo, hi)
+                return [{"at": at, "do": "timeout", "node": a, "timer": "election"},
+                        {"at": at, "do": "timeout", "node": b, "timer": "election"},
+                        {"at": bounce, "do": "crash", "node": v},
+                        {"at": bounce + 1, "do": "restart", "node": v}]
+        elif move < 0.45:
+            # Bounce a voter: crash a node that voted this term and bring it straight back.
+            voters = [n for n in up if sim.nodes[n].voted_for not in (None, n) and sim.nodes[n].role != LEADER]
+            if voters:
+                n = rng.choice(voters)
+                return [{"at": at, "do": "crash", "node": n}, {"at": at + 1, "do": "restart", "node": n}]
+        leaders = [n for n in up if sim.nodes[n].role == LEADER]
         if not leaders:
             return None
         leader = rng.choice(leaders)
