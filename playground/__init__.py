@@ -1,0 +1,75 @@
+"""The Protocol Playground server: Flask pages + Socket.IO sessions around engine/.
+
+create_app() builds everything and starts nothing: the ticker starts with the
+first socket connection. Monkey-patching (eventlet/gevent) belongs to the
+entry point (app.py), never here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from .limits import Limits
+from .manager import SessionManager
+from .ticker import Ticker
+
+ROOT = Path(__file__).resolve().parent.parent
+ASYNC_MODES = ("eventlet", "gevent", "threading")
+
+
+@dataclass
+class Playground:
+    """What the app keeps in app.extensions["playground"]."""
+
+    socketio: SocketIO
+    manager: SessionManager
+    ticker: Ticker
+    limits: Limits
+
+
+def detect_async_mode() -> str:
+    """eventlet/gevent only if the process was monkey-patched for it, else threading.
+
+    Flask-SocketIO's own detection picks eventlet whenever it is installed, which
+    breaks code (tests, scripts) that imports the app without patching.
+    """
+    if "eventlet.patcher" in sys.modules and sys.modules["eventlet.patcher"].is_monkey_patched("socket"):
+        return "eventlet"
+    if "gevent.monkey" in sys.modules and sys.modules["gevent.monkey"].is_module_patched("socket"):
+        return "gevent"
+    return "threading"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(
+        PLAYGROUND_ASYNC_MODE=os.environ.get("PLAYGROUND_ASYNC_MODE") or None,
+        PLAYGROUND_TICKER=True,            # False: tests drive manager.tick() themselves
+        PLAYGROUND_LIMITS=None,            # dict of playground.limits.Limits overrides
+        PLAYGROUND_NODE_MODULES=str(ROOT / "node_modules"),
+    )
+    app.config.update(config or {})
+    mode = app.config["PLAYGROUND_ASYNC_MODE"] or detect_async_mode()
+    if mode not in ASYNC_MODES:
+        raise ValueError(f"PLAYGROUND_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {mode!r}")
+    limits = Limits.from_config(app.config["PLAYGROUND_LIMITS"])
+
+    from .pages import bp
+    from .sockets import SocketIOAdapter, register
+    from .wire import JsonPacket
+
+    socketio = SocketIO(app, async_mode=mode, max_http_buffer_size=limits.max_payload_bytes,
+                        serializer=JsonPacket, logger=False, engineio_logger=False)
+
+    manager = SessionManager(SocketIOAdapter(socketio), limits)
+    ticker = Ticker(socketio, manager, limits.tick_s, enabled=app.config["PLAYGROUND_TICKER"])
+    register(socketio, manager, ticker)
+    app.register_blueprint(bp)
+    app.extensions["playground"] = Playground(socketio, manager, ticker, limits)
+    return app

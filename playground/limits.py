@@ -1,0 +1,40 @@
+"""Every limit the server enforces, in one place.
+
+The engine's own limits (nodes, actions, scenario and token size, events per
+run) live in engine/limits.py; these are the server's: how many sessions, how
+many people, how fast a session may stream. An app overrides any of them with
+config PLAYGROUND_LIMITS = {"max_sessions": 10, ...}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_sessions: int = 500               # live sessions in one process
+    max_participants: int = 250           # clients in one session's room
+    max_sessions_per_client: int = 8     # rooms one connection may be in (create or join)
+    idle_expiry_s: float = 600.0          # a session with nobody in it for this long is deleted
+    max_payload_bytes: int = 131_072      # one Socket.IO message (a scenario is at most 64 KiB)
+    max_id_chars: int = 64                # session ids and control tokens
+    tick_s: float = 0.05                  # ticker period (real seconds)
+    max_tick_elapsed_s: float = 0.25      # a stalled tick never jumps virtual time further
+    max_events_per_tick: int = 1_000      # trace events per session per tick (event-rate limit)
+    max_trace_bytes: int = 64 << 20       # JSON one session may stream and keep; then it pauses
+    rebuild_chunk: int = 2_000            # heap entries between yields while seeking
+    yield_every_s: float = 0.002          # the ticker yields to other clients at least this often
+    expire_every_s: float = 5.0           # how often idle sessions are swept
+    min_speed: float = 0.01               # virtual ms per real ms
+    max_speed: float = 10.0
+
+    @classmethod
+    def from_config(cls, overrides: dict | None) -> Limits:
+        if not overrides:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown PLAYGROUND_LIMITS keys: {', '.join(unknown)}")
+        return replace(cls(), **overrides)

@@ -1,0 +1,322 @@
+"""All live sessions of one process: limits, membership, locking, ticking, streaming.
+
+Flask-free: it talks to clients through an `io` object with emit/enter/leave/
+sleep (sockets.SocketIOAdapter in the app, a fake in unit tests), and reads
+time through injectable clocks so tests can drive `tick()` deterministically.
+
+Locking: each session has its own lock, held while its run changes and while
+the resulting payload is emitted, so batches reach a room in order and a
+joining client's snapshot fits exactly between two batches. The manager's
+lock only guards its dicts. Order is always session lock -> manager lock.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import threading
+import time
+
+from engine import ProtocolError, Scenario, registry
+
+from .limits import Limits
+from .payloads import ApiError, bad, number, scenario_for
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+
+class SessionManager:
+    def __init__(self, io, limits: Limits | None = None, clock=time.monotonic, wall=time.time):
+        self.io = io
+        self.limits = limits or Limits()
+        self.clock = clock            # monotonic seconds: playback timing
+        self.wall = wall              # epoch seconds: `sent_at`, comparable across processes
+        self.sessions: dict[str, Session] = {}
+        self.playing: dict[str, Session] = {}          # what the ticker visits
+        self.client_sessions: dict[str, dict[str, None]] = {}   # client sid -> session ids (ordered set)
+        self._lock = threading.Lock()
+        self._describe: dict[str, dict] = {}
+        self._last_expire: float | None = None   # set by the first tick
+
+    # ------------------------------------------------------------ helpers
+
+    def _yield(self) -> None:
+        self.io.sleep(0)
+
+    def describe(self, name: str) -> dict:
+        d = self._describe.get(name)
+        if d is None:
+            d = self._describe[name] = registry.get(name).describe()
+        return d
+
+    def get(self, session_id: str) -> Session:
+        s = self.sessions.get(session_id)
+        if s is None:
+            raise ApiError("unknown_session", "no such session (it may have expired); start a new run")
+        return s
+
+    def _controlled(self, session_id: str, control: str | None) -> Session:
+        s = self.get(session_id)
+        if control is None or not hmac.compare_digest(control.encode(), s.control.encode()):
+            raise ApiError("forbidden", "you are watching this session; only its controller can change it")
+        return s
+
+    def _set_playing(self, s: Session) -> None:
+        with self._lock:
+            if s.playing and self.sessions.get(s.id) is s:
+                self.playing[s.id] = s
+            else:
+                self.playing.pop(s.id, None)
+
+    def _add_participant(self, s: Session, sid: str, role: str) -> None:
+        lim = self.limits
+        with self._lock:
+            if self.sessions.get(s.id) is not s:
+                raise ApiError("unknown_session", "no such session (it has expired); start a new run")
+            mine = self.client_sessions.setdefault(sid, {})
+            if sid not in s.participants:
+                if len(s.participants) >= lim.max_participants:
+                    raise ApiError("limit", f"this session is full ({lim.max_participants} people)")
+                if len(mine) >= lim.max_sessions_per_client:
+                    raise ApiError("limit", f"one connection may be in at most {lim.max_sessions_per_client} "
+                                            "sessions; leave one first")
+            mine[s.id] = None
+            s.participants[sid] = role
+        self.io.enter(sid, s.room)
+        s.last_activity = self.clock()
+
+    def _remove_participant(self, s: Session, sid: str) -> bool:
+        with self._lock:
+            mine = self.client_sessions.get(sid)
+            if mine is not None:
+                mine.pop(s.id, None)
+                if not mine:
+                    del self.client_sessions[sid]
+            found = s.participants.pop(sid, None) is not None
+        if found:
+            s.last_activity = self.clock()
+        return found
+
+    def _emit_playback(self, s: Session) -> None:
+        self.io.emit("playback", {"session": s.id, **s.playback()}, to=s.room)
+
+    def _emit_events(self, s: Session) -> None:
+        self.io.emit("events", s.take_events(self.wall()), to=s.room)
+
+    def _emit_room_snapshot(self, s: Session) -> None:
+        """Everyone in the room gets a snapshot with their own role: one encode for
+        all viewers, one per controller (the control token goes only to them)."""
+        controllers = [sid for sid, role in s.participants.items() if role == "controller"]
+        describe = self.describe(s.base.protocol)
+        if len(controllers) < len(s.participants):
+            self.io.emit("snapshot", s.snapshot("viewer", describe), to=s.room, skip=controllers or None)
+        if controllers:
+            payload = s.snapshot("controller", describe)
+            for sid in controllers:
+                self.io.emit("snapshot", payload, to=sid)
+
+    def _fail(self, s: Session, e: ProtocolError) -> None:
+        log.warning("session %s: %s", s.id, e)
+        s.fail(str(e))
+        self._set_playing(s)
+        self.io.emit("error", {"message": ApiError("engine", str(e)).message, "code": "engine"}, to=s.room)
+
+    # ------------------------------------------------------------ client operations
+
+    def create(self, sid: str, scenario: Scenario, t: float | None) -> dict:
+        lim = self.limits
+        with self._lock:
+            if len(self.sessions) >= lim.max_sessions:
+                raise ApiError("limit", f"the server is running its maximum of {lim.max_sessions} sessions; "
+                                        "try again later")
+            if len(self.client_sessions.get(sid, ())) >= lim.max_sessions_per_client:
+                raise ApiError("limit", f"one connection may be in at most {lim.max_sessions_per_client} "
+                                        "sessions; leave one first")
+        s = Session(secrets.token_urlsafe(9), secrets.token_urlsafe(18), scenario, self.clock(),
+                    lim.max_trace_bytes)
+        try:
+            s.load(scenario, 0 if t is None else t, self._yield, lim.rebuild_chunk)
+        except ProtocolError as e:
+            raise ApiError("engine", str(e)) from None
+        with self._lock:
+            if len(self.sessions) >= lim.max_sessions:
+                raise ApiError("limit", "the server is full; try again later")
+            self.sessions[s.id] = s
+        with s.lock:
+            self._add_participant(s, sid, "controller")
+            self.io.emit("snapshot", s.snapshot("controller", self.describe(scenario.protocol)), to=sid)
+        return {"ok": True, "session": s.id, "control": s.control}
+
+    def join(self, sid: str, session_id: str, control: str | None) -> dict:
+        s = self.get(session_id)
+        role = "viewer"
+        if control is not None and hmac.compare_digest(control.encode(), s.control.encode()):
+            role = "controller"
+        with s.lock:
+            self._add_participant(s, sid, role)
+            self.io.emit("snapshot", s.snapshot(role, self.describe(s.base.protocol)), to=sid)
+            self._emit_playback(s)   # the viewer count changed
+        return {"ok": True, "session": s.id, "role": role}
+
+    def leave(self, sid: str, session_id: str) -> dict:
+        s = self.get(session_id)
+        with s.lock:
+            if self._remove_participant(s, sid):
+                self.io.leave(sid, s.room)
+                self._emit_playback(s)
+        return {"ok": True}
+
+    def disconnect(self, sid: str) -> None:
+        """The transport is gone (the server already dropped it from its rooms)."""
+        with self._lock:
+            ids = list(self.client_sessions.get(sid, ()))
+        for session_id in ids:
+            s = self.sessions.get(session_id)
+            if s is None:
+                continue
+            with s.lock:
+                if self._remove_participant(s, sid) and s.participants:
+                    self._emit_playback(s)
+        with self._lock:
+            self.client_sessions.pop(sid, None)
+
+    def control(self, session_id: str, control: str | None, cmd: str, value) -> dict:
+        s = self._controlled(session_id, control)
+        lim = self.limits
+        with s.lock:
+            now = self.clock()
+            s.last_activity = now
+            try:
+                if cmd == "play":
+                    s.check_live()
+                    s.playing = True
+                    s.last_tick = now
+                    self._emit_playback(s)
+                elif cmd == "pause":
+                    s.playing = False
+                    self._emit_playback(s)
+                elif cmd == "speed":
+                    s.speed = float(number("speed", value, lim.min_speed, lim.max_speed))
+                    self._emit_playback(s)
+                elif cmd == "step":
+                    s.step()
+                    self._emit_events(s)
+                elif cmd in ("seek", "restart"):
+                    t = 0 if cmd == "restart" else number("seek value", value, 0, s.sim.until)
+                    s.seek(t, self._yield, lim.rebuild_chunk)
+                    self._emit_room_snapshot(s)
+                else:  # payloads.parse_control only lets known commands through
+                    raise bad(f"unknown command {cmd!r}")
+            except ProtocolError as e:
+                self._fail(s, e)
+                raise ApiError("engine", str(e)) from None
+            finally:
+                self._set_playing(s)
+            return {"ok": True, "playback": s.playback()}
+
+    def action(self, session_id: str, control: str | None, action) -> dict:
+        s = self._controlled(session_id, control)
+        with s.lock:
+            s.last_activity = self.clock()
+            try:
+                a, forked = s.act(action, self._yield, self.limits.rebuild_chunk)
+            except ProtocolError as e:
+                self._fail(s, e)
+                raise ApiError("engine", str(e)) from None
+            if forked:
+                self._emit_room_snapshot(s)
+            elif not s.playing:
+                self._emit_events(s)
+            self._set_playing(s)
+            return {"ok": True, "action": a, "forked": forked}
+
+    def configure(self, session_id: str, control: str | None, data: dict) -> dict:
+        s = self._controlled(session_id, control)
+        scenario = scenario_for(data, s.base.protocol)
+        with s.lock:
+            s.last_activity = self.clock()
+            try:
+                s.load(scenario, 0, self._yield, self.limits.rebuild_chunk)
+            except ProtocolError as e:
+                raise ApiError("engine", str(e)) from None
+            finally:
+                self._set_playing(s)
+            self._emit_room_snapshot(s)
+            return {"ok": True, "token": s.token()}
+
+    # ------------------------------------------------------------ ticking
+
+    def tick(self) -> int:
+        """Advance every playing session by the real time since its last tick and
+        stream one `events` batch to each. Returns how many sessions were visited."""
+        lim = self.limits
+        with self._lock:
+            active = list(self.playing.values())
+        visited = 0
+        slice_end = time.perf_counter() + lim.yield_every_s
+        for s in active:
+            # A session busy with a seek or an action is simply visited next tick.
+            if not s.lock.acquire(blocking=False):
+                continue
+            try:
+                now = self.clock()
+                if not s.playing:
+                    self._set_playing(s)
+                elif not s.participants:
+                    s.last_tick = now       # nobody watching: time stands still
+                else:
+                    self._tick_one(s, now)
+                    visited += 1
+                    if not s.playing:
+                        self._set_playing(s)
+            finally:
+                s.lock.release()
+            # Yield between sessions once a slice of work is done: other clients
+            # never wait longer than that, and a tick over hundreds of sessions
+            # does not pay an event-loop round trip for each one.
+            if time.perf_counter() >= slice_end:
+                self._yield()
+                slice_end = time.perf_counter() + lim.yield_every_s
+        now = self.clock()
+        if self._last_expire is None:
+            self._last_expire = now
+        if now - self._last_expire >= lim.expire_every_s:
+            self._last_expire = now
+            self.expire(now)
+        return visited
+
+    def _tick_one(self, s: Session, now: float) -> None:
+        lim = self.limits
+        wall = self.wall()
+        t0 = s.t
+        try:
+            s.advance(now, lim.max_tick_elapsed_s, lim.max_events_per_tick)
+        except ProtocolError as e:
+            self._fail(s, e)
+        try:
+            # One batch per tick, and only if events came, time moved or playback stopped.
+            if s.has_pending() or s.t != t0 or not s.playing:
+                self.io.emit("events", s.take_events(wall), to=s.room)
+        except Exception:   # e.g. a protocol view that is not JSON: stop this session only
+            log.exception("session %s: cannot stream its events", s.id)
+            s.fail("the server could not send this run's events")
+            self.io.emit("error", {"message": "internal server error; this run is paused", "code": "internal"},
+                         to=s.room)
+            return
+        if s.playing and s.too_long():
+            s.playing = False
+            self._emit_playback(s)
+            self.io.emit("error", {"message": s.TOO_LONG, "code": "limit"}, to=s.room)
+
+    def expire(self, now: float | None = None) -> list[str]:
+        """Delete sessions nobody has been in for idle_expiry_s."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            dead = [s for s in self.sessions.values()
+                    if not s.participants and now - s.last_activity > self.limits.idle_expiry_s]
+            for s in dead:
+                del self.sessions[s.id]
+                self.playing.pop(s.id, None)
+        return [s.id for s in dead]

@@ -1,0 +1,97 @@
+"""Page routes: gallery, play page, protocol list, vendored socket.io client,
+and the error page every bad request ends on. Contexts: docs/socket-api.md."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from engine import ScenarioError, from_dict, from_token, registry
+
+bp = Blueprint("pages", __name__)
+log = logging.getLogger(__name__)
+
+VENDOR_FILES = ("socket.io.min.js", "socket.io.min.js.map")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_T = re.compile(r"[0-9]{1,9}")        # virtual ms; the engine caps runs far below 10^9
+
+
+def error_page(status: int, title: str, message: str):
+    return render_template("error.html", title=title, message=message), status
+
+
+@bp.get("/")
+def gallery():
+    return render_template("gallery.html", protocols=[p.describe() for p in registry.all()])
+
+
+@bp.get("/api/protocols")
+def api_protocols():
+    # Everything, demo included: clients filter by "category".
+    return jsonify([p.describe() for p in registry.all(include_hidden=True)])
+
+
+@bp.get("/play/<name>")
+def play(name: str):
+    try:
+        proto = registry.get(name)
+    except ScenarioError:
+        return error_page(404, "Unknown protocol", f"There is no protocol called {name[:60]!r}.")
+    args = request.args
+    preset, token, t_raw, session = args.get("preset"), args.get("s"), args.get("t"), args.get("session")
+    if preset is not None and token is not None:
+        return error_page(400, "Cannot open this run", "Use either preset= or s= in the link, not both.")
+    try:
+        if token is not None:
+            scenario = from_token(token)
+            if scenario.protocol != proto.name:
+                raise ScenarioError(f"this shared run is for {scenario.protocol}, not {proto.name}")
+        else:
+            scenario = from_dict({"protocol": proto.name, "preset": preset})
+    except ScenarioError as e:
+        what = "shared run" if token is not None else "preset"
+        return error_page(400, "Cannot open this run", f"Bad {what}: {str(e)[:300]}")
+    t = None
+    if t_raw is not None:
+        if not _T.fullmatch(t_raw) or int(t_raw) > scenario.until:
+            return error_page(400, "Cannot open this run",
+                              f"t must be a whole number of milliseconds from 0 to {scenario.until}.")
+        t = int(t_raw)
+    if session is not None:
+        manager = current_app.extensions["playground"].manager
+        live = manager.sessions.get(session) if _ID.fullmatch(session) else None
+        if live is None:
+            return error_page(404, "Session not found", "This live session has ended or never existed.")
+        if live.base.protocol != proto.name:
+            return error_page(400, "Cannot open this run",
+                              f"This live session runs {live.base.protocol}, not {proto.name}.")
+    boot = {"protocol": proto.name, "preset": preset, "token": token, "t": t, "session": session}
+    return render_template("play.html", protocol=proto.describe(), boot=boot)
+
+
+@bp.get("/vendor/<name>")
+def vendor(name: str):
+    dist = Path(current_app.config["PLAYGROUND_NODE_MODULES"]) / "socket.io-client" / "dist"
+    if name not in VENDOR_FILES:
+        return error_page(404, "Page not found", "No such vendored file.")
+    if not (dist / name).is_file():
+        return Response("socket.io-client is not installed: run `npm ci` in the project root.\n",
+                        status=404, mimetype="text/plain")
+    return send_from_directory(dist, name, max_age=3600)
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(e: HTTPException):
+    titles = {404: "Page not found", 405: "Method not allowed"}
+    return error_page(e.code or 500, titles.get(e.code, e.name), e.description or "")
+
+
+@bp.app_errorhandler(Exception)
+def internal_error(e: Exception):
+    log.exception("request failed", exc_info=e)
+    return error_page(500, "Something broke", "The server hit an error; nothing you did caused it.")
+

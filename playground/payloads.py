@@ -1,0 +1,159 @@
+"""Validation of what clients send: garbage in, one clear ApiError out.
+
+Nothing here trusts a payload: every field is type- and range-checked before
+the session code sees it, and error messages never echo more than a short
+prefix of what was sent.
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine import Scenario, ScenarioError, from_dict, from_token
+from engine import limits as engine_limits
+
+CODES = ("bad_request", "unknown_session", "forbidden", "limit", "engine", "internal")
+CONTROL_CMDS = ("play", "pause", "step", "speed", "seek", "restart")
+MAX_MESSAGE = 300
+
+
+class ApiError(Exception):
+    """A request the server refuses; becomes an `error` event and a failed ack."""
+
+    def __init__(self, code: str, message: str):
+        assert code in CODES, code
+        super().__init__(message)
+        self.code = code
+        self.message = clip(message)
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def bad(message: str) -> ApiError:
+    return ApiError("bad_request", message)
+
+
+def from_scenario_error(e: ScenarioError) -> ApiError:
+    return bad(str(e))
+
+
+def obj(args: tuple, allowed: tuple[str, ...]) -> dict:
+    """The handler's arguments must be exactly one object with known keys."""
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise bad("payload must be one JSON object")
+    data = args[0]
+    for k in data:
+        if k not in allowed:
+            raise bad(f"unknown field {str(k)[:40]!r}; expected: {', '.join(allowed)}")
+    return data
+
+
+def ident(data: dict, key: str, max_chars: int, required: bool = True) -> str | None:
+    v = data.get(key)
+    if v is None and not required:
+        return None
+    if not isinstance(v, str) or not v:
+        raise bad(f"{key} must be a non-empty string")
+    if len(v) > max_chars:
+        raise bad(f"{key} is too long ({len(v)} > {max_chars} characters)")
+    return v
+
+
+def number(name: str, v, lo: float, hi: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise bad(f"{name} must be a number")
+    if not lo <= v <= hi:
+        raise bad(f"{name}={v} is out of range [{lo}, {hi}]")
+    return v
+
+
+def text(name: str, v, max_chars: int) -> str:
+    if not isinstance(v, str) or not v:
+        raise bad(f"{name} must be a non-empty string")
+    if len(v) > max_chars:
+        raise bad(f"{name} is too long ({len(v)} > {max_chars} characters)")
+    return v
+
+
+# ---------------------------------------------------------------- one parser per client event
+
+def parse_create(args: tuple, max_id: int):
+    """-> (Scenario, t or None). Exactly one of scenario / token / protocol(+preset)."""
+    data = obj(args, ("scenario", "token", "protocol", "preset", "t"))
+    given = [k for k in ("scenario", "token", "protocol") if k in data]
+    if len(given) != 1:
+        raise bad("create needs exactly one of: scenario, token, protocol")
+    if "preset" in data and given != ["protocol"]:
+        raise bad("preset goes with protocol")
+    t = data.get("t")
+    if t is not None:
+        t = number("t", t, 0, engine_limits.MAX_UNTIL_MS)
+    try:
+        if given == ["scenario"]:
+            if not isinstance(data["scenario"], dict):
+                raise bad("scenario must be an object")
+            scenario = from_dict(data["scenario"])
+        elif given == ["token"]:
+            scenario = from_token(text("token", data["token"], engine_limits.MAX_TOKEN_CHARS))
+        else:
+            spec = {"protocol": text("protocol", data["protocol"], max_id)}
+            if data.get("preset") is not None:
+                spec["preset"] = text("preset", data["preset"], engine_limits.MAX_STRING)
+            scenario = from_dict(spec)
+    except ScenarioError as e:
+        raise from_scenario_error(e) from None
+    return scenario, t
+
+
+def parse_join(args: tuple, max_id: int) -> tuple[str, str | None]:
+    data = obj(args, ("session", "control"))
+    return ident(data, "session", max_id), ident(data, "control", max_id, required=False)
+
+
+def parse_leave(args: tuple, max_id: int) -> str:
+    return ident(obj(args, ("session",)), "session", max_id)
+
+
+def parse_control(args: tuple, max_id: int) -> tuple[str, str | None, str, object]:
+    data = obj(args, ("session", "control", "cmd", "value"))
+    sid = ident(data, "session", max_id)
+    control = ident(data, "control", max_id, required=False)
+    cmd = data.get("cmd")
+    if cmd not in CONTROL_CMDS:
+        raise bad(f"cmd must be one of: {', '.join(CONTROL_CMDS)}")
+    if cmd in ("speed", "seek") and "value" not in data:
+        raise bad(f"{cmd} needs a value")
+    return sid, control, cmd, data.get("value")
+
+
+def parse_action(args: tuple, max_id: int) -> tuple[str, str | None, dict]:
+    data = obj(args, ("session", "control", "action"))
+    sid = ident(data, "session", max_id)
+    control = ident(data, "control", max_id, required=False)
+    action = data.get("action")
+    if not isinstance(action, dict):
+        raise bad("action must be an object like {\"do\": \"crash\", \"node\": \"n1\"}")
+    return sid, control, action
+
+
+def parse_configure(args: tuple, max_id: int) -> tuple[str, str | None, dict]:
+    data = obj(args, ("session", "control", "scenario"))
+    sid = ident(data, "session", max_id)
+    control = ident(data, "control", max_id, required=False)
+    scenario = data.get("scenario")
+    if not isinstance(scenario, dict):
+        raise bad("scenario must be an object")
+    return sid, control, scenario
+
+
+def scenario_for(data: dict, protocol: str) -> Scenario:
+    """A configure scenario; the protocol defaults to the session's and may not change."""
+    data = {"protocol": protocol, **data}
+    if data["protocol"] != protocol:
+        raise bad(f"this session runs {protocol}; open /play/{str(data['protocol'])[:40]} for another protocol")
+    try:
+        return from_dict(data)
+    except ScenarioError as e:
+        raise from_scenario_error(e) from None

@@ -1,0 +1,274 @@
+"""One live run: an engine Simulation plus playback, the action log and who watches.
+
+Pure data and engine calls: no Flask, no sockets, no locks, no clock. The
+manager (manager.py) owns locking, timing and emitting; this class owns the
+rules of playback, seeking and forking.
+
+Trace events live in two places: `sim.trace` holds the ones not yet streamed
+(the engine appends there), `log` holds every streamed one as JSON text. Each
+method leaves new events in sim.trace for the caller to stream, in the same
+critical section, with take_events() or snapshot().
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Callable
+
+from engine import ProtocolError, ScenarioError, Simulation, registry
+from engine import limits as engine_limits
+from engine.scenario import Scenario, encode_token, validate_action
+
+from .payloads import ApiError, bad
+from .wire import Fragment, TraceLog, encode
+
+Yield = Callable[[], None]
+
+
+def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int) -> None:
+    """run_until(t), yielding to the event loop every `chunk` heap entries."""
+    n = 0
+    while not sim.done:
+        nt = sim.next_event_time()
+        if nt is None or nt > t:
+            break
+        sim.step_entry()
+        n += 1
+        if n % chunk == 0:
+            yield_fn()
+    sim.run_until(t)
+
+
+def run_capped(sim: Simulation, t: int, max_events: int) -> bool:
+    """run_until(t) unless that would emit more than max_events; True if capped.
+
+    When capped, the simulation stops after a whole heap entry, so nothing is
+    half-applied and min_action_at stays just after the last processed event.
+    """
+    seq0 = sim.seq
+    entries = 0
+    while not sim.done:
+        nt = sim.next_event_time()
+        if nt is None or nt > t:
+            break
+        # Entries that emit nothing (stale timers) still cost CPU: bound them too.
+        if sim.seq - seq0 >= max_events or entries >= 4 * max_events:
+            return True
+        sim.step_entry()
+        entries += 1
+    sim.run_until(t)
+    return False
+
+
+class Session:
+    def __init__(self, session_id: str, control: str, scenario: Scenario, now: float,
+                 max_trace_bytes: int = 64 << 20):
+        self.id = session_id
+        self.control = control
+        self.room = "s:" + session_id
+        self.proto = registry.get(scenario.protocol)
+        self.base = scenario          # settings; the action log is sim.actions
+        self.sim: Simulation | None = None
+        self.playing = False
+        self.speed = 1.0
+        self.t = 0.0                  # virtual ms reached (float: slow speeds move < 1 ms per tick)
+        self.log = TraceLog()         # trace events already streamed
+        self.max_trace_bytes = max_trace_bytes
+        self.participants: dict[str, str] = {}   # client sid -> "controller" | "viewer"
+        self.last_tick = now
+        self.last_activity = now
+        self.failure: str | None = None          # a protocol handler raised; see fail()
+        self.lock = threading.Lock()
+        self._token_key: tuple | None = None
+        self._token = ""
+
+    # ------------------------------------------------------------ building
+
+    def load(self, scenario: Scenario, t: float, yield_fn: Yield, chunk: int) -> None:
+        """Replace the run with a fresh one of `scenario`, paused at virtual time t."""
+        if not 0 <= t <= scenario.until:
+            raise bad(f"t={t} is out of range [0, {scenario.until}]")
+        sim = Simulation(scenario)
+        run_to(sim, math.floor(t), yield_fn, chunk)   # ProtocolError: nothing changed yet
+        self.proto = registry.get(scenario.protocol)
+        self.base = scenario
+        self.sim = sim
+        self.log = TraceLog()         # the caller sends a snapshot: everything is new
+        self._token_key = None
+        self.playing = False
+        self.failure = None
+        self.t = float(t)
+        self._settle()
+
+    def current_scenario(self) -> Scenario:
+        return dataclasses.replace(self.base, actions=[dict(a) for a in self.sim.actions])
+
+    def token(self) -> str:
+        key = (id(self.sim), len(self.sim.actions))
+        if key != self._token_key:
+            self._token = self.current_scenario().to_token()
+            self._token_key = key
+        return self._token
+
+    # ------------------------------------------------------------ playback
+
+    def _end_time(self) -> float:
+        sim = self.sim
+        return float(sim.until if sim.stopped_reason is None else sim.now)
+
+    def _settle(self) -> None:
+        if self.sim.done:
+            self.t = self._end_time()
+            self.playing = False
+
+    def advance(self, now: float, max_elapsed: float, max_events: int) -> None:
+        """One tick: move virtual time by speed x real time elapsed, within the event cap."""
+        elapsed = min(max(now - self.last_tick, 0.0), max_elapsed)
+        self.last_tick = now
+        sim = self.sim
+        # Rounded so float noise in clock differences never loses a whole virtual ms to floor().
+        target = min(round(self.t + self.speed * elapsed * 1000.0, 6), float(sim.until))
+        if run_capped(sim, math.floor(target), max_events):
+            self.t = max(self.t, float(sim.now))   # playback slows down instead of flooding
+        else:
+            self.t = target
+        self._settle()
+
+    def step(self) -> None:
+        self.playing = False
+        self.check_live()
+        self.sim.step_event()
+        self.t = max(self.t, float(self.sim.now))
+        self._settle()
+
+    def seek(self, t: float, yield_fn: Yield, chunk: int) -> None:
+        """Same scenario, same actions, same trace, paused at t."""
+        if not 0 <= t <= self.sim.until:
+            raise bad(f"seek value {t} is out of range [0, {self.sim.until}]")
+        self.playing = False
+        if t >= self.t and self.failure is None:
+            run_to(self.sim, math.floor(t), yield_fn, chunk)   # forward: no need to rebuild
+            self.t = float(t)
+            self._settle()
+        else:
+            try:
+                self.load(self.current_scenario(), t, yield_fn, chunk)
+            except ProtocolError as e:   # the current run is untouched
+                raise ApiError("engine", f"the protocol fails before t={t}: {e}") from None
+
+    def fail(self, message: str) -> None:
+        """A protocol handler raised: the run cannot go on past this point."""
+        self.failure = message
+        self.playing = False
+
+    def check_live(self) -> None:
+        if self.failure is not None:
+            raise ApiError("engine", f"the protocol failed here; seek back or restart ({self.failure})")
+        if self.sim.done:
+            raise bad("the run is over; seek back or restart to change it")
+        if self.too_long():
+            raise ApiError("limit", self.TOO_LONG)
+
+    TOO_LONG = "this run has streamed as many events as one session may hold; seek back or restart"
+
+    def too_long(self) -> bool:
+        return self.log.size >= self.max_trace_bytes
+
+    # ------------------------------------------------------------ actions
+
+    def act(self, action, yield_fn: Yield, chunk: int) -> tuple[dict, bool]:
+        """Stamp, validate and schedule a live action. Returns (action, forked).
+
+        Actions later than the stamp (left over from a seek back) are cut first:
+        the run is replayed without them to exactly where it is now.
+        """
+        if not isinstance(action, dict):
+            raise bad("action must be an object")
+        if "at" in action:
+            raise bad("action must not carry 'at': the server stamps the earliest legal time")
+        self.check_live()
+        sim = self.sim
+        stamp = sim.min_action_at
+        if stamp > sim.until:
+            raise bad("the run is over; seek back or restart to change it")
+        try:
+            a = validate_action({**action, "at": stamp}, self.proto, sim.ids, sim.until)
+        except ScenarioError as e:
+            raise bad(str(e)) from None
+        kept = [x for x in sim.actions if x["at"] < stamp]
+        forked = len(kept) < len(sim.actions)
+        if len(kept) >= engine_limits.MAX_ACTIONS:
+            raise ApiError("limit", f"too many actions in one run (limit {engine_limits.MAX_ACTIONS})")
+        self._check_share_size(kept + [a])
+        # Cheap check on the current run first: its state now equals the replay's.
+        problem = sim.live_problem(a)
+        if problem:
+            raise bad(problem)
+        target = self._replay(kept, yield_fn, chunk) if forked else sim
+        try:
+            target.add_action(a, strict=True)
+        except ScenarioError as e:
+            raise bad(str(e)) from None
+        self.sim = target
+        if not self.playing:
+            # Paused: apply now so the person sees the effect at once.
+            run_to(target, stamp, yield_fn, chunk)
+            self.t = max(self.t, float(stamp))
+            self._settle()
+        return a, forked
+
+    def _check_share_size(self, actions: list[dict]) -> None:
+        data = {**self.base.to_dict(), "actions": actions}
+        token = encode_token(data)
+        if len(token) > engine_limits.MAX_TOKEN_CHARS:
+            raise ApiError("limit", "this run has too many actions to share as a link; restart to add more")
+
+    def _replay(self, actions: list[dict], yield_fn: Yield, chunk: int) -> Simulation:
+        """The current run rebuilt with only `actions`, stopped at the same heap entry."""
+        old = self.sim
+        new = Simulation(dataclasses.replace(self.base, actions=actions))
+        n = 0
+        while new.handled < old.handled and new.step_entry():
+            n += 1
+            if n % chunk == 0:
+                yield_fn()
+        new.min_action_at = max(new.min_action_at, old.min_action_at)
+        if new.seq != old.seq or new.now != old.now:
+            raise RuntimeError(f"replay diverged: seq {new.seq} != {old.seq} or t {new.now} != {old.now}")
+        # Same events as the old run: streamed ones are in the log, pending ones stay pending.
+        new.trace[:] = old.trace
+        return new
+
+    # ------------------------------------------------------------ payloads
+
+    def playback(self) -> dict:
+        return {"playing": self.playing, "speed": self.speed, "t": round(self.t, 3),
+                "done": self.sim.done, "viewers": len(self.participants)}
+
+    def _archive(self) -> bytes:
+        """Move pending trace events into the log; return them as a JSON array."""
+        trace = self.sim.trace
+        data = encode(trace)
+        self.log.add(data, len(trace))
+        trace.clear()
+        return data
+
+    def has_pending(self) -> bool:
+        return bool(self.sim.trace)
+
+    def take_events(self, wall: float) -> dict:
+        """The `events` payload: everything not yet streamed."""
+        return {"session": self.id, "events": Fragment(self._archive()), "playback": self.playback(),
+                "token": self.token(), "sent_at": wall}
+
+    def snapshot(self, role: str, describe: dict) -> dict:
+        """Everything so far; whoever gets it needs no earlier `events` batch."""
+        self._archive()
+        sim = self.sim
+        return {"session": self.id, "role": role,
+                "control": self.control if role == "controller" else None,
+                "protocol": describe, "scenario": self.current_scenario().to_dict(),
+                "token": self.token(), "layout": self.proto.layout(sim.ids), "nodes": list(sim.ids),
+                "events": self.log.fragment(), "playback": self.playback(), "viewers": len(self.participants)}

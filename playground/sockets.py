@@ -1,0 +1,109 @@
+"""Socket.IO event handlers: parse the payload, call the manager, turn refusals
+into an `error` event plus a failed ack. See docs/socket-api.md."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from flask import request
+from flask_socketio import emit
+
+from engine import ScenarioError
+
+from . import payloads as p
+from .payloads import ApiError
+
+log = logging.getLogger(__name__)
+
+
+class SocketIOAdapter:
+    """The manager's view of Flask-SocketIO (usable outside request context)."""
+
+    def __init__(self, socketio):
+        self.socketio = socketio
+
+    def emit(self, event: str, data, to: str, skip=None) -> None:
+        self.socketio.emit(event, data, to=to, skip_sid=skip, namespace="/")
+
+    def enter(self, sid: str, room: str) -> None:
+        self.socketio.server.enter_room(sid, room, namespace="/")
+
+    def leave(self, sid: str, room: str) -> None:
+        self.socketio.server.leave_room(sid, room, namespace="/")
+
+    def sleep(self, seconds: float) -> None:
+        self.socketio.sleep(seconds)
+
+
+def _refuse(e: ApiError) -> dict:
+    emit("error", {"message": e.message, "code": e.code})
+    return {"ok": False, "error": e.message, "code": e.code}
+
+
+def guarded(fn):
+    """Whatever a client sends, the handler answers; nothing it sends can raise out."""
+    @functools.wraps(fn)
+    def handler(*args):
+        try:
+            return fn(*args)
+        except ApiError as e:
+            return _refuse(e)
+        except ScenarioError as e:
+            return _refuse(p.from_scenario_error(e))
+        except Exception:
+            log.exception("socket event %s failed", fn.__name__)
+            return _refuse(ApiError("internal", "internal server error; the session goes on"))
+    return handler
+
+
+def register(socketio, manager, ticker) -> None:
+    max_id = manager.limits.max_id_chars
+
+    @socketio.on("connect")
+    def on_connect(*_args):
+        ticker.ensure_started()
+
+    @socketio.on("disconnect")
+    def on_disconnect(*_args):
+        try:
+            manager.disconnect(request.sid)
+        except Exception:
+            log.exception("disconnect cleanup failed")
+
+    @socketio.on("create")
+    @guarded
+    def on_create(*args):
+        scenario, t = p.parse_create(args, max_id)
+        return manager.create(request.sid, scenario, t)
+
+    @socketio.on("join")
+    @guarded
+    def on_join(*args):
+        session_id, control = p.parse_join(args, max_id)
+        return manager.join(request.sid, session_id, control)
+
+    @socketio.on("leave")
+    @guarded
+    def on_leave(*args):
+        return manager.leave(request.sid, p.parse_leave(args, max_id))
+
+    @socketio.on("control")
+    @guarded
+    def on_control(*args):
+        return manager.control(*p.parse_control(args, max_id))
+
+    @socketio.on("action")
+    @guarded
+    def on_action(*args):
+        return manager.action(*p.parse_action(args, max_id))
+
+    @socketio.on("configure")
+    @guarded
+    def on_configure(*args):
+        return manager.configure(*p.parse_configure(args, max_id))
+
+    @socketio.on("*")
+    @guarded
+    def on_unknown(event, *_args):
+        raise p.bad(f"unknown event {str(event)[:40]!r}; see docs/socket-api.md")

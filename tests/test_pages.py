@@ -1,0 +1,157 @@
+"""Page routes and their template contexts (docs/socket-api.md)."""
+
+import json
+import re
+
+import pytest
+from flask import template_rendered
+
+from engine import from_dict, registry
+from playground import create_app
+
+
+@pytest.fixture
+def rendered(app):
+    """Every (template name, context) rendered during the test."""
+    seen = []
+
+    def record(sender, template, context, **extra):
+        seen.append((template.name, context))
+
+    template_rendered.connect(record, app)
+    yield seen
+    template_rendered.disconnect(record, app)
+
+
+def boot_of(html: str) -> dict:
+    m = re.search(r'<script id="boot" type="application/json">(.*?)</script>', html, re.DOTALL)
+    assert m, "play.html must embed the boot JSON"
+    return json.loads(m.group(1))
+
+
+def error_context(rendered):
+    name, ctx = rendered[-1]
+    assert name == "error.html"
+    assert set(ctx) >= {"title", "message"} and ctx["title"] and ctx["message"]
+    return ctx
+
+
+def test_gallery_lists_protocols_and_presets_but_hides_demos(http, rendered):
+    r = http.get("/")
+    assert r.status_code == 200
+    name, ctx = rendered[-1]
+    assert name == "gallery.html"
+    shown = [p["name"] for p in ctx["protocols"]]
+    assert shown == registry.names()
+    assert "forward" not in shown
+    assert all(p["category"] != "demo" for p in ctx["protocols"])
+    html = r.get_data(as_text=True)
+    for p in ctx["protocols"]:
+        assert f"/play/{p['name']}" in html
+        for preset in p["presets"]:
+            assert preset["name"] in html
+
+
+def test_api_lists_every_protocol_with_its_description(http):
+    r = http.get("/api/protocols")
+    assert r.status_code == 200 and r.is_json
+    names = [p["name"] for p in r.get_json()]
+    assert names == registry.names(include_hidden=True) and "forward" in names
+    forward = next(p for p in r.get_json() if p["name"] == "forward")
+    assert forward == json.loads(json.dumps(registry.get("forward").describe()))
+
+
+def test_play_page_boot_for_a_plain_protocol(http, rendered):
+    r = http.get("/play/forward")          # demo: hidden from the gallery, still playable
+    assert r.status_code == 200
+    name, ctx = rendered[-1]
+    assert name == "play.html" and ctx["protocol"]["name"] == "forward"
+    expected = {"protocol": "forward", "preset": None, "token": None, "t": None, "session": None}
+    assert ctx["boot"] == expected
+    assert boot_of(r.get_data(as_text=True)) == expected
+
+
+def test_play_page_boot_for_a_shared_run(http, rendered):
+    token = from_dict({"protocol": "forward", "seed": 4, "until": 3000,
+                       "actions": [{"at": 10, "do": "crash", "node": "n2"}]}).to_token()
+    r = http.get(f"/play/forward?s={token}&t=1500")
+    assert r.status_code == 200
+    assert boot_of(r.get_data(as_text=True)) == {"protocol": "forward", "preset": None, "token": token,
+                                                 "t": 1500, "session": None}
+
+
+def test_play_page_boot_for_a_live_session(app, http, connect):
+    c = connect()
+    ack = c.emit("create", {"protocol": "forward"}, callback=True)
+    r = http.get(f"/play/forward?session={ack['session']}")
+    assert r.status_code == 200
+    assert boot_of(r.get_data(as_text=True))["session"] == ack["session"]
+
+
+@pytest.mark.parametrize("url, status, words", [
+    ("/play/nope", 404, "nope"),
+    ("/play/forward?preset=nope", 400, "preset"),
+    ("/play/forward?s=not-a-token", 400, "shared run"),
+    ("/play/forward?s=", 400, "shared run"),
+    ("/play/forward?s=" + "A" * 20_000, 400, "too long"),
+    ("/play/forward?t=-5", 400, "t must be"),
+    ("/play/forward?t=abc", 400, "t must be"),
+    ("/play/forward?t=99999999", 400, "t must be"),
+    ("/play/forward?t=1.5", 400, "t must be"),
+    ("/play/forward?session=nope", 404, "ended"),
+    ("/play/forward?session=../../etc", 404, "ended"),
+    ("/play/forward?preset=a&s=b", 400, "either"),
+    ("/no/such/page", 404, "not found"),
+])
+def test_bad_requests_get_an_error_page_with_a_way_back(http, rendered, url, status, words):
+    r = http.get(url)
+    assert r.status_code == status
+    ctx = error_context(rendered)
+    assert words.lower() in (ctx["title"] + " " + ctx["message"]).lower()
+    html = r.get_data(as_text=True)
+    assert 'href="/"' in html
+    assert "Traceback" not in html
+
+
+def test_a_token_for_another_protocol_is_refused(http, rendered):
+    if "raft" not in registry.names():
+        pytest.fail("protocol 'raft' is not registered: engine/protocols/raft.py must provide it")
+    token = from_dict({"protocol": "raft"}).to_token()
+    r = http.get(f"/play/forward?s={token}")
+    assert r.status_code == 400
+    assert "raft" in error_context(rendered)["message"]
+
+
+def test_presets_of_the_real_protocols_open(http, rendered):
+    for name in ("2pc", "raft"):
+        if name not in registry.names():
+            pytest.fail(f"protocol {name!r} is not registered: engine/protocols/ must provide it")
+        for preset in registry.get(name).presets:
+            r = http.get(f"/play/{name}?preset={preset.name}&t=0")
+            assert r.status_code == 200, (name, preset.name)
+            assert boot_of(r.get_data(as_text=True))["preset"] == preset.name
+
+
+def test_vendor_socket_io_client(tmp_path):
+    dist = tmp_path / "socket.io-client" / "dist"
+    app = create_app({"PLAYGROUND_ASYNC_MODE": "threading", "PLAYGROUND_TICKER": False,
+                      "PLAYGROUND_NODE_MODULES": str(tmp_path)})
+    http = app.test_client()
+    r = http.get("/vendor/socket.io.min.js")
+    assert r.status_code == 404 and "npm ci" in r.get_data(as_text=True)
+    dist.mkdir(parents=True)
+    (dist / "socket.io.min.js").write_text("/* io */")
+    r = http.get("/vendor/socket.io.min.js")
+    assert r.status_code == 200 and r.get_data(as_text=True) == "/* io */"
+    assert "javascript" in r.mimetype
+    assert http.get("/vendor/../../etc/passwd").status_code == 404
+    assert http.get("/vendor/other.js").status_code == 404
+
+
+def test_the_installed_socket_io_client_is_served(http, app):
+    from pathlib import Path
+    path = Path(app.config["PLAYGROUND_NODE_MODULES"]) / "socket.io-client" / "dist" / "socket.io.min.js"
+    if not path.is_file():
+        pytest.fail("node_modules/socket.io-client is missing: run `npm ci`")
+    r = http.get("/vendor/socket.io.min.js")
+    assert r.status_code == 200 and len(r.data) > 10_000
