@@ -101,7 +101,7 @@ export class Controls {
   shareLink() {
     const app = this.app;
     const name = app.protocol() ? app.protocol().name : app.boot.protocol;
-    const tt = Math.round(app.displayTime());
+    const tt = Math.floor(app.displayTime()); // the server has run every event up to floor(t), no further
     if (!app.state.token) return '';
     return `${location.origin}/play/${encodeURIComponent(name)}?s=${encodeURIComponent(app.state.token)}&t=${tt}`;
   }

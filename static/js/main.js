@@ -537,6 +537,12 @@ class App {
       get t() {
         return app.displayTime();
       },
+      get done() {
+        return app.clock.done;
+      },
+      get playing() {
+        return app.clock.playing;
+      },
       nodeScreenPos(id) {
         return screenOf(app.topology.nodePos(id));
       },

@@ -1,0 +1,181 @@
+"""The playground in real Chromium against the real server (a subprocess).
+
+Each test drives the page the way a person does (mouse on the canvas, menus,
+buttons, keyboard) and checks what the page shows and what the server holds.
+"""
+
+import re
+
+from playwright.sync_api import expect
+
+READY = "window.__pp && window.__pp.ready"
+
+
+def ready(page):
+    page.wait_for_function(READY)
+    return page
+
+
+def model(page, expr):
+    return page.evaluate(f"(() => {{ const m = window.__pp.model; return {expr}; }})()")
+
+
+def set_speed(page, speed_log10: float):
+    page.fill("#speed", str(speed_log10))
+
+
+def click_node(page, node):
+    pos = page.evaluate(f"window.__pp.nodeScreenPos({node!r})")
+    page.mouse.click(pos["x"], pos["y"])
+    expect(page.locator("#node-menu")).to_be_visible()
+
+
+def node_action(page, node, action):
+    click_node(page, node)
+    page.click(f'#node-menu [data-action="{action}"]')
+
+
+def canvas_png(page):
+    return page.locator("#canvas").screenshot()
+
+
+def test_gallery_lists_protocols_and_their_presets(open_page):
+    page = open_page("/")
+    expect(page.get_by_text("Two-phase commit").first).to_be_visible()
+    expect(page.get_by_text("Raft").first).to_be_visible()
+    assert page.locator('a[href="/play/2pc?preset=coordinator_crash"]').count() == 1
+    assert page.locator('a[href="/play/raft?preset=figure8"]').count() == 1
+    page.locator('a[href="/play/raft?preset=figure8"]').click()
+    ready(page)
+    assert model(page, "Object.keys(m.nodes).length") == 5
+
+
+def test_2pc_run_shows_nodes_and_moving_messages(open_page):
+    page = ready(open_page("/play/2pc?preset=commit"))
+    assert model(page, "Object.keys(m.nodes).sort()") == ["c", "p1", "p2", "p3"]
+    before = canvas_png(page)
+    set_speed(page, -1.5)                 # 0.03x: a 20 ms flight takes most of a second
+    page.click("#play")
+    page.wait_for_function("Object.keys(window.__pp.model.inflight).length > 0")
+    mid = model(page, "Object.keys(m.inflight)[0]")
+    p1 = page.evaluate(f"window.__pp.messageScreenPos({mid})")
+    page.wait_for_timeout(150)
+    p2 = page.evaluate(f"window.__pp.messageScreenPos({mid})")
+    assert p1 is not None and p2 is not None and (p1["x"], p1["y"]) != (p2["x"], p2["y"])
+    assert canvas_png(page) != before     # the messages are drawn
+    page.click("#play")                   # pause
+
+
+def test_crash_coordinator_after_votes_blocks_participants_and_server_agrees(open_page):
+    """The newcomer's path: crash a 2PC coordinator after the votes, see the participants block."""
+    page = ready(open_page("/play/2pc?preset=commit"))
+    set_speed(page, -1.7)                 # 0.02x: the 50 ms COMMIT write lasts 2.5 s
+    page.click("#play")
+    page.wait_for_function("(window.__pp.model.nodes.c.phase || {}).tx1 === 'LOGGING'", timeout=30000)
+    node_action(page, "c", "crash")
+    page.wait_for_function("window.__pp.model.nodes.c.up === false")
+    set_speed(page, 1)                    # 10x to the end of the run (4 s virtual)
+    page.wait_for_function("window.__pp.done", timeout=30000)
+    for p in ("p1", "p2", "p3"):
+        assert model(page, f"m.nodes.{p}.status.tx1") == "PREPARED"
+        assert model(page, f"m.nodes.{p}.locks") == {"x": "tx1"}
+    # The server holds the same state: a fresh watcher of this session gets it in its snapshot.
+    session = page.evaluate("window.__pp.session")
+    watcher = ready(open_page(f"/play/2pc?session={session}"))
+    assert watcher.evaluate("window.__pp.role") == "viewer"
+    assert model(watcher, "m.nodes.c.up") is False
+    assert model(watcher, "m.nodes.p2.status.tx1") == "PREPARED"
+    expect(watcher.locator("#fork")).to_be_visible()
+
+
+def test_drop_a_message_in_flight_by_clicking_it(open_page):
+    page = ready(open_page("/play/2pc?preset=commit"))
+    for _ in range(40):
+        if model(page, "Object.keys(m.inflight).length") > 0:
+            break
+        page.click("#step")
+        page.wait_for_timeout(50)
+    mid = model(page, "Number(Object.keys(m.inflight)[0])")
+    pos = page.evaluate(f"window.__pp.messageScreenPos({mid})")
+    page.mouse.click(pos["x"], pos["y"])
+    expect(page.locator("#msg-menu")).to_be_visible()
+    page.click('#msg-menu [data-action="drop"]')
+    page.wait_for_function(f"!({mid} in window.__pp.model.inflight)")
+    drops = page.evaluate(
+        f"window.__pp.model.events.filter(e => e.type === 'drop' && e.id === {mid}).map(e => e.reason)")
+    assert drops == ["user"]
+    expect(page.locator("#log")).to_contain_text(re.compile("drop", re.IGNORECASE))
+
+
+def test_partition_by_picking_a_group_is_drawn_and_healed(open_page):
+    page = ready(open_page("/play/raft?preset=first_election"))
+    before = canvas_png(page)
+    page.click("#partition-btn")
+    for n in ("n1", "n2"):
+        pos = page.evaluate(f"window.__pp.nodeScreenPos({n!r})")
+        page.mouse.click(pos["x"], pos["y"])
+    page.click("#partition-apply")
+    page.wait_for_function("window.__pp.model.partition !== null")
+    groups = model(page, "m.partition")
+    assert sorted(map(sorted, groups)) == [["n1", "n2"], ["n3", "n4", "n5"]]
+    page.wait_for_timeout(100)
+    cut = canvas_png(page)
+    assert cut != before
+    page.click("#heal-btn")
+    page.wait_for_function("window.__pp.model.partition === null")
+
+
+def test_share_url_reproduces_the_same_run(open_page):
+    page = ready(open_page("/play/2pc?preset=commit"))
+    node_action(page, "p2", "crash")
+    page.wait_for_function("window.__pp.model.nodes.p2.up === false")
+    set_speed(page, 0)                    # 1x
+    page.click("#play")
+    page.wait_for_function("window.__pp.model.t >= 1500", timeout=30000)
+    page.click("#play")                   # pause
+    page.wait_for_timeout(200)
+    page.click("#share")
+    url = page.input_value("#share-url")
+    assert "?s=" in url and "t=" in url
+    t_here = model(page, "m.t")
+    nodes_here = model(page, "m.nodes")
+    other = ready(open_page(url[url.index("/play/"):]))
+    assert int(model(other, "m.t")) == int(t_here)     # the link carries whole milliseconds
+    assert model(other, "m.nodes") == nodes_here
+    assert model(other, "m.violations") == model(page, "m.violations")
+    assert nodes_here["p2"]["up"] is False
+
+
+def test_switching_to_chinese_translates_and_is_remembered(open_page):
+    page = ready(open_page("/play/raft"))
+    english = page.inner_text("#play")
+    page.select_option("#lang", "zh")
+    page.wait_for_function(f"document.querySelector('#play').innerText !== {english!r}")
+    chinese = page.inner_text("#play")
+    assert re.search(r"[\u4e00-\u9fff]", chinese)
+    assert re.search(r"[\u4e00-\u9fff]", page.inner_text("#invariants"))
+    page.reload()
+    ready(page)
+    assert page.inner_text("#play") == chinese
+    page.select_option("#lang", "en")
+
+
+def test_keyboard_space_plays_and_pauses(open_page):
+    page = ready(open_page("/play/raft?preset=first_election"))
+    page.keyboard.press("Space")
+    page.wait_for_function("window.__pp.model.t > 0")
+    page.keyboard.press("Space")
+    page.wait_for_timeout(300)
+    t1 = model(page, "m.t")
+    page.wait_for_timeout(300)
+    assert model(page, "m.t") == t1
+
+
+def test_bad_links_show_a_clear_page_with_a_way_back(browser, server):
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    for path, status in (("/play/2pc?s=garbage!!", 400), ("/play/nope", 404)):
+        resp = page.goto(server + path)
+        assert resp.status == status
+        expect(page.locator('a[href="/"]').first).to_be_visible()
+    ctx.close()
