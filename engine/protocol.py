@@ -239,6 +239,9 @@ class Protocol:
     strings: dict[str, dict[str, str]] = {}  # key -> {"en": ..., "zh": ...}
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 10_000
+    # Playback starts at this speed (virtual ms per real ms): slow enough that a
+    # 10-30 ms message flight is visible on screen.
+    default_speed = 0.1
     checker_class: type[Checker] = Checker
 
     def node_ids(self, n: int) -> list[str]:
@@ -283,5 +286,6 @@ class Protocol:
             "invariants": [{"name": n, "help": h} for n, h in self.checker_class.invariants],
             "network": dict(self.default_network),
             "until": self.default_until,
+            "speed": self.default_speed,
             "strings": self.strings,
         }

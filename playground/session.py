@@ -72,7 +72,7 @@ class Session:
         self.base = scenario          # settings; the action log is sim.actions
         self.sim: Simulation | None = None
         self.playing = False
-        self.speed = 1.0
+        self.speed = float(self.proto.default_speed)
         self.t = 0.0                  # virtual ms reached (float: slow speeds move < 1 ms per tick)
         self.log = TraceLog()         # trace events already streamed
         self.max_trace_bytes = max_trace_bytes

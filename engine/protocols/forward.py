@@ -35,6 +35,7 @@ class Forward(Protocol):
     nodes_max = 9
     params = (Param("tokens", 20, 1, 1000, "messages kept in flight"),)
     roles = {"relay": "#6b7280"}
+    default_speed = 1.0
 
     def create_node(self, node_id, node_ids, params, bugs, disk):
         return ForwardNode(node_id, node_ids, params, bugs, disk)

@@ -92,7 +92,8 @@ export class Topology {
       const ry = Math.max(R * 2, (bottom - top) / 2 - R - labelH / 2 - 4);
       // A gentle ellipse uses a wide canvas better than a circle would.
       const rr = Math.min(ry * (centers.length ? 2.4 : 2.2), rx);
-      const start = ring.length === 2 ? Math.PI : -Math.PI / 2;
+      // With a node in the middle, turn the ring half a step so nobody sits right above it.
+      const start = ring.length === 2 ? Math.PI : -Math.PI / 2 + (centers.length ? Math.PI / ring.length : 0);
       ring.forEach((id, i) => {
         const a = start + (2 * Math.PI * i) / ring.length;
         this.pos.set(id, { x: cx + rr * Math.cos(a), y: cy + ry * Math.sin(a) });
@@ -101,7 +102,8 @@ export class Topology {
     if (centers.length) {
       const step = 3 * R;
       centers.forEach((id, i) => {
-        this.pos.set(id, { x: cx + (i - (centers.length - 1) / 2) * step, y: cy });
+        // Raised by half a label, so its own labels clear a ring node below it.
+        this.pos.set(id, { x: cx + (i - (centers.length - 1) / 2) * step, y: cy - labelH / 2 });
       });
     }
   }
