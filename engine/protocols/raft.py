@@ -860,6 +860,15 @@ STRINGS = {
     "raft.bad_request": {"en": "rejects \"{arg}\": a put needs key=value", "zh": "拒绝 \"{arg}\"：写入需要 key=value"},
     "raft.recovered": {"en": "restarts from disk: term {term}, {entries} log entries; commit index back to 0",
                        "zh": "从磁盘重启：任期 {term}，{entries} 个日志条目；提交索引回到 0"},
+    # Short names (page headings); the inv.* keys above are the full statements.
+    "title": {"en": "Raft", "zh": "Raft"},
+    "invariant.election_safety": {"en": "Election Safety", "zh": "选举安全"},
+    "invariant.leader_append_only": {"en": "Leader Append-Only", "zh": "领导者只追加"},
+    "invariant.log_matching": {"en": "Log Matching", "zh": "日志匹配"},
+    "invariant.leader_completeness": {"en": "Leader Completeness", "zh": "领导者完整性"},
+    "invariant.one_vote_per_term": {"en": "One vote per term", "zh": "每任期只投一票"},
+    "invariant.committed_electable": {"en": "Committed entries survive elections", "zh": "已提交条目不会被选举抹去"},
+    "invariant.state_machine_safety": {"en": "State Machine Safety", "zh": "状态机安全"},
 }
 
 

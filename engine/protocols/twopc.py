@@ -708,6 +708,13 @@ STRINGS = {
                                "{tx}:收到 {decision},但它已自行 {state}。原子性被破坏。"),
     "2pc.not_coordinator": _s("Only the coordinator begins transactions ({op} ignored).",
                               "只有协调者能开始事务(已忽略 {op})。"),
+    # Short names (page headings); the inv.* keys above are the full statements.
+    "title": _s("Two-phase commit", "两阶段提交"),
+    "invariant.atomicity": _s("Atomicity", "原子性"),
+    "invariant.commit_needs_prepared": _s("Commit needs prepared", "提交须全员已准备"),
+    "invariant.commit_matches_decision": _s("Commit matches decision", "提交与决定一致"),
+    "invariant.decision_stable": _s("Decision stable", "决定不变"),
+    "invariant.all_resolved": _s("All resolved", "全部了结"),
 }
 
 PRESET_TEXT = {
