@@ -46,8 +46,9 @@ export function fmtBody(body, max = 80) {
 }
 
 export function fmtMs(ms) {
-  const v = Math.max(0, Math.round(ms));
-  return `${v.toLocaleString('en-US').replace(/,/g, '\u2009')} ms`;
+  // Thin-space thousands groups, by hand: toLocaleString is slow and this runs per frame.
+  const v = String(Math.max(0, Math.round(ms)));
+  return `${v.replace(/\B(?=(\d{3})+(?!\d))/g, '\u2009')} ms`;
 }
 
 export function fmtSpeed(s) {

@@ -5,7 +5,8 @@ import { t, tn } from './i18n.js';
 import { invName } from './invariants.js';
 import { el, fmtBody, fmtValue } from './format.js';
 
-const MAX_LINES = 400;
+const MAX_LINES = 250;
+const APPEND_EVERY_MS = 120; // while a run streams, new lines are added in small bursts, not every frame
 
 // Filters: which event types a view shows.
 const FILTERS = {
@@ -99,7 +100,11 @@ export class EventLog {
     count = Math.min(count, evs.length);
     if (!force && model === this.model && this.filter === this.shownFilter && count === this.count) return;
     const append = !force && model === this.model && this.filter === this.shownFilter && count > this.count
+      && count - this.count < MAX_LINES
       && this.root.firstChild && !this.root.firstChild.classList.contains('ev-empty');
+    const now = performance.now();
+    if (append && now - (this.appendedAt || 0) < APPEND_EVERY_MS) return;
+    this.appendedAt = now;
     const frag = document.createDocumentFragment();
     let added = 0;
     if (append) {

@@ -76,6 +76,10 @@ export class Timeline {
     }
     const countKey = `${this.found.length}|${this.until}`;
     if (countKey === this.marksCount) return;
+    // Under a heavy client load marks arrive dozens a second: redraw them a few times a second.
+    const now = performance.now();
+    if (this.marksCount !== null && now - (this.marksAt || 0) < 250) return;
+    this.marksAt = now;
     this.marksCount = countKey;
     const frag = document.createDocumentFragment();
     for (const ev of this.found.slice(-300)) {
