@@ -6,6 +6,7 @@
 import { progress } from './model.js';
 import { t as tr } from './i18n.js';
 import { FONT_STACK, COLORS, kindColor, clamp } from './format.js';
+import { fitCanvas } from './canvas.js';
 
 const GUTTER = 62;
 const AXIS = 24;
@@ -40,16 +41,7 @@ export class SpaceTime {
   }
 
   resize() {
-    const rect = this.canvas.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(rect.width));
-    const h = Math.max(1, Math.round(rect.height));
-    if (w === this.w && h === this.h && dpr === this.dpr) return;
-    this.w = w;
-    this.h = h;
-    this.dpr = dpr;
-    this.canvas.width = Math.round(w * dpr);
-    this.canvas.height = Math.round(h * dpr);
+    fitCanvas(this.canvas, this);
   }
 
   laneY(i) {

@@ -6,6 +6,7 @@
 import { progress, dropsAt, timersAt } from './model.js';
 import { t, tn } from './i18n.js';
 import { FONT_STACK, COLORS, GROUP_COLORS, kindColor, fmtShort, tint, clamp } from './format.js';
+import { drawCross, fitCanvas } from './canvas.js';
 
 const FALLBACK_ROLE_COLORS = ['#2563eb', '#7c3aed', '#0891b2', '#ea580c', '#059669', '#db2777'];
 const MSG_HIT_RADIUS = 24;
@@ -37,16 +38,7 @@ export class Topology {
   }
 
   resize() {
-    const rect = this.canvas.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(rect.width));
-    const h = Math.max(1, Math.round(rect.height));
-    if (w === this.w && h === this.h && dpr === this.dpr) return;
-    this.w = w;
-    this.h = h;
-    this.dpr = dpr;
-    this.canvas.width = Math.round(w * dpr);
-    this.canvas.height = Math.round(h * dpr);
+    if (!fitCanvas(this.canvas, this)) return;
     this.placeNodes();
   }
 
@@ -374,16 +366,7 @@ export class Topology {
     ctx.fillText(id, p.x, p.y + 1);
 
     if (!up) {
-      const k = R * 0.62;
-      ctx.strokeStyle = 'rgba(75, 85, 99, 0.85)';
-      ctx.lineWidth = 5;
-      ctx.lineCap = 'round';
-      ctx.beginPath();
-      ctx.moveTo(p.x - k, p.y - k);
-      ctx.lineTo(p.x + k, p.y + k);
-      ctx.moveTo(p.x + k, p.y - k);
-      ctx.lineTo(p.x - k, p.y + k);
-      ctx.stroke();
+      drawCross(ctx, p.x, p.y, R * 0.62, 'rgba(75, 85, 99, 0.85)', 5);
     }
 
     // Labels: role (or "crashed"), then the node's label or a short summary.
@@ -462,15 +445,7 @@ export class Topology {
       ctx.arc(p.x, p.y, k + 8, 0, 2 * Math.PI);
       ctx.fillStyle = 'rgba(254, 226, 226, 0.95)';
       ctx.fill();
-      ctx.strokeStyle = COLORS.danger;
-      ctx.lineWidth = 5;
-      ctx.lineCap = 'round';
-      ctx.beginPath();
-      ctx.moveTo(p.x - k, p.y - k);
-      ctx.lineTo(p.x + k, p.y + k);
-      ctx.moveTo(p.x + k, p.y - k);
-      ctx.lineTo(p.x - k, p.y + k);
-      ctx.stroke();
+      drawCross(ctx, p.x, p.y, k, COLORS.danger, 5);
       ctx.globalAlpha = 1;
       if (age > 0.5) continue;
       ctx.globalAlpha = clamp(1 - age * 2, 0, 1);
