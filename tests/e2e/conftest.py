@@ -45,13 +45,14 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def server():
     port = free_port()
-    log = open(ROOT / "test-results-server.log", "w")  # noqa: SIM115 -- closed at teardown
+    (ROOT / "test-results").mkdir(exist_ok=True)
+    log = open(ROOT / "test-results" / "server.log", "w")  # noqa: SIM115 -- closed at teardown
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}; see test-results-server.log")
+            raise RuntimeError(f"server exited with {proc.returncode}; see test-results/server.log")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
