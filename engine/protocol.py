@@ -97,15 +97,25 @@ class Preset:
 
 @dataclass
 class Violation:
+    """A broken invariant. `message` is English (CLI output, fallback); `key`
+    names a protocol string ({"en", "zh"} with {placeholders}) and `args`
+    fills it, so the page can show the message in the reader's language."""
+
     invariant: str
     message: str
     nodes: tuple[str, ...] = ()
     eventual: bool = False
+    key: str | None = None
+    args: dict | None = None
 
     def as_dict(self) -> dict:
         d = {"invariant": self.invariant, "message": self.message, "nodes": list(self.nodes)}
         if self.eventual:
             d["eventual"] = True
+        if self.key is not None:
+            d["key"] = self.key
+        if self.args is not None:
+            d["args"] = dict(self.args)
         return d
 
 

@@ -374,9 +374,12 @@ class Simulation:
             return "the network is not partitioned"
         return None
 
-    def _skip(self, a: dict, reason: str) -> None:
+    def _skip(self, a: dict, reason: str, why: str, **args) -> None:
+        """Note a skipped action: `reason` in English, `why` a code the page
+        translates as "engine.skipped.<why>" with `args` (node, msg, timer)."""
         if self.tracing:
-            self._emit({"type": "note", "key": "engine.skipped", "args": {"do": a["do"], "reason": reason}})
+            self._emit({"type": "note", "key": "engine.skipped",
+                        "args": {"do": a["do"], "reason": reason, "why": why, **args}})
 
     def _apply(self, a: dict) -> None:
         do = a["do"]
@@ -384,7 +387,7 @@ class Simulation:
         if do == "crash":
             n = a["node"]
             if not self.up[n]:
-                return self._skip(a, "already crashed")
+                return self._skip(a, "already crashed", "already_crashed", node=n)
             if not self.tracing:          # keep its last view to show (greyed) while it is down
                 self.views[n] = self._view(n)
             self.up[n] = False
@@ -396,7 +399,7 @@ class Simulation:
         elif do == "restart":
             n = a["node"]
             if self.up[n]:
-                return self._skip(a, "not crashed")
+                return self._skip(a, "not crashed", "not_crashed", node=n)
             self.up[n] = True
             self.nodes[n] = self._new_node(n)   # rebuilt from disk only
             if self.tracing:
@@ -406,7 +409,7 @@ class Simulation:
         elif do == "drop":
             msg = net.inflight.pop(a["msg"], None)
             if msg is None:
-                return self._skip(a, f"message {a['msg']} is not in flight")
+                return self._skip(a, f"message {a['msg']} is not in flight", "not_in_flight", msg=a["msg"])
             net.lost.discard(msg.id)
             if self.tracing:
                 self._emit({"type": "drop", "id": msg.id, "reason": "user"})
@@ -414,7 +417,7 @@ class Simulation:
         elif do == "duplicate":
             msg = net.inflight.get(a["msg"])
             if msg is None:
-                return self._skip(a, f"message {a['msg']} is not in flight")
+                return self._skip(a, f"message {a['msg']} is not in flight", "not_in_flight", msg=a["msg"])
             tracing = self.tracing
             self.tracing = False    # the copy is announced as one duplicate event
             new_id = self._new_message(msg.src, msg.dst, msg.kind, msg.body)
@@ -435,13 +438,13 @@ class Simulation:
             if self.tracing:
                 self._emit({"type": "request", "node": n, "op": a["op"], "arg": a.get("arg")})
             if not self.up[n]:
-                return self._skip(a, f"{n} is crashed")
+                return self._skip(a, f"{n} is crashed", "node_crashed", node=n)
             self._call(n, f"on_request({a['op']})", self.nodes[n].on_request, a["op"], a.get("arg"))
             self._after(n, None)
         elif do == "timeout":
             n, name = a["node"], a["timer"]
             if not self.up[n] or name not in self.timers[n]:
-                return self._skip(a, f"timer {name} is not armed on {n}")
+                return self._skip(a, f"timer {name} is not armed on {n}", "timer_not_armed", node=n, timer=name)
             del self.timers[n][name]
             self._fire_timer(n, name)
         elif do == "set":

@@ -150,6 +150,27 @@ def test_replayed_actions_are_skipped_with_a_note_not_an_error():
     assert note["key"] == "engine.skipped" and note["args"]["do"] == "restart"
 
 
+def test_skip_notes_carry_a_reason_code_and_its_arguments():
+    acts = [{"at": 1, "do": "restart", "node": "n2"},
+            {"at": 2, "do": "crash", "node": "n3"},
+            {"at": 3, "do": "crash", "node": "n3"},
+            {"at": 4, "do": "request", "node": "n3", "op": "ping", "arg": "a"},
+            {"at": 5, "do": "timeout", "node": "n3", "timer": "tick"},
+            {"at": 6, "do": "drop", "msg": 999},
+            {"at": 7, "do": "duplicate", "msg": 998}]
+    sim = Simulation(scenario(actions=acts)).run()
+    got = [e["args"] for e in sim.trace if e["type"] == "note" and e["key"] == "engine.skipped"]
+    assert got == [
+        {"do": "restart", "reason": "not crashed", "why": "not_crashed", "node": "n2"},
+        {"do": "crash", "reason": "already crashed", "why": "already_crashed", "node": "n3"},
+        {"do": "request", "reason": "n3 is crashed", "why": "node_crashed", "node": "n3"},
+        {"do": "timeout", "reason": "timer tick is not armed on n3", "why": "timer_not_armed",
+         "node": "n3", "timer": "tick"},
+        {"do": "drop", "reason": "message 999 is not in flight", "why": "not_in_flight", "msg": 999},
+        {"do": "duplicate", "reason": "message 998 is not in flight", "why": "not_in_flight", "msg": 998},
+    ]
+
+
 def test_live_run_equals_replay_of_its_actions():
     """What makes share URLs exact: actions added live replay to the same trace."""
     live = Simulation(scenario(until=2000))
@@ -195,6 +216,30 @@ def test_safety_violation_reported_once_with_nodes():
     assert [v["invariant"] for v in sim.violations] == ["few_pings", "few_pings", "few_pings", "few_pings"]
     assert {tuple(v["nodes"]) for v in sim.violations} == {("n2",), ("n3",)}
     assert sum(1 for e in sim.trace if e["type"] == "violation") == 4
+
+
+def test_violation_key_and_args_reach_the_trace_and_the_report(monkeypatch):
+    assert Violation("x", "m").as_dict() == {"invariant": "x", "message": "m", "nodes": []}
+    keyed = Violation("x", "n1 got 4", ("n1",), key="viol.x", args={"node": "n1", "count": 4})
+    assert keyed.as_dict() == {"invariant": "x", "message": "n1 got 4", "nodes": ["n1"],
+                               "key": "viol.x", "args": {"node": "n1", "count": 4}}
+
+    def after_event(self, sim, node_id, msg):
+        node = sim.nodes.get(node_id) if node_id else None
+        if node is not None and len(node.got) > 3:
+            n = len(node.got)
+            return [Violation("few_pings", f"{node_id} got {n} pings", (node_id,),
+                              key="viol.few_pings", args={"node": node_id, "count": n})]
+        return []
+
+    monkeypatch.setattr(TooManyPings, "after_event", after_event)
+    acts = [{"at": t, "do": "request", "node": "n1", "op": "ping", "arg": "x"} for t in (10, 20, 30, 40, 50)]
+    sim = Simulation(scenario(actions=acts)).run()
+    events = [e for e in sim.trace if e["type"] == "violation"]
+    assert len(events) == len(sim.violations) == 4
+    for v, e in zip(sim.violations, events, strict=True):
+        assert v["key"] == e["key"] == "viol.few_pings"
+        assert v["args"] == e["args"] == {"node": v["nodes"][0], "count": int(v["message"].split()[2])}
 
 
 def test_untraced_run_reaches_the_same_state():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from pathlib import Path
@@ -180,6 +181,43 @@ def test_each_bug_is_found_and_replays(bug):
     again = fuzz.violations_of(scenario)
     assert again and again[0]["invariant"] == found[0]["invariant"]
     assert any(v["invariant"] == found[0]["invariant"] for v in fuzz.violations_of(from_dict(scenario.to_dict())))
+
+
+def _placeholders(text):
+    return set(re.findall(r"\{(\w+)\}", text))
+
+
+def _check_violation_texts(violations):
+    """Each violation names a translated string whose English text is its message."""
+    for v in violations:
+        key, args = v.get("key"), v.get("args")
+        assert key and key.startswith("viol.") and isinstance(args, dict), v
+        assert key in PROTO.strings, key
+        s = PROTO.strings[key]
+        assert set(s) == {"en", "zh"} and s["en"] and s["zh"] and s["en"] != s["zh"], key
+        assert _placeholders(s["en"]) == _placeholders(s["zh"]) == set(args), key
+        assert s["en"].format(**args) == v["message"], key
+        json.dumps(args)    # travels to the page as JSON
+
+
+def test_every_violation_message_is_translated_from_its_own_template():
+    source = Path(raft.__file__).read_text(encoding="utf-8")
+    declared = set(re.findall(r'_violation\(\s*"\w+",\s*"([^"]+)"', source))
+    assert declared == {f"viol.{name}" for name, _ in PROTO.checker_class.invariants}
+    emitted = []
+    for p in PROTO.presets:
+        emitted += run(p.name).violations
+    for bug in PROTO.bugs:
+        emitted += fuzz.check("raft", bugs=[bug.name], runs=300)[1]
+        for seed in range(1, 15):
+            emitted += fuzz.random_run("raft", seed, bugs=[bug.name])[1]
+    keys = {v["key"] for v in emitted}
+    assert {"viol.state_machine_safety", "viol.leader_completeness", "viol.election_safety",
+            "viol.one_vote_per_term"} <= keys
+    _check_violation_texts(emitted)
+    for key in declared:
+        args = {name: f"<{name}>" for name in _placeholders(PROTO.strings[key]["en"])}
+        _check_violation_texts([raft._violation("log_matching", key, ("n1",), **args).as_dict()])
 
 
 # ---------------------------------------------------------------- durability and clients

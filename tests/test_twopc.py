@@ -392,6 +392,53 @@ def test_random_fault_schedules_never_violate_safety():
     assert runs == 600
 
 
+def _check_violation_texts(violations):
+    """Each violation names a translated string whose English text is its message."""
+    for v in violations:
+        key, args = v.get("key"), v.get("args")
+        assert key and key.startswith("viol.") and isinstance(args, dict), v
+        assert key in PROTO.strings, key
+        s = PROTO.strings[key]
+        assert set(s) == {"en", "zh"} and s["en"] and s["zh"] and s["en"] != s["zh"], key
+        assert _placeholders(s["en"]) == _placeholders(s["zh"]) == set(args), key
+        assert s["en"].format(**args) == v["message"], key
+        json.dumps(args)    # travels to the page as JSON
+
+
+def test_every_violation_message_is_translated_from_its_own_template(monkeypatch):
+    with open(twopc.__file__, encoding="utf-8") as f:
+        source = f.read()
+    declared = set(re.findall(r'_violation\(\s*"\w+",\s*"([^"]+)"', source))
+    assert len(declared) == 12
+    for key in declared:
+        assert key in PROTO.strings, key
+    emitted = []
+    bugs = [b.name for b in PROTO.bugs]
+    for p in PROTO.presets:
+        emitted += preset(p.name, bugs=bugs).violations
+    emitted += fuzz.check("2pc", bugs=["heuristic_abort"], runs=300)[1]
+    for seed in range(1, 30):
+        emitted += fuzz.random_run("2pc", seed, bugs=["heuristic_abort"])[1]
+    # Checker paths no correct run reaches: a participant that never asks,
+    # a coordinator that presumes abort while still collecting votes.
+    monkeypatch.setattr(twopc.Participant, "query_due", lambda self, ctx, tx: None)
+    emitted += preset("coordinator_crash").violations
+    monkeypatch.undo()
+    monkeypatch.setattr(twopc.Coordinator, "outcome",
+                        lambda self, tx: "COMMIT" if tx in self.decisions else "ABORT")
+    emitted += run(actions=[begin(100), {"at": 111, "do": "timeout", "node": "p1", "timer": "query"}],
+                   until=3000).violations
+    keys = {v["key"] for v in emitted}
+    assert {"viol.atomicity.committed", "viol.all_resolved.in_doubt", "viol.decision_stable.reannounced"} <= keys
+    assert keys <= declared
+    _check_violation_texts(emitted)
+    # The direct constructor gives the same shape for every declared key.
+    for key in declared:
+        args = {name: f"<{name}>" for name in _placeholders(PROTO.strings[key]["en"])}
+        v = twopc._violation("atomicity", key, ("c",), **args).as_dict()
+        _check_violation_texts([v])
+
+
 def test_heuristic_abort_bug_is_found_by_check_and_replays():
     small, found, runs = fuzz.check("2pc", bugs=["heuristic_abort"], runs=300)
     assert small is not None and runs <= 300

@@ -62,6 +62,12 @@ def _distinct(*nodes) -> tuple:
     return tuple(dict.fromkeys(nodes))
 
 
+def _violation(invariant: str, key: str, nodes, **args) -> Violation:
+    """A violation whose English message is STRINGS[key]["en"] filled with args,
+    so the page can show the same text translated (key and args travel along)."""
+    return Violation(invariant, STRINGS[key]["en"].format(**args), tuple(nodes), key=key, args=args)
+
+
 def entry_text(entry) -> str:
     """Compact rendering of a log entry: "term:command" ("3:x=1", "2:noop")."""
     cmd = entry[1]
@@ -509,9 +515,8 @@ class RaftChecker(Checker):
             if first is None:
                 self.vote_of[key] = vote
             elif first != vote:
-                found.append(Violation("one_vote_per_term",
-                                       f"{n} voted for {first} and then for {vote} in term {node.term}",
-                                       _distinct(n, first, vote)))
+                found.append(_violation("one_vote_per_term", "viol.one_vote_per_term", _distinct(n, first, vote),
+                                        node=n, first=first, vote=vote, term=node.term))
         if node.last_applied != self.seen_applied[n]:
             k = len(self.applied)
             self.check_applied(node, n, found)
@@ -528,15 +533,15 @@ class RaftChecker(Checker):
             self.check_completeness(node, n, found)
             return
         if first != n:
-            found.append(Violation("election_safety", f"two leaders in term {term}: {first} and {n}",
-                                   _distinct(first, n)))
+            found.append(_violation("election_safety", "viol.election_safety", _distinct(first, n),
+                                    term=term, first=first, node=n))
         lead = self.leading.get(n)
         if lead is None or lead[0] != term:
             self.leading[n] = [term, len(node.log)]
             return
         if dirty and dirty <= lead[1]:
-            found.append(Violation("leader_append_only",
-                                   f"leader {n} of term {term} changed its own log at index {dirty}", (n,)))
+            found.append(_violation("leader_append_only", "viol.leader_append_only", (n,),
+                                    node=n, term=term, index=dirty))
         lead[1] = len(node.log)
 
     def check_electable(self, sim, found):
@@ -562,11 +567,9 @@ class RaftChecker(Checker):
             mine = lasts[n]
             voters = [v for v in ids if lasts[v] <= mine]
             if len(voters) * 2 > len(ids):
-                found.append(Violation(
-                    "committed_electable",
-                    f"entry {i} ({entry_text(entry)}) is committed, but {n}, whose log lacks it, "
-                    f"is at least as up to date as a majority ({', '.join(voters)}): "
-                    f"it could be elected and erase the entry", _distinct(n, self.applied_by[i - 1])))
+                found.append(_violation(
+                    "committed_electable", "viol.committed_electable", _distinct(n, self.applied_by[i - 1]),
+                    index=i, entry=entry_text(entry), node=n, voters=", ".join(voters)))
                 return
 
     def check_completeness(self, node, n, found):
@@ -574,10 +577,9 @@ class RaftChecker(Checker):
         applied = self.applied
         for i, e in enumerate(applied):
             if i >= len(log) or log[i] != e:
-                found.append(Violation(
-                    "leader_completeness",
-                    f"{n} became leader of term {node.term} without committed entry {i + 1} "
-                    f"({entry_text(e)}, applied by {self.applied_by[i]})", _distinct(n, self.applied_by[i])))
+                found.append(_violation(
+                    "leader_completeness", "viol.leader_completeness", _distinct(n, self.applied_by[i]),
+                    node=n, term=node.term, index=i + 1, entry=entry_text(e), applier=self.applied_by[i]))
                 return
 
     def check_log(self, node, n, dirty, found):
@@ -591,10 +593,8 @@ class RaftChecker(Checker):
             if rec is None:
                 entry_at[key] = (e[1], prev_term, n)
             elif rec[0] != e[1] or rec[1] != prev_term:
-                found.append(Violation(
-                    "log_matching",
-                    f"{n} and {rec[2]} both hold an entry at index {i} with term {e[0]}, "
-                    f"but their logs differ up to it", _distinct(rec[2], n)))
+                found.append(_violation("log_matching", "viol.log_matching", _distinct(rec[2], n),
+                                        node=n, other=rec[2], index=i, term=e[0]))
                 return
             prev_term = e[0]
 
@@ -611,10 +611,9 @@ class RaftChecker(Checker):
             if i <= len(applied):
                 if applied[i - 1] != e:
                     who = self.applied_by[i - 1]
-                    found.append(Violation(
-                        "state_machine_safety",
-                        f"{n} applied {entry_text(e)} at index {i}, but {who} applied "
-                        f"{entry_text(applied[i - 1])} there", _distinct(who, n)))
+                    found.append(_violation(
+                        "state_machine_safety", "viol.state_machine_safety", _distinct(who, n),
+                        node=n, entry=entry_text(e), index=i, other=who, other_entry=entry_text(applied[i - 1])))
                     return
             else:
                 applied.append(e)
@@ -869,6 +868,27 @@ STRINGS = {
     "invariant.one_vote_per_term": {"en": "One vote per term", "zh": "每任期只投一票"},
     "invariant.committed_electable": {"en": "Committed entries survive elections", "zh": "已提交条目不会被选举抹去"},
     "invariant.state_machine_safety": {"en": "State Machine Safety", "zh": "状态机安全"},
+    # violation messages (Violation.key; the English text is the message itself)
+    "viol.one_vote_per_term": {"en": "{node} voted for {first} and then for {vote} in term {term}",
+                               "zh": "{node} 在任期 {term} 先投票给 {first}，后来又投票给 {vote}"},
+    "viol.election_safety": {"en": "two leaders in term {term}: {first} and {node}",
+                             "zh": "任期 {term} 出现两个领导者：{first} 和 {node}"},
+    "viol.leader_append_only": {"en": "leader {node} of term {term} changed its own log at index {index}",
+                                "zh": "任期 {term} 的领导者 {node} 改动了自己日志中索引 {index} 处的条目"},
+    "viol.committed_electable": {
+        "en": "entry {index} ({entry}) is committed, but {node}, whose log lacks it, is at least as up to date "
+              "as a majority ({voters}): it could be elected and erase the entry",
+        "zh": "条目 {index}（{entry}）已提交，但日志中缺少它的 {node} 至少与多数节点（{voters}）一样新："
+              "它可能当选并抹掉这个条目"},
+    "viol.leader_completeness": {
+        "en": "{node} became leader of term {term} without committed entry {index} ({entry}, applied by {applier})",
+        "zh": "{node} 成为任期 {term} 的领导者，却缺少已提交的条目 {index}（{entry}，{applier} 已应用）"},
+    "viol.log_matching": {
+        "en": "{node} and {other} both hold an entry at index {index} with term {term}, but their logs differ up to it",
+        "zh": "{node} 和 {other} 在索引 {index} 处都有任期 {term} 的条目，但到此为止的日志并不相同"},
+    "viol.state_machine_safety": {
+        "en": "{node} applied {entry} at index {index}, but {other} applied {other_entry} there",
+        "zh": "{node} 在索引 {index} 应用了 {entry}，但 {other} 在同一索引应用的是 {other_entry}"},
 }
 
 

@@ -489,6 +489,12 @@ class Participant(TwoPCNode):
 
 # ---------------------------------------------------------------- invariants
 
+def _violation(invariant: str, key: str, nodes, **args) -> Violation:
+    """A violation whose English message is STRINGS[key]["en"] filled with args,
+    so the page can show the same text translated (key and args travel along)."""
+    return Violation(invariant, STRINGS[key]["en"].format(**args), tuple(nodes), key=key, args=args)
+
+
 class TwoPCChecker(Checker):
     """Reads each node's durable log incrementally (only new records)."""
 
@@ -519,11 +525,11 @@ class TwoPCChecker(Checker):
         said = msg.body["decision"] if msg.kind == "Outcome" else msg.kind.upper()
         before = self.announced.setdefault(tx, said)
         if before != said:
-            self.found.append(Violation(
-                "decision_stable", f"{tx}: the coordinator announced {before} and later {said}", (COORDINATOR,)))
+            self.found.append(_violation("decision_stable", "viol.decision_stable.reannounced", (COORDINATOR,),
+                                         tx=tx, before=before, said=said))
         if self.decision.get(tx, said) != said:
-            self.found.append(Violation(
-                "decision_stable", f"{tx}: the coordinator logged COMMIT but announced {said}", (COORDINATOR,)))
+            self.found.append(_violation("decision_stable", "viol.decision_stable.announced_other", (COORDINATOR,),
+                                         tx=tx, said=said))
 
     def after_event(self, sim, node_id, msg):
         found, self.found = self.found, []
@@ -531,7 +537,7 @@ class TwoPCChecker(Checker):
             return found
         log = sim.disk[node_id].get("log", [])
         if len(log) < self.seen[node_id]:
-            found.append(Violation("decision_stable", f"{node_id}'s log lost records it had written", (node_id,)))
+            found.append(_violation("decision_stable", "viol.decision_stable.log_lost", (node_id,), node=node_id))
             self.seen[node_id] = len(log)
         if self.seen[node_id] == len(log):
             return found
@@ -550,13 +556,11 @@ class TwoPCChecker(Checker):
             return
         missing = [p for p in self.participants if p not in self.prepared.get(tx, [])]
         if missing:
-            found.append(Violation(
-                "commit_needs_prepared",
-                f"{tx}: the coordinator logged COMMIT but {', '.join(missing)} never logged PREPARED",
-                (COORDINATOR, *missing)))
+            found.append(_violation("commit_needs_prepared", "viol.commit_needs_prepared", (COORDINATOR, *missing),
+                                    tx=tx, missing=", ".join(missing)))
         if self.announced.get(tx, "COMMIT") != "COMMIT":
-            found.append(Violation(
-                "decision_stable", f"{tx}: the coordinator logged COMMIT after announcing ABORT", (COORDINATOR,)))
+            found.append(_violation("decision_stable", "viol.decision_stable.commit_after_abort", (COORDINATOR,),
+                                    tx=tx))
         self.decision[tx] = "COMMIT"
 
     def participant_logged(self, node, record, found):
@@ -566,19 +570,18 @@ class TwoPCChecker(Checker):
         elif kind == "COMMITTED":
             self.committed.setdefault(tx, []).append(node)
             if self.decision.get(tx) != "COMMIT":
-                found.append(Violation(
-                    "commit_matches_decision",
-                    f"{tx}: {node} committed but the coordinator has no COMMIT record", (node, COORDINATOR)))
+                found.append(_violation("commit_matches_decision", "viol.commit_matches_decision",
+                                        (node, COORDINATOR), tx=tx, node=node))
             others = self.aborted.get(tx)
             if others:
-                found.append(Violation(
-                    "atomicity", f"{tx}: {node} committed but {', '.join(others)} aborted", (node, *others)))
+                found.append(_violation("atomicity", "viol.atomicity.committed", (node, *others),
+                                        tx=tx, node=node, others=", ".join(others)))
         elif kind == "ABORTED":
             self.aborted.setdefault(tx, []).append(node)
             others = self.committed.get(tx)
             if others:
-                found.append(Violation(
-                    "atomicity", f"{tx}: {node} aborted but {', '.join(others)} committed", (node, *others)))
+                found.append(_violation("atomicity", "viol.atomicity.aborted", (node, *others),
+                                        tx=tx, node=node, others=", ".join(others)))
 
     def settle_time(self, sim) -> int:
         """A generous bound on how long every transaction needs to finish once faults stop."""
@@ -597,19 +600,19 @@ class TwoPCChecker(Checker):
             node = sim.nodes[n]
             stuck = [tx for tx, s in node.status.items() if s == "PREPARED"]
             if stuck:
-                out.append(Violation("all_resolved", f"{n} is still PREPARED (in doubt) for {', '.join(stuck)}",
-                                     (n, COORDINATOR)))
+                out.append(_violation("all_resolved", "viol.all_resolved.in_doubt", (n, COORDINATOR),
+                                      node=n, txs=", ".join(stuck)))
             if node.waiting:
-                out.append(Violation("all_resolved", f"{n} still has Prepares waiting for locks: "
-                                     f"{', '.join(node.waiting)}", (n,)))
+                out.append(_violation("all_resolved", "viol.all_resolved.waiting", (n,),
+                                      node=n, txs=", ".join(node.waiting)))
             if node.locks:
-                held = ", ".join(f"{k} by {tx}" for k, tx in node.locks.items())
-                out.append(Violation("all_resolved", f"{n} still holds locks: {held}", (n,)))
+                held = ", ".join(f"{k} ({tx})" for k, tx in node.locks.items())
+                out.append(_violation("all_resolved", "viol.all_resolved.locks", (n,), node=n, locks=held))
         coord = sim.nodes[COORDINATOR]
         open_tx = [tx for tx, s in coord.phase.items() if s not in coord.phase.finished]
         if open_tx:
-            out.append(Violation("all_resolved", f"the coordinator has not finished {', '.join(open_tx)}",
-                                 (COORDINATOR,)))
+            out.append(_violation("all_resolved", "viol.all_resolved.unfinished", (COORDINATOR,),
+                                  txs=", ".join(open_tx)))
         return out
 
 
@@ -715,6 +718,31 @@ STRINGS = {
     "invariant.commit_matches_decision": _s("Commit matches decision", "提交与决定一致"),
     "invariant.decision_stable": _s("Decision stable", "决定不变"),
     "invariant.all_resolved": _s("All resolved", "全部了结"),
+    # Violation messages (Violation.key; the English text is the message itself).
+    "viol.decision_stable.reannounced": _s("{tx}: the coordinator announced {before} and later {said}",
+                                           "{tx}:协调者先宣布了 {before},后来又宣布 {said}"),
+    "viol.decision_stable.announced_other": _s("{tx}: the coordinator logged COMMIT but announced {said}",
+                                               "{tx}:协调者记录了 COMMIT,却宣布了 {said}"),
+    "viol.decision_stable.log_lost": _s("{node}'s log lost records it had written",
+                                        "{node} 的日志丢失了它已写入的记录"),
+    "viol.decision_stable.commit_after_abort": _s("{tx}: the coordinator logged COMMIT after announcing ABORT",
+                                                  "{tx}:协调者在宣布 ABORT 之后又记录了 COMMIT"),
+    "viol.commit_needs_prepared": _s("{tx}: the coordinator logged COMMIT but {missing} never logged PREPARED",
+                                     "{tx}:协调者记录了 COMMIT,但 {missing} 从未记录 PREPARED"),
+    "viol.commit_matches_decision": _s("{tx}: {node} committed but the coordinator has no COMMIT record",
+                                       "{tx}:{node} 已提交,但协调者没有 COMMIT 记录"),
+    "viol.atomicity.committed": _s("{tx}: {node} committed but {others} aborted",
+                                   "{tx}:{node} 已提交,但 {others} 已中止"),
+    "viol.atomicity.aborted": _s("{tx}: {node} aborted but {others} committed",
+                                 "{tx}:{node} 已中止,但 {others} 已提交"),
+    "viol.all_resolved.in_doubt": _s("{node} is still PREPARED (in doubt) for {txs}",
+                                     "{node} 在 {txs} 上仍处于 PREPARED(存疑)状态"),
+    "viol.all_resolved.waiting": _s("{node} still has Prepares waiting for locks: {txs}",
+                                    "{node} 仍有等待锁的准备请求:{txs}"),
+    "viol.all_resolved.locks": _s("{node} still holds locks: {locks}",
+                                  "{node} 仍持有锁:{locks}"),
+    "viol.all_resolved.unfinished": _s("the coordinator has not finished {txs}",
+                                       "协调者尚未完成 {txs}"),
 }
 
 PRESET_TEXT = {

@@ -15,6 +15,11 @@ export function invHelp(name, help) {
   return t(`inv.${name}`, null, help || '');
 }
 
+/** A violation's message in the reader's language: strings[v.key] filled with v.args, else the English message. */
+export function violationText(v) {
+  return v.key ? t(v.key, v.args, v.message) : v.message;
+}
+
 export class Invariants {
   constructor(root, { onFocus }) {
     this.root = root;
@@ -72,7 +77,7 @@ export class Invariants {
           onclick: () => this.onFocus(v),
         }, [
           el('span', { class: 'inv-when', text: `${v.eventual ? t('invariants.eventual') + ' · ' : ''}${fmtMs(v.t)}` }),
-          el('span', { class: 'inv-msg', text: v.message }),
+          el('span', { class: 'inv-msg', text: violationText(v) }),
           v.nodes && v.nodes.length
             ? el('span', { class: 'inv-nodes', text: t('invariants.nodes', { nodes: v.nodes.join(', ') }) })
             : null,

@@ -1,8 +1,8 @@
 // Event log: one readable, translated line per trace event, newest at the
 // bottom, up to the displayed time. Only the tail is rendered.
 
-import { t, tn } from './i18n.js';
-import { invName } from './invariants.js';
+import { has, t, tn } from './i18n.js';
+import { invName, violationText } from './invariants.js';
 import { el, fmtBody, fmtValue } from './format.js';
 
 const MAX_LINES = 250;
@@ -49,11 +49,19 @@ export function describeEvent(ev, model) {
     case 'reply':
       return t('log.reply', { node: ev.node, op: tn('op', ev.op), result: fmtValue(ev.result, 60) });
     case 'violation':
-      return t('log.violation', { invariant: invName(ev.invariant), message: ev.message });
+      return t('log.violation', { invariant: invName(ev.invariant), message: violationText(ev) });
     case 'note': {
       const args = { ...(ev.args || {}) };
-      if (ev.key === 'engine.skipped' && args.do) args.do = tn('action', args.do);
-      const text = t(ev.key, args, `${ev.key} ${fmtBody(ev.args)}`);
+      let key = ev.key;
+      if (key === 'engine.skipped') {
+        if (args.do) args.do = tn('action', args.do);
+        // A translated reason when the engine gives its code; else the English reason as is.
+        if (args.why && has(`engine.skipped.${args.why}`)) {
+          if (args.timer) args.timer = tn('timer', args.timer);
+          key = `engine.skipped.${args.why}`;
+        }
+      }
+      const text = t(key, args, `${ev.key} ${fmtBody(ev.args)}`);
       return ev.node ? `${ev.node}: ${text}` : text;
     }
     case 'partition':

@@ -20,7 +20,7 @@ import { createModel, fromSnapshot, applyEvents, advanceTo, sceneAt, lastNoteAt,
 import { Topology } from './topology.js';
 import { SpaceTime } from './spacetime.js';
 import { Inspector } from './inspector.js';
-import { Invariants, invName } from './invariants.js';
+import { Invariants, invName, violationText } from './invariants.js';
 import { EventLog, describeEvent } from './log.js';
 import { Timeline } from './timeline.js';
 import { Controls } from './controls.js';
@@ -491,7 +491,7 @@ class App {
     }
     box.hidden = false;
     $('violation-title').textContent = t('violation.title', { invariant: invName(v.invariant) });
-    $('violation-text').textContent = v.message;
+    $('violation-text').textContent = violationText(v);
     const nodes = v.nodes && v.nodes.length ? t('invariants.nodes', { nodes: v.nodes.join(', ') }) : '';
     $('violation-meta').textContent = [fmtMs(v.t), v.eventual ? t('invariants.eventual') : '', nodes]
       .filter(Boolean).join(' · ');

@@ -148,7 +148,7 @@ export function applyEvent(m, ev) {
       break;
     case 'violation':
       m.violations.push({
-        invariant: ev.invariant, message: ev.message, nodes: ev.nodes || [],
+        invariant: ev.invariant, message: ev.message, key: ev.key, args: ev.args, nodes: ev.nodes || [],
         eventual: !!ev.eventual, t, seq: ev.seq,
       });
       break;

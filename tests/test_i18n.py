@@ -1,0 +1,54 @@
+"""The page's own dictionaries (static/i18n/*.json): same keys in every
+language, same placeholders, and a translation for every skip reason the
+engine can give."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from engine import from_dict
+from engine.sim import Simulation
+
+I18N = Path(__file__).resolve().parent.parent / "static" / "i18n"
+SKIP_REASONS = ("already_crashed", "not_crashed", "not_in_flight", "node_crashed", "timer_not_armed")
+
+
+def load(lang):
+    return json.loads((I18N / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+def placeholders(text):
+    return set(re.findall(r"\{(\w+)\}", text))
+
+
+def test_english_and_chinese_have_the_same_keys_and_placeholders():
+    en, zh = load("en"), load("zh")
+    assert set(en) == set(zh), sorted(set(en) ^ set(zh))
+    for k in en:
+        assert en[k] and zh[k], k
+        assert placeholders(en[k]) == placeholders(zh[k]), k
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_skip_reason_has_a_translation(lang):
+    d = load(lang)
+    assert "engine.skipped" in d
+    for why in SKIP_REASONS:
+        assert f"engine.skipped.{why}" in d, why
+        assert "do" in placeholders(d[f"engine.skipped.{why}"]), why
+
+
+def test_skip_notes_the_engine_emits_fill_their_translations():
+    acts = [{"at": 1, "do": "restart", "node": "p1"}, {"at": 2, "do": "crash", "node": "c"},
+            {"at": 3, "do": "crash", "node": "c"}, {"at": 4, "do": "request", "node": "c", "op": "begin"},
+            {"at": 5, "do": "timeout", "node": "p1", "timer": "query"}, {"at": 6, "do": "drop", "msg": 999}]
+    sim = Simulation(from_dict({"protocol": "2pc", "until": 500, "actions": acts})).run()
+    notes = [e["args"] for e in sim.trace if e["type"] == "note" and e["key"] == "engine.skipped"]
+    assert {a["why"] for a in notes} == set(SKIP_REASONS)
+    en, zh = load("en"), load("zh")
+    for args in notes:
+        key = f"engine.skipped.{args['why']}"
+        assert placeholders(en[key]) <= set(args), key
+        assert placeholders(zh[key]) <= set(args), key
