@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
@@ -14,6 +13,8 @@ from engine.protocol import Message
 from engine.protocols import raft
 from engine.scenario import from_dict
 from engine.sim import Simulation
+
+from .translations import check_violation_texts, placeholders
 
 PROTO = raft.PROTOCOL
 
@@ -183,23 +184,6 @@ def test_each_bug_is_found_and_replays(bug):
     assert any(v["invariant"] == found[0]["invariant"] for v in fuzz.violations_of(from_dict(scenario.to_dict())))
 
 
-def _placeholders(text):
-    return set(re.findall(r"\{(\w+)\}", text))
-
-
-def _check_violation_texts(violations):
-    """Each violation names a translated string whose English text is its message."""
-    for v in violations:
-        key, args = v.get("key"), v.get("args")
-        assert key and key.startswith("viol.") and isinstance(args, dict), v
-        assert key in PROTO.strings, key
-        s = PROTO.strings[key]
-        assert set(s) == {"en", "zh"} and s["en"] and s["zh"] and s["en"] != s["zh"], key
-        assert _placeholders(s["en"]) == _placeholders(s["zh"]) == set(args), key
-        assert s["en"].format(**args) == v["message"], key
-        json.dumps(args)    # travels to the page as JSON
-
-
 def test_every_violation_message_is_translated_from_its_own_template():
     source = Path(raft.__file__).read_text(encoding="utf-8")
     declared = set(re.findall(r'_violation\(\s*"\w+",\s*"([^"]+)"', source))
@@ -214,10 +198,10 @@ def test_every_violation_message_is_translated_from_its_own_template():
     keys = {v["key"] for v in emitted}
     assert {"viol.state_machine_safety", "viol.leader_completeness", "viol.election_safety",
             "viol.one_vote_per_term"} <= keys
-    _check_violation_texts(emitted)
+    check_violation_texts(PROTO, emitted)
     for key in declared:
-        args = {name: f"<{name}>" for name in _placeholders(PROTO.strings[key]["en"])}
-        _check_violation_texts([raft._violation("log_matching", key, ("n1",), **args).as_dict()])
+        args = {name: f"<{name}>" for name in placeholders(PROTO.strings[key]["en"])}
+        check_violation_texts(PROTO, [raft._violation("log_matching", key, ("n1",), **args).as_dict()])
 
 
 # ---------------------------------------------------------------- durability and clients

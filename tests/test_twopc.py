@@ -11,6 +11,8 @@ from engine.protocols import registry, twopc
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
+from .translations import check_violation_texts, placeholders
+
 PROTO = registry.get("2pc")
 PARTICIPANTS = ["p1", "p2", "p3"]
 
@@ -61,10 +63,6 @@ def test_declares_coordinator_and_participants_with_layout_and_json_description(
     assert {"phase", "votes", "pending_acks", "waiting"}.isdisjoint(durable)
 
 
-def _placeholders(text):
-    return set(re.findall(r"\{(\w+)\}", text))
-
-
 def test_every_string_the_page_needs_has_english_and_chinese():
     s = PROTO.strings
     keys = ["summary"]
@@ -77,7 +75,7 @@ def test_every_string_the_page_needs_has_english_and_chinese():
         assert s[k]["en"] and s[k]["zh"], k
         assert s[k]["en"] != s[k]["zh"], k
     for k, v in s.items():
-        assert _placeholders(v["en"]) == _placeholders(v["zh"]), k
+        assert placeholders(v["en"]) == placeholders(v["zh"]), k
 
 
 def test_every_narration_key_emitted_is_translated_with_its_arguments():
@@ -94,7 +92,7 @@ def test_every_narration_key_emitted_is_translated_with_its_arguments():
     assert len(emitted) >= 20
     for key, args in emitted.items():
         assert key in PROTO.strings, key
-        assert _placeholders(PROTO.strings[key]["en"]) <= args, key
+        assert placeholders(PROTO.strings[key]["en"]) <= args, key
 
 
 # ---------------------------------------------------------------- presets
@@ -392,17 +390,6 @@ def test_random_fault_schedules_never_violate_safety():
     assert runs == 600
 
 
-def _check_violation_texts(violations):
-    """Each violation names a translated string whose English text is its message."""
-    for v in violations:
-        key, args = v.get("key"), v.get("args")
-        assert key and key.startswith("viol.") and isinstance(args, dict), v
-        assert key in PROTO.strings, key
-        s = PROTO.strings[key]
-        assert set(s) == {"en", "zh"} and s["en"] and s["zh"] and s["en"] != s["zh"], key
-        assert _placeholders(s["en"]) == _placeholders(s["zh"]) == set(args), key
-        assert s["en"].format(**args) == v["message"], key
-        json.dumps(args)    # travels to the page as JSON
 
 
 def test_every_violation_message_is_translated_from_its_own_template(monkeypatch):
@@ -431,12 +418,12 @@ def test_every_violation_message_is_translated_from_its_own_template(monkeypatch
     keys = {v["key"] for v in emitted}
     assert {"viol.atomicity.committed", "viol.all_resolved.in_doubt", "viol.decision_stable.reannounced"} <= keys
     assert keys <= declared
-    _check_violation_texts(emitted)
+    check_violation_texts(PROTO, emitted)
     # The direct constructor gives the same shape for every declared key.
     for key in declared:
-        args = {name: f"<{name}>" for name in _placeholders(PROTO.strings[key]["en"])}
+        args = {name: f"<{name}>" for name in placeholders(PROTO.strings[key]["en"])}
         v = twopc._violation("atomicity", key, ("c",), **args).as_dict()
-        _check_violation_texts([v])
+        check_violation_texts(PROTO, [v])
 
 
 def test_heuristic_abort_bug_is_found_by_check_and_replays():

@@ -6,7 +6,7 @@
 import { progress } from './model.js';
 import { t as tr } from './i18n.js';
 import { FONT_STACK, COLORS, kindColor, clamp } from './format.js';
-import { fitCanvas } from './canvas.js';
+import { drawCross, fitCanvas } from './canvas.js';
 
 const GUTTER = 62;
 const AXIS = 24;
@@ -141,7 +141,7 @@ export class SpaceTime {
         ctx.stroke();
         ctx.setLineDash([]);
         if (i > 0 && a >= t0) {
-          if (!h[i].up && h[i - 1].up) drawX(ctx, X(a), y, 7, '#4b5563');
+          if (!h[i].up && h[i - 1].up) drawCross(ctx, X(a), y, 7, '#4b5563', 3);
           else if (h[i].up && !h[i - 1].up) {
             ctx.beginPath();
             ctx.arc(X(a), y, 6, 0, 2 * Math.PI);
@@ -189,7 +189,7 @@ export class SpaceTime {
         if (!dense) arrowHead(ctx, xa, ya, xb, yEnd, color);
       } else if (ended) {
         ctx.globalAlpha = 1;
-        drawX(ctx, xb, yEnd, 5, COLORS.danger);
+        drawCross(ctx, xb, yEnd, 5, COLORS.danger, 3);
       } else {
         ctx.globalAlpha = 1;
         ctx.beginPath();
@@ -279,18 +279,6 @@ function niceStep(raw) {
   const p = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1e-9))));
   for (const k of [1, 2, 5, 10]) if (raw <= k * p) return k * p;
   return 10 * p;
-}
-
-function drawX(ctx, x, y, k, color) {
-  ctx.strokeStyle = color;
-  ctx.lineWidth = 3;
-  ctx.lineCap = 'round';
-  ctx.beginPath();
-  ctx.moveTo(x - k, y - k);
-  ctx.lineTo(x + k, y + k);
-  ctx.moveTo(x + k, y - k);
-  ctx.lineTo(x - k, y + k);
-  ctx.stroke();
 }
 
 function arrowHead(ctx, xa, ya, xb, yb, color) {

@@ -433,7 +433,9 @@ export class Topology {
     const win = ui.flashWindow || 1000;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    const labelled = []; // one reason label per spot: drops at a dead node pile up
+    // One reason label per spot (drops at a dead node pile up), and none over a node or its labels.
+    const R = this.R || 30;
+    const labelled = [...this.pos.values()].map((q) => ({ x: q.x - R - 6, y: q.y - R - 6, w: 2 * R + 12, h: 2 * R + 50 }));
     for (const msg of dropsAt(scene.model, scene.t, win)) {
       const p = this.messagePos(msg, msg.end_t);
       if (!p) continue;
