@@ -179,3 +179,30 @@ def test_bad_links_show_a_clear_page_with_a_way_back(browser, server):
         assert resp.status == status
         expect(page.locator('a[href="/"]').first).to_be_visible()
     ctx.close()
+
+
+def test_bug_toggle_and_node_count_reconfigure_the_run(open_page):
+    page = ready(open_page("/play/raft?preset=first_election"))
+    page.fill('#params [data-param="nodes"]', "7")
+    page.locator('#params [data-param="nodes"]').dispatch_event("change")
+    page.wait_for_function("Object.keys(window.__pp.model.nodes).length === 7")
+    before = page.evaluate("window.__pp.token")
+    page.check('#bugs input[data-bug="volatile_vote"]')
+    page.wait_for_function(f"window.__pp.token !== {before!r}")   # the server sent the new scenario back
+    # The server's scenario now carries the bug: a watcher's snapshot shows it checked too.
+    session = page.evaluate("window.__pp.session")
+    watcher = ready(open_page(f"/play/raft?session={session}"))
+    expect(watcher.locator('#bugs input[data-bug="volatile_vote"]')).to_be_checked()
+    assert model(watcher, "Object.keys(m.nodes).length") == 7
+
+
+def test_violation_is_shown_on_the_page_in_both_languages(open_page):
+    page = ready(open_page("/play/2pc?preset=heuristic_abort"))
+    set_speed(page, 1)
+    page.click("#play")
+    page.wait_for_function("window.__pp.model.violations.length > 0", timeout=30000)
+    row = page.locator('#invariants [data-invariant="atomicity"]')
+    expect(row).to_have_attribute("data-status", "violated")
+    page.select_option("#lang", "zh")
+    expect(page.locator("#invariants")).to_contain_text("原子性")
+    page.select_option("#lang", "en")
