@@ -238,8 +238,12 @@ class Simulation:
                 self._call(n, "on_start", self.nodes[n].on_start)
             for n in up:
                 self._after(n, None)
-        if self.seq >= limits.MAX_EVENTS:
+        # The trace limit; untraced runs are bounded by heap entries instead (a protocol
+        # that re-arms a zero-delay timer forever must not hang a check or a server).
+        if self.seq >= limits.MAX_EVENTS or self.handled >= 4 * limits.MAX_EVENTS:
             self.stopped_reason = f"event limit {limits.MAX_EVENTS} reached"
+            if self.tracing:
+                self._emit({"type": "note", "key": "engine.event_limit", "args": {"limit": limits.MAX_EVENTS}})
             self._finish()
             return False
         return True

@@ -286,3 +286,23 @@ def test_snapshot_shows_inflight_partition_and_timers():
     assert snap["partition"] == [["n1", "n2"], ["n3"]]
     assert snap["timers"]["n1"] == ["tick"]
     assert snap["nodes"]["n1"]["up"] is True
+
+
+def test_a_runaway_protocol_stops_at_the_event_limit(monkeypatch):
+    class Spinner(EchoNode):
+        def on_timer(self, ctx, name):
+            ctx.set_timer("tick", 0)   # never lets virtual time move
+
+    class SpinProto(Echo):
+        name = "spin-test"
+
+        def create_node(self, node_id, node_ids, params, bugs, disk):
+            return Spinner(node_id, node_ids, params, bugs, disk)
+
+    registry.add(SpinProto())
+    from engine import limits
+    monkeypatch.setattr(limits, "MAX_EVENTS", 1000)
+    for trace in (True, False):
+        sim = Simulation(from_dict({"protocol": "spin-test"}), trace=trace).run()
+        assert sim.done and sim.stopped_reason == "event limit 1000 reached"
+        assert sim.now == 100
