@@ -95,14 +95,14 @@ def _scenario_from_args(args):
                     text = f.read()
             except OSError as e:
                 raise ScenarioError(f"cannot read scenario file {args.scenario}: {e.strerror}") from None
-        data = json.loads(text) if text.strip().startswith("{") else None
-        if data is None:
-            return from_json(text)
         overrides = {k: v for k, v in (("seed", args.seed), ("nodes", args.nodes), ("until", args.until))
                      if v is not None}
         if args.bug:
             overrides["bugs"] = args.bug
-        return from_dict({**data, **overrides}) if overrides else from_json(text)
+        if not overrides:
+            return from_json(text)
+        data = from_json(text).to_dict()  # validated (and size-checked) before overriding
+        return from_dict({**data, **overrides})
     if not args.protocol:
         raise UsageError("run needs a scenario file, --token, or --protocol")
     data = {"protocol": args.protocol}
@@ -174,6 +174,10 @@ def cmd_check(args, out, err):
 
 def cmd_bench(args, out):
     from .bench import run_bench
+    if not 1 <= args.repeat <= 100:
+        raise UsageError(f"--repeat={args.repeat} is out of range [1, 100]")
+    if not 1 <= args.until <= 600_000:
+        raise UsageError(f"--until={args.until} is out of range [1, 600000]")
     for name in args.protocol:
         registry.get(name)
     rows = run_bench(args.protocol or None, until=args.until, repeat=args.repeat)

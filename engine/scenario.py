@@ -83,7 +83,7 @@ def decode_token(token: str) -> dict:
         data = json.loads(raw.decode())
     except ScenarioError:
         raise
-    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as e:
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ScenarioError(f"share token is malformed ({type(e).__name__})") from None
     if not isinstance(data, dict):
         raise ScenarioError("share token does not hold a scenario object")
@@ -101,6 +101,8 @@ def from_json(text: str, registry=None) -> Scenario:
         data = json.loads(text)
     except ValueError as e:
         raise ScenarioError(f"scenario is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ScenarioError("scenario is nested too deeply") from None
     if not isinstance(data, dict):
         raise ScenarioError("scenario must be a JSON object")
     return from_dict(data, registry)
@@ -117,7 +119,7 @@ def _int(name, v, lo, hi):
 
 
 def _num(name, v, lo, hi):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
         raise ScenarioError(f"{name} must be a number, got {v!r}"[:200])
     if not lo <= v <= hi:
         raise ScenarioError(f"{name}={v} is out of range [{lo}, {hi}]")
@@ -129,6 +131,10 @@ def _str(name, v, max_len=limits.MAX_STRING):
         raise ScenarioError(f"{name} must be a string, got {v!r}"[:200])
     if len(v) > max_len:
         raise ScenarioError(f"{name} is too long ({len(v)} > {max_len} characters)")
+    try:
+        v.encode("utf-8")  # JSON allows lone surrogates; nothing downstream can encode them
+    except UnicodeEncodeError:
+        raise ScenarioError(f"{name} is not valid text") from None
     return v
 
 

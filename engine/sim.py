@@ -107,7 +107,8 @@ class Simulation:
         self.checker = self.proto.checker_class(self.params, self.bugs, self.ids) if check else None
 
         # One boot event starts every node, so checkers never see a half-started cluster.
-        self._push(0, _EVENT, _START, None)
+        # It has an action's priority and is pushed first: it precedes even actions at t=0.
+        self._push(0, _ACTION, _START, None)
         for a in scenario.actions:
             self._schedule_action(a)
 
@@ -129,7 +130,14 @@ class Simulation:
 
     def _view(self, n: str) -> dict:
         node = self.nodes[n]
-        v = node.view() if node is not None else dict(self.views[n])
+        if node is None:
+            v = dict(self.views[n])
+        else:
+            try:
+                v = node.view()
+            except Exception as e:
+                raise ProtocolError(f"{self.proto.name}: node {n} failed in view() at t={self.now}: "
+                                    f"{type(e).__name__}: {e}") from e
         v["up"] = self.up[n]
         return v
 
@@ -323,7 +331,9 @@ class Simulation:
         if self.done:
             return
         self.done = True
-        if self.checker is not None and all(self.up.values()) and self.network.group_of is None:
+        # Eventual properties only for a run that ended quietly, not one cut off at the event limit.
+        if (self.checker is not None and self.stopped_reason is None and all(self.up.values())
+                and self.network.group_of is None):
             found = self.checker.on_quiet(self)
             for v in found:
                 v.eventual = True

@@ -117,7 +117,7 @@ class SessionManager:
             for sid in controllers:
                 self.io.emit("snapshot", payload, to=sid)
 
-    def _fail(self, s: Session, e: ProtocolError) -> None:
+    def _fail(self, s: Session, e: Exception) -> None:
         log.warning("session %s: %s", s.id, e)
         s.fail(str(e))
         self._set_playing(s)
@@ -146,7 +146,13 @@ class SessionManager:
             self.sessions[s.id] = s
         with s.lock:
             self._add_participant(s, sid, "controller")
-            self.io.emit("snapshot", s.snapshot("controller", self.describe(scenario.protocol)), to=sid)
+            try:
+                self.io.emit("snapshot", s.snapshot("controller", self.describe(scenario.protocol)), to=sid)
+            except Exception:
+                self._remove_participant(s, sid)   # no orphan session holding a place
+                with self._lock:
+                    self.sessions.pop(s.id, None)
+                raise
         return {"ok": True, "session": s.id, "control": s.control}
 
     def join(self, sid: str, session_id: str, control: str | None) -> dict:
@@ -294,6 +300,9 @@ class SessionManager:
         try:
             s.advance(now, lim.max_tick_elapsed_s, lim.max_events_per_tick)
         except ProtocolError as e:
+            self._fail(s, e)
+        except Exception as e:   # never let one run's fault skip the other sessions of this tick
+            log.exception("session %s: advancing failed", s.id)
             self._fail(s, e)
         try:
             # One batch per tick, and only if events came, time moved or playback stopped.

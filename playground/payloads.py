@@ -62,7 +62,7 @@ def ident(data: dict, key: str, max_chars: int, required: bool = True) -> str | 
 
 
 def number(name: str, v, lo: float, hi: float) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
         raise bad(f"{name} must be a number")
     if not lo <= v <= hi:
         raise bad(f"{name}={v} is out of range [{lo}, {hi}]")

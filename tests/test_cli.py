@@ -95,3 +95,13 @@ def test_bench_reports_events_per_second():
     rows = json.loads(out)
     assert {r["trace"] for r in rows} == {True, False}
     assert all(r["deliveries"] > 0 and r["handled_per_s"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["bench", "--repeat", "0"], "--repeat=0 is out of range"),
+    (["run", "-", "--seed", "3"], "nested too deeply"),
+])
+def test_more_bad_input_is_one_line(args, needle):
+    deep = '{"protocol": ' + "[" * 30000 + "]" * 30000 + "}"
+    code, _out, err = cli(*args, stdin=deep)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1

@@ -306,3 +306,41 @@ def test_a_runaway_protocol_stops_at_the_event_limit(monkeypatch):
         sim = Simulation(from_dict({"protocol": "spin-test"}), trace=trace).run()
         assert sim.done and sim.stopped_reason == "event limit 1000 reached"
         assert sim.now == 100
+
+
+@pytest.mark.parametrize("protocol, action", [
+    ("raft", {"at": 0, "do": "crash", "node": "n1"}),
+    ("raft", {"at": 0, "do": "request", "node": "n1", "op": "put", "arg": "x=1"}),
+    ("2pc", {"at": 0, "do": "request", "node": "c", "op": "begin", "arg": "x"}),
+    ("2pc", {"at": 0, "do": "request", "node": "p1", "op": "begin", "arg": "x"}),
+])
+def test_actions_at_time_zero_come_after_the_nodes_boot(protocol, action):
+    acts = [action] + ([{"at": 0, "do": "restart", "node": "n1"}] if action["do"] == "crash" else [])
+    sim = Simulation(from_dict({"protocol": protocol, "until": 2000, "actions": acts})).run()
+    first_action = next(e for e in sim.trace if e["type"] in ("crash", "request"))
+    assert any(e["type"] == "state" and e["seq"] < first_action["seq"] for e in sim.trace)
+    assert not [v for v in sim.violations if not v.get("eventual")]
+
+
+def test_a_run_cut_off_at_the_event_limit_is_not_judged_on_eventual_properties(monkeypatch):
+    from engine import limits
+    monkeypatch.setattr(limits, "MAX_EVENTS", 45)
+    sim = Simulation(from_dict({"protocol": "2pc", "preset": "commit"})).run()
+    assert sim.stopped_reason and sim.violations == []
+
+
+def test_a_failing_view_is_a_protocol_error_with_context():
+    class BadView(EchoNode):
+        def view(self):
+            raise ValueError("no view")
+
+    class BadViewProto(Echo):
+        name = "badview-test"
+
+        def create_node(self, node_id, node_ids, params, bugs, disk):
+            return BadView(node_id, node_ids, params, bugs, disk)
+
+    registry.add(BadViewProto())
+    from engine import ProtocolError
+    with pytest.raises(ProtocolError, match=r"failed in view\(\)"):
+        Simulation(from_dict({"protocol": "badview-test"})).run()

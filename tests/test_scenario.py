@@ -119,3 +119,26 @@ def test_token_is_url_safe_and_compact():
     token = from_dict({"protocol": "forward", "actions": acts}).to_token()
     assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     assert len(token) < len(json.dumps(acts)) / 2
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"protocol": "forward", "network": {"loss": 10**400}}, "network.loss=" ),
+    ({"protocol": "forward", "actions": [{"at": 1, "do": "set", "param": "duplicate", "value": -10**400}]},
+     "network.duplicate="),
+])
+def test_huge_numbers_are_range_errors(data, message):
+    with pytest.raises(ScenarioError, match=message):
+        from_dict(data)
+
+
+def test_lone_surrogates_and_deep_nesting_are_clear_errors():
+    bad_text = {"protocol": "raft", "actions": [{"at": 5, "do": "request", "node": "n1", "op": "put",
+                                                 "arg": "x=\ud800"}]}
+    with pytest.raises(ScenarioError, match="not valid text"):
+        from_dict(bad_text)
+    deep = '{"protocol": ' + "[" * 30000 + "]" * 30000 + "}"
+    with pytest.raises(ScenarioError, match="nested too deeply"):
+        from_json(deep)
+    token = base64.urlsafe_b64encode(zlib.compress(deep.encode())).decode()
+    with pytest.raises(ScenarioError, match="malformed"):
+        from_token(token)

@@ -778,3 +778,45 @@ def test_request_and_timeout_actions_on_the_real_protocols(connect, manager, nam
     assert {"type": "timer", "node": node, "name": timer} in [
         {k: e.get(k) for k in ("type", "node", "name")} for e in recv(c)["events"][0]["events"]]
     refused(c, act(c, ack, do="timeout", node=node, timer="no-such-timer"), "bad_request")
+
+
+def test_a_token_the_server_cannot_stream_is_refused_and_leaks_no_session(connect, manager):
+    from engine.scenario import encode_token
+    c = connect()
+    token = encode_token({"protocol": "raft", "actions": [
+        {"at": 5, "do": "request", "node": "n1", "op": "put", "arg": "x=\ud800"}]})
+    before = len(manager.sessions)
+    refused(c, c.emit("create", {"token": token}, callback=True), "bad_request")
+    assert len(manager.sessions) == before
+    create(c)   # the connection and the server go on
+
+
+def test_a_session_whose_run_breaks_mid_tick_does_not_stop_the_others(connect, manager, clock, monkeypatch):
+    c1, c2 = connect(), connect()
+    a1, _ = create(c1)
+    a2, _ = create(c2)
+    ctl(c1, a1, "play")
+    ctl(c2, a2, "play")
+    recv(c1), recv(c2)
+    broken = manager.sessions[a1["session"]]
+    monkeypatch.setattr(broken, "advance", lambda *a, **k: (_ for _ in ()).throw(KeyError("boom")))
+    ticks(manager, clock, 3)
+    assert any(e["code"] == "engine" for e in recv(c1).get("error", []))
+    assert recv(c2).get("events")          # the other session kept streaming
+
+
+def test_a_snapshot_that_cannot_be_sent_leaves_no_orphan_session(connect, manager, monkeypatch):
+    c = connect()
+    real = manager.io.emit
+
+    def failing(event, data, **kw):
+        if event == "snapshot":
+            raise TypeError("cannot encode")
+        return real(event, data, **kw)
+
+    monkeypatch.setattr(manager.io, "emit", failing)
+    before = len(manager.sessions)
+    refused(c, c.emit("create", {"scenario": SMALL}, callback=True), "internal")
+    assert len(manager.sessions) == before and not manager.client_sessions
+    monkeypatch.setattr(manager.io, "emit", real)
+    create(c)
