@@ -10,7 +10,9 @@ MAX_UNTIL_MS = 600_000    # ten virtual minutes
 MIN_UNTIL_MS = 1
 MAX_LATENCY_MS = 10_000
 MAX_SEED = 2**32 - 1
-MAX_TOKEN_CHARS = 16_384  # a share token; URLs much longer than this break in browsers
+# A share token. The whole share URL must stay under the 8 KiB request line that
+# servers (eventlet, nginx's default large_client_header_buffers) accept.
+MAX_TOKEN_CHARS = 7_900
 MAX_SCENARIO_BYTES = 65_536
 MAX_EVENTS = 2_000_000    # trace events in one run; the run stops (with a note) past this
 MAX_STRING = 200          # any free-text field in an action (client request arguments)

@@ -156,4 +156,8 @@ def scenario_for(data: dict, protocol: str) -> Scenario:
     try:
         return from_dict(data)
     except ScenarioError as e:
+        if data.get("preset") and "unknown node" in str(e):
+            # A lesson's script names its nodes; fewer nodes would cut it short.
+            raise bad(f"the lesson {str(data['preset'])[:40]!r} needs its own node count ({e}); "
+                      "choose free play to change the number of nodes") from None
         raise from_scenario_error(e) from None

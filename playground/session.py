@@ -139,6 +139,9 @@ class Session:
     def step(self) -> None:
         self.playing = False
         self.check_live()
+        if self.sim.next_event_time() is None:
+            # An idle run (2PC before any request) would otherwise step straight to its end.
+            raise bad("nothing is scheduled yet: send a request or cause a fault first")
         self.sim.step_event()
         self.t = max(self.t, float(self.sim.now))
         self._settle()

@@ -820,3 +820,19 @@ def test_a_snapshot_that_cannot_be_sent_leaves_no_orphan_session(connect, manage
     assert len(manager.sessions) == before and not manager.client_sessions
     monkeypatch.setattr(manager.io, "emit", real)
     create(c)
+
+
+def test_step_on_an_idle_run_is_refused_instead_of_ending_it(connect, manager):
+    c = connect()
+    ack, _ = create(c, scenario={"protocol": "2pc"})   # booted at t=0; nothing happens until a request
+    refused(c, ctl(c, ack, "step"), "bad_request")
+    assert not manager.sessions[ack["session"]].sim.done
+    assert act(c, ack, do="request", node="c", op="begin", arg="x")["ok"]
+
+
+def test_a_lesson_with_too_few_nodes_gets_an_explanation(connect):
+    c = connect()
+    ack, _ = create(c, protocol="raft", preset="partitioned_leader")
+    reply = c.emit("configure", {"session": ack["session"], "control": ack["control"],
+                                 "scenario": {"preset": "partitioned_leader", "nodes": 3}}, callback=True)
+    assert reply["ok"] is False and "free play" in reply["error"]
