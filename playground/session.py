@@ -264,7 +264,12 @@ class Session:
     def take_events(self, wall: float) -> dict:
         """The `events` payload: everything not yet streamed."""
         return {"session": self.id, "events": Fragment(self._archive()), "playback": self.playback(),
-                "token": self.token(), "sent_at": wall}
+                "token": self.token(), "sent_at": wall, "timers": self.armed_timers()}
+
+    def armed_timers(self) -> dict:
+        """Timers armed now on each live node: what the node menu may offer to force."""
+        sim = self.sim
+        return {n: sorted(sim.timers[n]) for n in sim.ids if sim.up[n]}
 
     def snapshot(self, role: str, describe: dict) -> dict:
         """Everything so far; whoever gets it needs no earlier `events` batch."""
@@ -274,4 +279,5 @@ class Session:
                 "control": self.control if role == "controller" else None,
                 "protocol": describe, "scenario": self.current_scenario().to_dict(),
                 "token": self.token(), "layout": self.proto.layout(sim.ids), "nodes": list(sim.ids),
-                "events": self.log.fragment(), "playback": self.playback(), "viewers": len(self.participants)}
+                "events": self.log.fragment(), "playback": self.playback(), "viewers": len(self.participants),
+                "timers": self.armed_timers()}

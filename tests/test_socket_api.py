@@ -836,3 +836,15 @@ def test_a_lesson_with_too_few_nodes_gets_an_explanation(connect):
     reply = c.emit("configure", {"session": ack["session"], "control": ack["control"],
                                  "scenario": {"preset": "partitioned_leader", "nodes": 3}}, callback=True)
     assert reply["ok"] is False and "free play" in reply["error"]
+
+
+def test_snapshots_and_batches_say_which_timers_are_armed(connect, manager, clock):
+    c = connect()
+    ack, snap = create(c, scenario={"protocol": "raft", "until": 3000})
+    assert snap["timers"] == {n: ["election"] for n in snap["nodes"]}
+    ctl(c, ack, "play")
+    ctl(c, ack, "speed", 10)
+    recv(c)
+    ticks(manager, clock, 20)
+    last = recv(c)["events"][-1]["timers"]
+    assert any("heartbeat" in names for names in last.values())   # a leader was elected

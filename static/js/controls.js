@@ -162,8 +162,17 @@ export class Controls {
       return;
     }
     if (typing) return;
-    const controller = this.app.state.role === 'controller';
     const key = e.key;
+    if (!this.help.hidden) {
+      // The help dialog is modal: no shortcut reaches the run behind it (Space stays with the
+      // dialog's focused button); only ? and Escape close it.
+      if (key === '?') {
+        this.toggleHelp(false);
+        e.preventDefault();
+      }
+      return;
+    }
+    const controller = this.app.state.role === 'controller';
     let handled = true;
     if (key === ' ' || key === 'Spacebar') {
       // Space is play/pause everywhere (a presenter's habit), even with a button focused.

@@ -83,8 +83,17 @@ export class EventLog {
     this.count = 0;
     this.shownFilter = null;
     this.stick = true; // follow the newest line unless the user scrolled up
+    this.setTop = null; // the scrollTop we last put the log at
     root.addEventListener('scroll', () => {
-      this.stick = root.scrollTop + root.clientHeight >= root.scrollHeight - 24;
+      const top = root.scrollTop;
+      if (top + root.clientHeight >= root.scrollHeight - 24) {
+        this.stick = true;
+        return;
+      }
+      // Our own scrolling (and layout settling after it) leaves the log at or below where we put
+      // it; only the reader moves it up. Judging by position alone lost the tail under load.
+      if (this.setTop !== null && top >= this.setTop - 4) return;
+      this.stick = false;
     });
     if (filterSelect) {
       filterSelect.addEventListener('change', () => {
@@ -139,6 +148,9 @@ export class EventLog {
     this.model = model;
     this.count = count;
     this.shownFilter = this.filter;
-    if (this.stick) this.root.scrollTop = this.root.scrollHeight;
+    if (this.stick) {
+      this.root.scrollTop = this.root.scrollHeight;
+      this.setTop = this.root.scrollTop; // clamped to the real bottom
+    }
   }
 }

@@ -13,7 +13,7 @@
 //   controls.js   playback buttons, speed, share, fork, help, keyboard
 //   scenario.js   presets, bug toggles, parameters (configure)
 
-import { initI18n, addStrings, onLangChange, t } from './i18n.js';
+import { initI18n, addStrings, onLangChange, translatePage, t } from './i18n.js';
 import { Net } from './net.js';
 import { Clock } from './clock.js';
 import { createModel, fromSnapshot, applyEvents, advanceTo, sceneAt, lastNoteAt, prevEventTime } from './model.js';
@@ -60,7 +60,6 @@ class App {
   constructor() {
     this.boot = readJSON('boot') || {};
     this.pageProtocol = readJSON('protocol-data');
-    if (this.pageProtocol) addStrings(this.pageProtocol.strings);
     this.canvas = $('canvas');
     this.state = {
       session: null,
@@ -214,6 +213,19 @@ class App {
     this.createFrom(this.createSpec());
   }
 
+  /** The controller's address bar names its session, so a reload joins it again (with the
+   *  control token kept in sessionStorage) instead of throwing the run away. */
+  showSessionInUrl(session) {
+    if (!session) return;
+    const want = `?session=${encodeURIComponent(session)}`;
+    if (location.search === want) return;
+    try {
+      history.replaceState(history.state, '', `${location.pathname}${want}`);
+    } catch {
+      /* a sandboxed page: reloading starts a fresh run, as before */
+    }
+  }
+
   async createFrom(spec) {
     // The snapshot that follows (before or after the ack) carries the session.
     this.state.awaitingCreate = true;
@@ -251,6 +263,7 @@ class App {
     if (p.control) st.control = p.control;
     else if (st.role !== 'controller') st.control = null;
     if (st.control) rememberControl(st.session, st.control);
+    if (st.role === 'controller') this.showSessionInUrl(st.session);
     this.net.setSession(st.session, st.control);
     st.token = p.token || st.token;
     st.scenario = p.scenario || st.scenario;
@@ -258,6 +271,7 @@ class App {
     if (p.protocol && p.protocol.name) this.setProtocol(p.protocol);
 
     this.m = fromSnapshot(p);
+    if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
     this.topology.setRun(this.m.ids, this.m.layout, this.proto);
     this.spacetime.setRun(this.m.ids);
     this.clock.reset(p.playback || {});
@@ -289,6 +303,7 @@ class App {
       if (typeof p.playback.viewers === 'number') this.state.viewers = p.playback.viewers;
     }
     if (p.token) this.state.token = p.token;
+    if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
   }
 
   onPlayback(p) {
@@ -319,6 +334,14 @@ class App {
   setProtocol(proto) {
     this.proto = proto;
     addStrings(proto.strings);
+    if (this.stringsFor !== proto.name) {
+      // The page was translated before these strings existed (the header's protocol title):
+      // translate it again, once per protocol (it resets labels the views set, so they redraw).
+      this.stringsFor = proto.name;
+      translatePage();
+      this.langTick++;
+      this.setDocTitle();
+    }
     this.inspector.setProtocol(proto);
     this.invariants.setProtocol(proto);
     this.scenarioPanel.setProtocol(proto);
@@ -398,7 +421,13 @@ class App {
     setTimeout(() => node.remove(), 4700);
   }
 
+  setDocTitle() {
+    const proto = this.proto;
+    if (proto) document.title = `${t('title', null, proto.title)} · ${t('app.name')}`;
+  }
+
   relabel() {
+    this.setDocTitle();
     this.inspector.key = null;
     this.invariants.key = null;
     this.log.model = null; // re-render in the new language

@@ -138,7 +138,17 @@ export class Menus {
 
   nodeKey(scene) {
     const v = scene.nodes[this.openNodeId] || {};
-    return `${v.up !== false}|${v.role}|${this.app.state.role}`;
+    return `${v.up !== false}|${v.role}|${this.app.state.role}|${this.timersFor(this.openNodeId).join(',')}`;
+  }
+
+  /** Timers a person may force on node `id`: the protocol's, narrowed to those armed there when
+   *  the server says which are (payload `timers`, live: an action applies to the live run). */
+  timersFor(id) {
+    const all = (this.app.protocol() || {}).timers || [];
+    const armed = this.app.model().armed;
+    if (!armed) return all;
+    const on = armed[id] || [];
+    return all.filter((name) => on.includes(name));
   }
 
   buildNodeMenu(scene) {
@@ -171,11 +181,13 @@ export class Menus {
             type: 'text', class: 'menu-arg', placeholder: t(`op.${op.name}.arg`, null, op.arg),
             dataset: { argFor: op.name }, maxlength: 200, disabled: viewer, 'aria-label': op.arg,
           });
-          const b = btn(`request:${op.name}`, label, '', { title: help || null });
+          // Nothing is sent for an empty box (the protocol would get ""): the button waits for text.
+          const b = btn(`request:${op.name}`, label, '', { title: help || null, disabled: true });
+          input.addEventListener('input', () => (b.disabled = viewer || !input.value.trim()));
           input.addEventListener('keydown', (e) => {
             if (e.key === 'Enter') {
               e.preventDefault();
-              b.click();
+              if (!b.disabled) b.click();
             }
           });
           items.push(el('div', { class: 'menu-row' }, [b, input]));
@@ -183,7 +195,7 @@ export class Menus {
           items.push(btn(`request:${op.name}`, label, '', { title: help || null }));
         }
       }
-      const timers = proto.timers || [];
+      const timers = this.timersFor(id);
       if (timers.length) items.push(el('div', { class: 'menu-sep', text: t('menu.timers') }));
       for (const name of timers) {
         items.push(btn(`timeout:${name}`, [icon('timer', 'mi-icon'), t('menu.fire', { timer: tn('timer', name) })]));
@@ -205,7 +217,10 @@ export class Menus {
       const op = action.slice('request:'.length);
       const input = this.nodeMenu.querySelector(`input[data-arg-for="${CSS.escape(op)}"]`);
       a = { do: 'request', node: id, op };
-      if (input) a.arg = input.value;
+      if (input) {
+        if (!input.value.trim()) return;
+        a.arg = input.value.trim();
+      }
     } else if (action.startsWith('timeout:')) {
       a = { do: 'timeout', node: id, timer: action.slice('timeout:'.length) };
     }

@@ -25,6 +25,7 @@ export function createModel(info = {}) {
     violations: [],      // violation events (+ t, seq)
     notes: [],           // note events
     timers: [],          // timer events (node, name, t)
+    armed: null,         // live {node: [armed timer names]} when the server sends it, else null (unknown)
     events: [],          // every trace event, in order (the log)
     history: {},         // id -> [{t, up, role}] whenever up or role changes
     changedAt: {},       // id -> {field: t of last change}

@@ -2,8 +2,22 @@
 // (#bugs, data-bug) and parameters (#params, data-param); bug and parameter
 // changes send `configure` with the current scenario minus its actions.
 
-import { t, tn } from './i18n.js';
+import { has, t, tn } from './i18n.js';
 import { el, clamp } from './format.js';
+
+/**
+ * A bug toggle's title and help line. Protocols declare one description per bug ("bug.<name>");
+ * with no "bug.<name>.title" the title is the description's head before a colon ("Heuristic
+ * abort: ..."), else the whole description: never the raw name.
+ */
+export function bugText(bug) {
+  const desc = t(`bug.${bug.name}`, null, bug.help || '');
+  if (has(`bug.${bug.name}.title`)) return { title: t(`bug.${bug.name}.title`), help: desc };
+  const cap = (s) => (/^[a-z]+\b/.test(s) ? s[0].toUpperCase() + s.slice(1) : s); // not "votedFor"
+  const m = /^([^:：]{3,60})[:：]\s*(\S[\s\S]*)$/.exec(desc);
+  if (m) return { title: cap(m[1].trim()), help: cap(m[2]) };
+  return { title: cap(desc) || bug.name.replace(/[_-]+/g, ' '), help: '' };
+}
 
 export class ScenarioPanel {
   constructor(app) {
@@ -15,6 +29,7 @@ export class ScenarioPanel {
     this.protocol = null;
     this.scenario = null;
     this.enabled = false;
+    this.inUse = null; // JSON of collect() while every field shows the scenario in use
     this.lesson.addEventListener('click', () => this.lesson.parentElement.classList.toggle('expanded'));
     this.preset.addEventListener('change', () => {
       const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
@@ -68,8 +83,8 @@ export class ScenarioPanel {
       const small = el('small');
       this.rows.push({
         input, label: strong, small,
-        text: () => t(`bug.${b.name}.title`, null, b.name.replace(/[_-]+/g, ' ')),
-        help: () => t(`bug.${b.name}`, null, b.help),
+        text: () => bugText(b).title,
+        help: () => bugText(b).help,
       });
       return el('label', { class: 'bug' }, [input, el('span', { class: 'bug-text' }, [strong, small])]);
     });
@@ -100,8 +115,22 @@ export class ScenarioPanel {
       }
     }
     this.params.replaceChildren(...rows);
-    for (const input of this.params.querySelectorAll('[data-param]')) {
-      input.addEventListener('change', () => this.send());
+    for (const r of this.rows) {
+      if (!r.input.dataset.param) continue;
+      // A field being typed in keeps its text when a snapshot arrives; once committed (Enter,
+      // blur) it shows the server's value again, which may be clamped or rounded.
+      r.input.addEventListener('input', () => (r.dirty = true));
+      r.input.addEventListener('change', () => {
+        r.dirty = false;
+        this.send();
+      });
+      r.input.addEventListener('keydown', (e) => {
+        if (e.key !== 'Escape') return;
+        // Escape abandons the edit: back to the value in use, nothing sent (the page's
+        // Escape handler then blurs the field, and with the value restored no change fires).
+        r.dirty = false;
+        this.showValue(r, this.valuesInUse());
+      });
     }
   }
 
@@ -115,7 +144,27 @@ export class ScenarioPanel {
     return row;
   }
 
-  /** Labels in the current language; values from the scenario (except a field being edited). */
+  /** The value of every parameter field in the scenario in use. */
+  valuesInUse() {
+    const proto = this.protocol;
+    const sc = this.scenario || {};
+    const net = sc.network || proto.network || {};
+    const lat = Array.isArray(net.latency) ? net.latency : [10, 30];
+    const values = {
+      nodes: sc.nodes, 'latency.0': lat[0], 'latency.1': lat[1], loss: net.loss ?? 0,
+      duplicate: net.duplicate ?? 0, seed: sc.seed ?? 1,
+    };
+    for (const p of proto.params || []) values[`p.${p.name}`] = sc.params && p.name in sc.params ? sc.params[p.name] : p.default;
+    return values;
+  }
+
+  showValue(r, values) {
+    const sc = this.scenario || {};
+    if (r.input.type === 'checkbox') r.input.checked = (sc.bugs || []).includes(r.input.dataset.bug);
+    else if (r.input.dataset.param in values) r.input.value = String(values[r.input.dataset.param]);
+  }
+
+  /** Labels in the current language; values from the scenario (except a field being typed in). */
   render() {
     const proto = this.protocol;
     const sc = this.scenario;
@@ -127,14 +176,8 @@ export class ScenarioPanel {
       this.builtFor = shape;
     }
     if (this.bugsEmpty) this.bugsEmpty.textContent = t('bugs.none');
-    const net = sc.network || proto.network || {};
-    const lat = Array.isArray(net.latency) ? net.latency : [10, 30];
-    const values = {
-      nodes: sc.nodes, 'latency.0': lat[0], 'latency.1': lat[1], loss: net.loss ?? 0,
-      duplicate: net.duplicate ?? 0, seed: sc.seed ?? 1,
-    };
-    for (const p of proto.params || []) values[`p.${p.name}`] = sc.params && p.name in sc.params ? sc.params[p.name] : p.default;
-    const editing = document.activeElement;
+    const values = this.valuesInUse();
+    let all = true;
     for (const r of this.rows) {
       r.label.textContent = r.text();
       const help = r.help();
@@ -145,10 +188,11 @@ export class ScenarioPanel {
           r.input.options[i].textContent = t(`param.${r.pname}.${c}`, null, c);
         });
       }
-      if (r.input === editing) continue;
-      if (r.input.type === 'checkbox') r.input.checked = (sc.bugs || []).includes(r.input.dataset.bug);
-      else if (r.input.dataset.param in values) r.input.value = String(values[r.input.dataset.param]);
+      if (r.dirty) all = false;
+      else this.showValue(r, values);
     }
+    // What the panel sends when nothing was changed: send() compares against it.
+    this.inUse = all ? JSON.stringify(this.collect()) : null;
   }
 
   /** The scenario the panel describes now (actions left out: configure clears them). */
@@ -173,6 +217,7 @@ export class ScenarioPanel {
         out.params[key.slice(2)] = input.value;
         continue;
       }
+      if (input.value.trim() === '') continue; // an emptied field keeps the value in use (Number('') is 0)
       let v = Number(input.value);
       const min = Number(input.min), max = Number(input.max);
       if (!Number.isFinite(v)) continue;
@@ -194,6 +239,13 @@ export class ScenarioPanel {
 
   send() {
     if (!this.enabled) return;
-    this.app.configure(this.collect());
+    const sc = this.collect();
+    if (this.inUse !== null && JSON.stringify(sc) === this.inUse) {
+      // Nothing to change (an emptied field, a value that rounds to the current one): configure
+      // would restart the run and clear its actions for nothing. Just show the values in use.
+      this.render();
+      return;
+    }
+    this.app.configure(sc);
   }
 }

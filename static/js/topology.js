@@ -62,10 +62,14 @@ export class Topology {
       ids.forEach((id, i) => this.pos.set(id, { x: step * (i + 1), y }));
     };
     const caption = 46; // the narration caption sits at the bottom of the canvas
-    let top = pad;
+    // The fault buttons sit at the top right; on a narrow canvas (a projector) they reach the
+    // top node of the ring: keep their band free then.
+    const bar = this.canvas.parentElement ? this.canvas.parentElement.querySelector('.fault-bar') : null;
+    const toolbar = bar && bar.offsetLeft < w / 2 + R + 70 ? bar.offsetTop + bar.offsetHeight - pad + 4 : 0;
+    let top = pad + toolbar;
     let bottom = h - pad - caption;
     if (groups.top.length) {
-      placeRow(groups.top, pad + R + 4);
+      placeRow(groups.top, top + R + 4);
       top += rowH;
     }
     if (groups.bottom.length) {
@@ -83,7 +87,8 @@ export class Topology {
       const rx = Math.max(R * 2, w / 2 - pad - R - 56);
       const ry = Math.max(R * 2, (bottom - top) / 2 - R - labelH / 2 - 4);
       // A gentle ellipse uses a wide canvas better than a circle would.
-      const rr = Math.min(ry * (centers.length ? 2.4 : 2.2), rx);
+      // (On a short canvas, at least half the width: a ring squeezed by height alone piles up.)
+      const rr = Math.min(Math.max(ry * (centers.length ? 2.4 : 2.2), rx * 0.7), rx);
       // With a node in the middle, turn the ring half a step so nobody sits right above it.
       const start = ring.length === 2 ? Math.PI : -Math.PI / 2 + (centers.length ? Math.PI / ring.length : 0);
       ring.forEach((id, i) => {
