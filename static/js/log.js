@@ -6,7 +6,7 @@ import { invName, violationText } from './invariants.js';
 import { el, fmtBody, fmtValue } from './format.js';
 
 const MAX_LINES = 250;
-const APPEND_EVERY_MS = 120; // while a run streams, new lines are added in small bursts, not every frame
+const APPEND_EVERY_MS = 60; // while a run streams, new lines are added in small bursts, not every frame
 
 // Filters: which event types a view shows.
 const FILTERS = {
