@@ -26,15 +26,19 @@ def _dumps(obj) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m engine", description="Protocol Playground engine")
-    p.add_argument("--protocol-file", action="append", default=[],
-                   help="load a protocol module from a Python file (repeatable)")
+    # --protocol-file is accepted before or after the command ("run --protocol-file my.py");
+    # SUPPRESS keeps a subcommand's empty default from hiding the files given before it.
+    files = _Parser(add_help=False)
+    files.add_argument("--protocol-file", action="append", default=argparse.SUPPRESS,
+                       help="load a protocol module from a Python file (repeatable); "
+                            "without --protocol, run and check use the protocol it defines")
+    p = _Parser(prog="python -m engine", description="Protocol Playground engine", parents=[files])
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
-    ls = sub.add_parser("list", help="protocols, parameters, presets, bug toggles")
+    ls = sub.add_parser("list", help="protocols, parameters, presets, bug toggles", parents=[files])
     ls.add_argument("--json", action="store_true")
 
-    run = sub.add_parser("run", help="run a scenario and print its trace")
+    run = sub.add_parser("run", help="run a scenario and print its trace", parents=[files])
     run.add_argument("scenario", nargs="?", help="scenario JSON file ('-' for stdin)")
     run.add_argument("--token", help="a share token instead of a file")
     run.add_argument("--protocol")
@@ -45,15 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--until", type=int)
     run.add_argument("--jsonl", action="store_true", help="one JSON event per line, then the summary")
 
-    ck = sub.add_parser("check", help="random fault schedules against the safety invariants")
-    ck.add_argument("--protocol", required=True)
+    ck = sub.add_parser("check", help="random fault schedules against the safety invariants", parents=[files])
+    ck.add_argument("--protocol")
     ck.add_argument("--bug", action="append", default=[])
     ck.add_argument("--runs", type=int, default=300)
     ck.add_argument("--seed", type=int, default=1)
     ck.add_argument("--until", type=int)
     ck.add_argument("--nodes", type=int)
 
-    bn = sub.add_parser("bench", help="events per second for each protocol")
+    bn = sub.add_parser("bench", help="events per second for each protocol", parents=[files])
     bn.add_argument("--protocol", action="append", default=[])
     bn.add_argument("--until", type=int, default=20_000)
     bn.add_argument("--repeat", type=int, default=3)
@@ -61,9 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _for_protocol_file(args):
-    for path in args.protocol_file:
-        load_protocol_file(path)
+def _load_protocol_files(args):
+    """Register each --protocol-file; the last one is the default --protocol of run and check."""
+    loaded = [load_protocol_file(path) for path in getattr(args, "protocol_file", [])]
+    if loaded and getattr(args, "protocol", "") is None and not getattr(args, "scenario", None) \
+            and not getattr(args, "token", None):
+        args.protocol = loaded[-1].name
 
 
 def cmd_list(args, out):
@@ -147,6 +154,8 @@ def _format_event(ev: dict) -> str:
 
 
 def cmd_check(args, out, err):
+    if not args.protocol:
+        raise UsageError("check needs --protocol (or a --protocol-file)")
     if args.runs < 1 or args.runs > 1_000_000:
         raise UsageError(f"--runs={args.runs} is out of range [1, 1000000]")
     proto = registry.get(args.protocol)
@@ -200,7 +209,7 @@ def main(argv=None, out=None, err=None) -> int:
     err = err or sys.stderr
     try:
         args = build_parser().parse_args(argv)
-        _for_protocol_file(args)
+        _load_protocol_files(args)
         if args.cmd == "list":
             return cmd_list(args, out)
         if args.cmd == "run":

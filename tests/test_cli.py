@@ -72,6 +72,18 @@ def test_user_protocol_file_runs_and_check_passes_without_bug():
     assert out.startswith("ok: 100 random fault schedules")
 
 
+def test_protocol_file_after_the_command_names_the_protocol_to_run():
+    """The issue's spelling: `run --protocol-file my_protocol.py`, no --protocol."""
+    code, out, err = cli("run", "--protocol-file", EXAMPLE, "--until", "300", "--jsonl")
+    assert code == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["nodes"]["n1"]["role"] == "server"
+    code, out, err = cli("check", "--protocol-file", EXAMPLE, "--bug", "forget_holder")
+    assert code == 1 and "mutual_exclusion" in out.splitlines()[0], err
+    code, _out, err = cli("check")
+    assert code == 2 and "check needs --protocol" in err
+
+
 def test_check_prints_a_counterexample_that_run_replays(tmp_path):
     code, out, err = cli("--protocol-file", EXAMPLE, "check", "--protocol", "mutex", "--bug", "forget_holder")
     assert code == 1, out + err
