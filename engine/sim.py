@@ -18,7 +18,7 @@ import random
 
 from . import limits
 from .network import Network
-from .protocol import Message, Violation
+from .protocol import Checker, Message, Violation
 from .protocols import registry
 from .scenario import Scenario, ScenarioError, validate_action
 
@@ -105,6 +105,9 @@ class Simulation:
         # Views appear with each node's on_start (the first state event is the full view).
         self.views: dict[str, dict] = {n: {"up": True} for n in self.ids}
         self.checker = self.proto.checker_class(self.params, self.bugs, self.ids) if check else None
+        # Hooks a checker does not override are skipped: they run once per message or event.
+        self._on_send = self._hook("on_send")
+        self._after_event = self._hook("after_event")
 
         # One boot event starts every node, so checkers never see a half-started cluster.
         # It has an action's priority and is pushed first: it precedes even actions at t=0.
@@ -113,6 +116,12 @@ class Simulation:
             self._schedule_action(a)
 
     # ------------------------------------------------------------ plumbing
+
+    def _hook(self, name: str):
+        c = self.checker
+        if c is None or getattr(type(c), name) is getattr(Checker, name):
+            return None
+        return getattr(c, name)
 
     def _new_node(self, n: str):
         return self.proto.create_node(n, self.ids, self.params, self.bugs, self.disk[n])
@@ -160,8 +169,8 @@ class Simulation:
             net.lost.add(mid)
         net.inflight[mid] = msg
         self._push(at, _EVENT, _DELIVER, msg)
-        if self.checker is not None:
-            found = self.checker.on_send(self, msg)
+        if self._on_send is not None:
+            found = self._on_send(self, msg)
             if found:
                 self._report(found)
         if self.tracing:
@@ -187,9 +196,9 @@ class Simulation:
                         changes[k] = None
                 self.views[n] = new
                 self._emit({"type": "state", "node": n, "changes": changes})
-        if self.checker is not None:
+        if self._after_event is not None:
             try:
-                found = self.checker.after_event(self, n, msg)
+                found = self._after_event(self, n, msg)
             except Exception as e:
                 raise ProtocolError(f"{self.proto.name}: checker failed after an event at {n} "
                                     f"t={self.now}: {type(e).__name__}: {e}") from e
