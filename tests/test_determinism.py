@@ -13,12 +13,11 @@ from engine import fuzz, registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Runs every preset of every protocol and prints one sha256 per trace.
 # The protocols a fresh process knows (other test modules register test-only ones in this process).
 SHIPPED = [n for n in registry.names(include_hidden=True)
            if type(registry.get(n)).__module__.startswith("engine.protocols.")]
 
-
+# Runs every preset of every protocol and prints one sha256 per trace.
 ALL_PRESETS = """
 import hashlib, io, sys
 from engine import registry
