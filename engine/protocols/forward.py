@@ -18,8 +18,7 @@ class ForwardNode(Node):
 
     def on_message(self, ctx, msg):
         self.seen += 1
-        peers = self.peers
-        ctx.send(peers[ctx.rng.randrange(len(peers))], "token", n=msg.body["n"])
+        ctx.send(ctx.rng.choice(self.peers), "token", n=msg.body["n"])
 
     def view(self):
         return {"role": "relay", "seen": self.seen}
