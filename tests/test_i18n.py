@@ -52,3 +52,18 @@ def test_skip_notes_the_engine_emits_fill_their_translations():
         key = f"engine.skipped.{args['why']}"
         assert placeholders(en[key]) <= set(args), key
         assert placeholders(zh[key]) <= set(args), key
+
+
+# ASCII , ; : ( ) ! ? next to a Chinese character: Chinese text takes the full-width forms.
+HALF_WIDTH = re.compile(r"(?<=[\u4e00-\u9fff])[,;:()!?]|[,;:()!?](?=[\u4e00-\u9fff])")
+
+
+def test_chinese_text_uses_full_width_punctuation():
+    from engine import registry
+    texts = {f"static/i18n/zh.json {k}": v for k, v in load("zh").items()}
+    for proto in registry.all(include_hidden=True):
+        if not type(proto).__module__.startswith("engine.protocols."):
+            continue   # a test-only protocol another test module registered
+        texts.update({f"{proto.name} {k}": v["zh"] for k, v in proto.strings.items()})
+    bad = [f"{where}: {text}" for where, text in texts.items() if HALF_WIDTH.search(text)]
+    assert bad == []

@@ -740,7 +740,7 @@ STRINGS = {
     "field.role": {"en": "role", "zh": "角色"},
     "field.term": {"en": "current term", "zh": "当前任期"},
     "field.votedFor": {"en": "voted for", "zh": "投票给"},
-    "field.log": {"en": "log (term:command)", "zh": "日志（任期:命令）"},
+    "field.log": {"en": "log (term:command)", "zh": "日志（任期：命令）"},
     "field.logStart": {"en": "first index shown", "zh": "显示的第一个索引"},
     "field.commitIndex": {"en": "commit index", "zh": "提交索引"},
     "field.leader": {"en": "known leader", "zh": "已知领导者"},
