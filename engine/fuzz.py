@@ -61,8 +61,15 @@ def random_action(rng, sim: Simulation, at: int, weights: dict) -> dict | list |
 
 
 def random_run(protocol: str, seed: int, *, bugs=(), until=None, nodes=None, actions=40,
-               weights=None, base: dict | None = None) -> tuple[Scenario, list[dict]]:
-    """One random fault schedule. Returns (scenario with its actions, safety violations)."""
+               weights=None, base: dict | None = None, settle: int = 0,
+               eventual: bool = False) -> tuple[Scenario, list[dict]]:
+    """One random fault schedule. Returns (scenario with its actions, safety violations).
+
+    With `settle` ms, the faults stop at the scenario's `until`: the network
+    heals, every crashed node restarts, and the run goes on `settle` ms more, so
+    the checker's eventual properties are judged too (returned with
+    eventual=True).
+    """
     proto = registry.get(protocol)
     rng = random.Random(f"fuzz:{protocol}:{seed}")
     data = dict(base or {})
@@ -72,24 +79,36 @@ def random_run(protocol: str, seed: int, *, bugs=(), until=None, nodes=None, act
     if nodes is not None:
         data["nodes"] = nodes
     scenario = from_dict(data)
+    faults_until = scenario.until
+    if settle:
+        scenario = from_dict({**scenario.to_dict(), "until": faults_until + settle})
     weights = {**DEFAULT_WEIGHTS, **getattr(proto, "fuzz_weights", {}), **(weights or {})}
     sim = Simulation(scenario, trace=False)
-    gap = max(2, scenario.until // (actions + 1))
+    gap = max(2, faults_until // (actions + 1))
     t = 0
     for _ in range(actions):
         t += rng.randint(1, 2 * gap)
-        if t >= scenario.until:
+        if t >= faults_until:
             break
         sim.run_until(t - 1)
         if sim.violations or sim.done:
             break
         a = random_action(rng, sim, t, weights)
         for one in ([] if a is None else a if isinstance(a, list) else [a]):
-            if one["at"] <= scenario.until:
+            if one["at"] <= faults_until:
                 sim.add_action(one)
+    if settle and not sim.violations:
+        # Actions a protocol's nemesis stamped past the window land before the calm.
+        calm = max([faults_until] + [a["at"] + 1 for a in sim.actions])
+        sim.run_until(calm - 1)
+        if sim.network.groups is not None:
+            sim.add_action({"at": calm, "do": "heal"})
+        for n in sim.ids:
+            if not sim.up[n]:
+                sim.add_action({"at": calm, "do": "restart", "node": n})
     sim.run()
-    safety = [v for v in sim.violations if not v.get("eventual")]
-    return scenario.with_actions(list(sim.actions)), safety
+    found = [v for v in sim.violations if eventual or not v.get("eventual")]
+    return scenario.with_actions(list(sim.actions)), found
 
 
 def violations_of(scenario: Scenario) -> list[dict]:

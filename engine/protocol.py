@@ -265,6 +265,10 @@ class Protocol:
     def create_node(self, node_id: str, node_ids: list[str], params: dict, bugs: frozenset, disk: dict) -> Node:
         raise NotImplementedError
 
+    def validate(self, nodes: int, params: dict) -> str | None:
+        """What is wrong with this combination of node count and (each valid) parameters, or None."""
+        return None
+
     def random_request(self, rng, node_ids: list[str]) -> tuple[str, str, str | None] | None:
         """A client request for random fault schedules: (node, op, arg) or None."""
         return None

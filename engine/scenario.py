@@ -295,6 +295,10 @@ def from_dict(data: dict, registry=None) -> Scenario:
     for k in sorted(params_in):
         params[k] = validate_param(proto, k, params_in[k])
 
+    problem = proto.validate(nodes, params)
+    if problem:
+        raise ScenarioError(problem)
+
     network = validate_network(merged.get("network", {}), proto.default_network)
 
     bugs_in = merged.get("bugs", [])

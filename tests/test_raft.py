@@ -121,8 +121,27 @@ def test_partitioned_old_leader_loses_its_minority_entries():
     assert [r.get("error") for r in results[1:]] == ["overwritten", "overwritten"]
 
 
-def test_figure8_current_term_rule_is_safe():
-    sim = run("figure8")
+def test_figure8_old_term_entry_on_a_majority_is_not_committed_and_is_overwritten():
+    sim = Simulation(from_dict({"protocol": "raft", "preset": "figure8"}))
+    sim.run_until(1021)
+    # x=2 (index 3, term 1) sits on four of five logs, n1 leads term 3 ...
+    holders = [n for n in sim.ids if sim.disk[n]["log"][2:3] == [[1, "x=2"]]]
+    assert holders == ["n1", "n2", "n3", "n4"]
+    assert sim.nodes["n1"].role == "leader" and sim.nodes["n1"].term == 3
+    # ... yet nobody has committed it: n1 counts only entries of its own term.
+    assert all(sim.nodes[n].commit_index < 3 for n in holders)
+    sim.run()
+    assert sim.violations == []
+    assert (4, "n5") in elected(sim)
+    for n, log in disk_logs(sim).items():                # overwritten everywhere, n1 included
+        assert log[2:4] == [[2, None], [2, "x=3"]], n   # n5's term-2 no-op and x=3
+        assert [1, "x=2"] not in log, n
+    assert all(v["kv"] == {"x": "3"} for v in sim.summary()["nodes"].values())
+    assert not [e for e in notes(sim, "raft.commit") if e["node"] == "n1" and e["args"]["term"] == 3]
+
+
+def test_figure8_commit_current_term_entry_carries_the_old_one():
+    sim = run("figure8_commit")
     assert sim.violations == []
     # n5, whose log ends in term 2, cannot win once n1's term-3 no-op is on a majority.
     refused = {e["node"] for e in notes(sim, "raft.refuse_log") if e["args"]["candidate"] == "n5"}
@@ -137,6 +156,8 @@ def test_figure8_with_count_old_term_overwrites_a_committed_entry():
     sim = run("figure8_bug")
     assert "state_machine_safety" in invariants(sim)
     assert "leader_completeness" in invariants(sim)
+    first = next(e for e in notes(sim, "raft.commit") if e["node"] == "n1" and e["args"]["term"] == 3)
+    assert first["t"] <= 1021          # committed by counting, before the crash
     # The same script with the bug turned off is safe.
     assert run("figure8_bug", bugs=[]).violations == []
 
@@ -163,15 +184,48 @@ def test_no_up_to_date_check_elects_a_leader_missing_committed_entries():
 
 # ---------------------------------------------------------------- random fault schedules
 
-@pytest.mark.parametrize("network, weights", [
-    ({}, None),                                              # the protocol's fuzz weights
-    ({"loss": 0.1, "duplicate": 0.1}, fuzz.DEFAULT_WEIGHTS),  # lossy, duplicating network
-])
-def test_random_fault_schedules_are_safe(network, weights):
-    base = {"network": network} if network else None
+@pytest.mark.parametrize("base, weights", [
+    (None, None),                                                      # the protocol's fuzz weights
+    ({"network": {"loss": 0.1, "duplicate": 0.1}}, fuzz.DEFAULT_WEIGHTS),  # lossy, duplicating network
+    # Latency up to 400 ms: replies from an old term arrive after the next election has begun.
+    ({"network": {"latency": [1, 400]}}, None),
+    # One entry per AppendEntries, reordering and duplicates: replication and commit
+    # advance in small, out-of-order steps.
+    ({"params": {"max_entries": 1}, "network": {"latency": [1, 200], "duplicate": 0.2}}, None),
+    ({"nodes": 3}, None),
+    ({"nodes": 9}, None),
+], ids=["default", "lossy", "slow", "one_entry", "three_nodes", "nine_nodes"])
+def test_random_fault_schedules_are_safe(base, weights):
     for seed in range(1, 121):
         scenario, found = fuzz.random_run("raft", seed, base=base, weights=weights)
         assert found == [], (seed, found, scenario.to_json())
+
+
+@pytest.mark.parametrize("base", [None, {"network": {"latency": [1, 40]}}, {"nodes": 9}],
+                         ids=["default", "jittery", "nine_nodes"])
+def test_after_random_faults_stop_the_cluster_converges(base):
+    """Faults for 8 s, then heal and restart everyone: 12 s later one leader, all caught up."""
+    judged = 0
+    for seed in range(1, 41):
+        scenario, found = fuzz.random_run("raft", seed, base=base, until=8000, settle=12000, eventual=True)
+        assert found == [], (seed, found, scenario.to_json())
+        sim = Simulation(scenario, trace=False)
+        judged += sim.checker.settle_time(sim.run()) is not None
+    assert judged == 40
+
+
+def test_converges_flags_a_follower_that_never_learns_the_commit_index(monkeypatch):
+    original = raft.RaftNode.handle_append_entries
+    monkeypatch.setattr(raft.RaftNode, "handle_append_entries",
+                        lambda self, ctx, src, b: original(self, ctx, src, {**b, "commitIndex": 0}))
+    sim = run(until=10_000, actions=[{"at": 500, "do": "request", "node": "n2", "op": "put", "arg": "x=1"}])
+    assert [v["key"] for v in sim.violations] == ["viol.converges.behind"]
+    assert sim.violations[0]["eventual"] is True
+
+
+def test_converges_is_not_judged_when_timeouts_cannot_separate_candidates():
+    sim = run(until=20_000, params={"election_spread": 0})
+    assert sim.checker.settle_time(sim) is None and sim.violations == []
 
 
 @pytest.mark.parametrize("bug", [b.name for b in PROTO.bugs])
@@ -187,7 +241,9 @@ def test_each_bug_is_found_and_replays(bug):
 def test_every_violation_message_is_translated_from_its_own_template():
     source = Path(raft.__file__).read_text(encoding="utf-8")
     declared = set(re.findall(r'_violation\(\s*"\w+",\s*"([^"]+)"', source))
-    assert declared == {f"viol.{name}" for name, _ in PROTO.checker_class.invariants}
+    one_message = {f"viol.{name}" for name, _ in PROTO.checker_class.invariants if name != "converges"}
+    assert declared == one_message | {"viol.converges.no_leader", "viol.converges.behind",
+                                      "viol.state_machine_safety.again"}
     emitted = []
     for p in PROTO.presets:
         emitted += run(p.name).violations

@@ -8,7 +8,7 @@ import pytest
 
 from engine import fuzz
 from engine.protocols import registry, twopc
-from engine.scenario import from_dict
+from engine.scenario import ScenarioError, from_dict
 from engine.sim import Simulation
 
 from .translations import check_violation_texts, placeholders
@@ -390,13 +390,71 @@ def test_random_fault_schedules_never_violate_safety():
     assert runs == 600
 
 
+@pytest.mark.parametrize("base", [{}, {"nodes": 5}, {"network": {"latency": [1, 150], "duplicate": 0.2}}],
+                         ids=["default", "five", "jittery"])
+def test_after_random_faults_stop_every_transaction_resolves(base):
+    """Faults for 8 s, then heal and restart everyone: 12 s later nothing is in doubt or locked."""
+    for seed in range(1, 61):
+        sc, found = fuzz.random_run("2pc", seed, base=base, until=8000, settle=12_000, eventual=True)
+        assert found == [], (seed, found, sc.to_json())
+        sim = Simulation(sc, trace=False)
+        assert sc.until - sim.last_action_at >= sim.checker.settle_time(sim)   # so it was judged
+
+
+def test_all_resolved_flags_participants_that_never_release_a_commit_lock(monkeypatch):
+    original = twopc.Participant.finish
+
+    def finish(self, ctx, tx, final):
+        key = self.keys[tx]
+        original(self, ctx, tx, final)
+        if final == "COMMITTED":
+            self.locks[key] = tx
+    monkeypatch.setattr(twopc.Participant, "finish", finish)
+    flagged = 0
+    for seed in range(1, 11):
+        _sc, found = fuzz.random_run("2pc", seed, until=8000, settle=12_000, eventual=True)
+        flagged += "viol.all_resolved.locks" in {v["key"] for v in found}
+    assert flagged >= 3      # (a crash and restart rebuilds the locks from the log, hiding the leak)
+
+
+# p2 prepares tx1 on x, is cut off and crashes; back up, a second transaction on x arrives.
+IN_DOUBT_THEN_SECOND_TX = [begin(100), {"at": 165, "do": "partition", "groups": [["p2"], ["c", "p1", "p3"]]},
+                           {"at": 170, "do": "crash", "node": "p2"}, {"at": 400, "do": "restart", "node": "p2"},
+                           {"at": 405, "do": "heal"}, begin(410)]
+
+
+def test_in_doubt_participant_keeps_its_lock_across_a_crash():
+    sim = run(actions=IN_DOUBT_THEN_SECOND_TX, until=6000)
+    assert [v for v in sim.violations if not v.get("eventual")] == []
+    waits = notes(sim, "2pc.waits", "p2")
+    assert waits and waits[0]["args"] == {"tx": "tx2", "item": "x", "holder": "tx1"}
+
+
+def test_checker_catches_a_recovery_that_forgets_locks(monkeypatch):
+    original = twopc.Participant.on_recover
+
+    def forgetful(self, ctx):
+        original(self, ctx)
+        self.locks = {}          # the log says PREPARED, but the lock is not taken back
+    monkeypatch.setattr(twopc.Participant, "on_recover", forgetful)
+    sim = run(actions=IN_DOUBT_THEN_SECOND_TX, until=6000)
+    keys = [v["key"] for v in sim.violations if v["invariant"] == "locks_held"]
+    assert keys[:2] == ["viol.locks_held.lost", "viol.locks_held.shared"]
+    assert sim.violations[0]["nodes"] == ["p2"]
+
+
+def test_checker_catches_participants_that_ignore_locks(monkeypatch):
+    monkeypatch.setattr(twopc.Participant, "handle_prepare",
+                        lambda self, ctx, msg: self.prepare(ctx, msg.body["tx"], msg.body["key"]))
+    sim = run(actions=[begin(100), begin(105)], until=3000)
+    assert "viol.locks_held.shared" in {v["key"] for v in sim.violations}
 
 
 def test_every_violation_message_is_translated_from_its_own_template(monkeypatch):
     with open(twopc.__file__, encoding="utf-8") as f:
         source = f.read()
     declared = set(re.findall(r'_violation\(\s*"\w+",\s*"([^"]+)"', source))
-    assert len(declared) == 12
+    assert len(declared) == 14
     for key in declared:
         assert key in PROTO.strings, key
     emitted = []
@@ -433,3 +491,9 @@ def test_heuristic_abort_bug_is_found_by_check_and_replays():
     replay = fuzz.violations_of(from_dict(json.loads(small.to_json())))
     assert replay == found
     assert len(small.actions) <= 10     # shrunk to a readable counterexample
+
+
+def test_a_no_voter_beyond_the_participants_is_a_clear_error():
+    with pytest.raises(ScenarioError, match="no_voter=5 names no participant: this run has p1..p3"):
+        scenario(nodes=3, params={"no_voter": 5})
+    assert scenario(nodes=5, params={"no_voter": 5}).params["no_voter"] == 5

@@ -478,6 +478,9 @@ class RaftChecker(Checker):
                                  "before the election that would break it).")),
         ("state_machine_safety", ("If a server has applied a log entry at a given index, no other server "
                                   "ever applies a different log entry for the same index.")),
+        ("converges", ("Eventually (all nodes up, network healed, long enough after the last action, timeouts "
+                       "randomized wider than a round trip): one leader, followed by every node in its term, and "
+                       "every node has committed what the leader has.")),
     )
 
     def __init__(self, params, bugs, node_ids):
@@ -523,6 +526,38 @@ class RaftChecker(Checker):
             if len(self.applied) > k:
                 self.check_electable(sim, found)
         return found
+
+    def settle_time(self, sim) -> int | None:
+        """How long after the last action a stable, caught-up cluster may be expected, or
+        None when it may not: timeouts too close together can split the vote forever."""
+        p = self.params
+        hi = sim.network.latency[1]
+        width = p["election_timeout"] * p["election_spread"] // 100
+        if sim.network.loss > 0 or width <= 2 * hi:
+            return None
+        longest = max(len(sim.disk[n].get("log") or ()) for n in self.node_ids)
+        catch_up = (longest // p["max_entries"] + 1) * 2 * hi     # one round trip per AppendEntries batch
+        return 20 * (p["election_timeout"] + width) + catch_up + 4 * p["heartbeat"]
+
+    def on_quiet(self, sim):
+        settle = self.settle_time(sim)
+        if settle is None or sim.until - (sim.last_action_at or 0) < settle:
+            return []
+        nodes = {n: sim.nodes[n] for n in self.node_ids}
+        leaders = [n for n, node in nodes.items() if node.role == LEADER]
+        top = max(node.term for node in nodes.values())
+        leader = next((n for n in leaders if nodes[n].term == top), None)
+        if leader is None:
+            return [_violation("converges", "viol.converges.no_leader", self.node_ids, term=top, ms=settle)]
+        lead = nodes[leader]
+        behind = [n for n, node in nodes.items()
+                  if n != leader and (node.term != top or node.leader != leader
+                                      or node.commit_index != lead.commit_index)]
+        if behind:
+            n = behind[0]
+            return [_violation("converges", "viol.converges.behind", (n, leader), node=n, leader=leader,
+                               term=nodes[n].term, index=nodes[n].commit_index, lead=lead.commit_index)]
+        return []
 
     def check_leader(self, node, n, dirty, found):
         term = node.term
@@ -611,9 +646,14 @@ class RaftChecker(Checker):
             if i <= len(applied):
                 if applied[i - 1] != e:
                     who = self.applied_by[i - 1]
-                    found.append(_violation(
-                        "state_machine_safety", "viol.state_machine_safety", _distinct(who, n),
-                        node=n, entry=entry_text(e), index=i, other=who, other_entry=entry_text(applied[i - 1])))
+                    if who == n:     # the same node, before a restart, applied something else here
+                        found.append(_violation(
+                            "state_machine_safety", "viol.state_machine_safety.again", (n,),
+                            node=n, entry=entry_text(e), index=i, other_entry=entry_text(applied[i - 1])))
+                    else:
+                        found.append(_violation(
+                            "state_machine_safety", "viol.state_machine_safety", (who, n), node=n,
+                            entry=entry_text(e), index=i, other=who, other_entry=entry_text(applied[i - 1])))
                     return
             else:
                 applied.append(e)
@@ -648,11 +688,12 @@ def _do(at, do, node=None):
 
 SCRIPTED = {"params": {"election_timeout": 2000}, "network": {"latency": [20, 20]}}
 
+# The paper's Figure 8, with n1..n5 for S1..S5 and terms 1, 2, 3, 4 for its 2, 3, 4, 5.
 FIGURE8 = [
     _timeout(10, "n1"),                                   # n1 leads term 1
     _put(200, "n1", "x=1"),                               # committed everywhere
     _partition(400, ("n1", "n2"), ("n3", "n4", "n5")),
-    _put(410, "n1", "x=2"),                               # (a) reaches n2 only
+    _put(410, "n1", "x=2"),                               # (a) x=2 (index 3) reaches n2 only
     _do(500, "crash", "n1"),
     _timeout(510, "n5"),                                  # (b) n5 wins term 2 with n3, n4 ...
     _partition(560, ("n5",), ("n1", "n2", "n3", "n4")),   # ... and is cut off at once
@@ -660,11 +701,25 @@ FIGURE8 = [
     _do(700, "crash", "n5"),
     _do(800, "restart", "n1"),
     _timeout(810, "n1"),                                  # term 2: n3, n4 already voted
-    _timeout(900, "n1"),                                  # (c) term 3: n1 wins, sends x=2 on
+    _timeout(900, "n1"),                                  # (c) term 3: n1 wins and sends x=2 on
+]
+# (d) x=2 is on n1..n4 at t=1020, but n1 is cut off and crashes before its term-3
+# no-op spreads (one entry per AppendEntries keeps the two apart): n5 can still win.
+FIGURE8_OVERWRITE = FIGURE8 + [
+    _partition(1021, ("n1",), ("n2", "n3", "n4", "n5")),
+    _do(1022, "crash", "n1"),
+    _do(1056, "restart", "n5"),
+    _timeout(1061, "n5"),                                 # term 3: everyone voted for n1
+    _timeout(1121, "n5"),                                 # term 4: n3, n4 vote; x=3 overwrites x=2
+    _do(1400, "heal"),
+    _do(1500, "restart", "n1"),
+]
+# (e) n1's no-op travels with x=2 and reaches a majority before n1 crashes.
+FIGURE8_COMMIT = FIGURE8 + [
     _do(1100, "crash", "n1"),
     _do(1105, "heal"),
     _do(1110, "restart", "n5"),
-    _timeout(1120, "n5"),                                 # (d) can n5 win now?
+    _timeout(1120, "n5"),                                 # can n5 win now?
     _timeout(1400, "n2"),
     _do(1500, "restart", "n1"),
 ]
@@ -697,16 +752,23 @@ PRESETS = (
             "actions": [_put(500, "n2", "x=1"), _partition(600, ("n1", "n2"), ("n3", "n4", "n5")),
                         _put(700, "n2", "x=2"), _put(750, "n2", "y=2"), _put(1000, "n3", "x=3"),
                         _do(1400, "heal")]}),
-    Preset("figure8", "Figure 8: committing older terms",
-           "An entry from an older term that sits on a majority is not yet safe: a leader commits only "
-           "entries of its own term (here its no-op), and once that is on a majority the older entry is "
-           "committed with it and n5 can no longer win.",
-           {**SCRIPTED, "until": 2000, "actions": FIGURE8}),
+    Preset("figure8", "Figure 8: an old entry on a majority",
+           "An entry from an older term is not safe just because a majority stores it: n1, leader of term 3, "
+           "has x=2 (from term 1) on four of five logs but does not commit it, and when n1 crashes before its own "
+           "no-op spreads, n5, whose log ends in term 2, wins term 4 and overwrites x=2. That is correct: x=2 "
+           "was never committed, and no client was told it was.",
+           {**SCRIPTED, "params": {**SCRIPTED["params"], "max_entries": 1}, "until": 2000,
+            "actions": FIGURE8_OVERWRITE}),
+    Preset("figure8_commit", "Figure 8: committed with the leader's entry",
+           "The other ending: n1's term-3 no-op reaches a majority together with x=2, which commits both; n5's "
+           "log is now less up to date than a majority's, so n5 can never win and x=2 is safe.",
+           {**SCRIPTED, "until": 2000, "actions": FIGURE8_COMMIT}),
     Preset("figure8_bug", "Figure 8 with the old-term bug",
-           "Counting replicas of an older-term entry commits it too early: n1 commits x=2, then n5, whose "
-           "log ends in a later term, is elected and overwrites it, so two nodes apply different entries "
-           "at the same index.",
-           {**SCRIPTED, "until": 2000, "actions": FIGURE8, "bugs": ["count_old_term"]}),
+           "The same run as Figure 8, but counting replicas: n1 commits x=2 as soon as a majority stores it and "
+           "applies it; then n5 is elected and overwrites it, so two nodes apply different entries at the same "
+           "index.",
+           {**SCRIPTED, "params": {**SCRIPTED["params"], "max_entries": 1}, "until": 2000,
+            "actions": FIGURE8_OVERWRITE, "bugs": ["count_old_term"]}),
     Preset("volatile_vote", "Forgotten vote: two leaders",
            "n2 votes for n1 and crashes; its vote was never written to disk, so after the restart it votes "
            "for n3 in the same term: n1 and n3 both lead term 1 and accept different entries at one index.",
@@ -726,6 +788,8 @@ PRESETS = (
 
 
 # ---------------------------------------------------------------- translations
+
+LESSONS = {p.name: p.lesson for p in PRESETS}
 
 STRINGS = {
     "summary": {
@@ -785,52 +849,62 @@ STRINGS = {
     "inv.committed_electable": {
         "en": "Committed entries are safe: no log lacking one is up to date enough to win an election",
         "zh": "已提交条目安全：缺少它的日志都不足以赢得选举"},
+    "inv.converges": {
+        "en": "Eventually, after the faults stop: one leader, every node follows it and has committed what it has",
+        "zh": "故障停止后最终：只有一个领导者，所有节点都跟随它，并且提交了它已提交的全部条目"},
     "inv.state_machine_safety": {"en": "State Machine Safety: every node applies the same entry at each index",
                                  "zh": "状态机安全：所有节点在同一索引应用相同的条目"},
     # presets
     "preset.first_election": {"en": "First election", "zh": "第一次选举"},
     "preset.first_election.lesson": {
-        "en": PRESETS[0].lesson,
+        "en": LESSONS["first_election"],
         "zh": "所有节点都从跟随者开始；随机化的超时让一个候选人赢得任期 1 的多数票，它的心跳让其他节点保持为跟随者："
               "一个任期，一个领导者。"},
     "preset.replication": {"en": "Replicating a write", "zh": "复制一次写入"},
     "preset.replication.lesson": {
-        "en": PRESETS[1].lesson,
+        "en": LESSONS["replication"],
         "zh": "领导者把写入追加到日志，通过 AppendEntries 发送，多数节点存下后提交，随后每个节点都应用它；"
               "跟随者会把客户端重定向到领导者。"},
     "preset.leader_crash": {"en": "Leader crash and re-election", "zh": "领导者崩溃与重新选举"},
     "preset.leader_crash.lesson": {
-        "en": PRESETS[2].lesson,
+        "en": LESSONS["leader_crash"],
         "zh": "领导者崩溃后心跳停止；一个跟随者超时并赢得任期 2，带着所有已提交的条目继续工作；"
               "旧领导者重启后成为跟随者并追上进度。"},
     "preset.split_vote": {"en": "Split vote", "zh": "选票分裂"},
     "preset.split_vote.lesson": {
-        "en": PRESETS[3].lesson,
+        "en": LESSONS["split_vote"],
         "zh": "四个节点、超时范围很窄时，候选人几乎同时出现并瓜分选票，一个任期没有领导者；"
               "随机超时把它们错开，之后的任期选出了领导者。"},
     "preset.partitioned_leader": {"en": "Partitioned old leader", "zh": "被分区的旧领导者"},
     "preset.partitioned_leader.lesson": {
-        "en": PRESETS[4].lesson,
+        "en": LESSONS["partitioned_leader"],
         "zh": "被隔离在少数派中的领导者仍接受写入，但永远无法提交；多数派选出新领导者，"
               "分区恢复后旧领导者退位，它未提交的条目被覆盖。"},
-    "preset.figure8": {"en": "Figure 8: committing older terms", "zh": "图 8：提交旧任期的条目"},
+    "preset.figure8": {"en": "Figure 8: an old entry on a majority", "zh": "图 8：多数派上的旧任期条目"},
     "preset.figure8.lesson": {
-        "en": PRESETS[5].lesson,
-        "zh": "旧任期的条目即使已在多数节点上也还不安全：领导者只提交自己任期的条目（这里是它的空操作条目），"
-              "它到达多数节点后旧条目随之提交，n5 再也无法当选。"},
+        "en": LESSONS["figure8"],
+        "zh": "旧任期的条目即使已存于多数节点也不一定安全：任期 3 的领导者 n1 已把 x=2（来自任期 1）复制到五个日志中的四个，"
+              "却并不提交它；n1 在自己的空操作条目扩散之前崩溃，日志以任期 2 结尾的 n5 赢得任期 4 并覆盖了 x=2。"
+              "这是正确的：x=2 从未被提交，也没有客户端被告知它已提交。"},
+    "preset.figure8_commit": {"en": "Figure 8: committed with the leader's entry",
+                              "zh": "图 8：随领导者的条目一起提交"},
+    "preset.figure8_commit.lesson": {
+        "en": LESSONS["figure8_commit"],
+        "zh": "另一种结局：n1 任期 3 的空操作条目连同 x=2 一起到达多数节点，两者同时提交；此后 n5 的日志不如多数节点新，"
+              "再也无法当选，x=2 从此安全。"},
     "preset.figure8_bug": {"en": "Figure 8 with the old-term bug", "zh": "图 8：旧任期计数缺陷"},
     "preset.figure8_bug.lesson": {
-        "en": PRESETS[6].lesson,
-        "zh": "靠统计副本数提交旧任期条目提交得太早：n1 提交了 x=2，随后日志以更新任期结尾的 n5 当选并覆盖了它，"
+        "en": LESSONS["figure8_bug"],
+        "zh": "与图 8 相同的过程，但按副本数提交：多数节点一存下 x=2，n1 就提交并应用了它；随后 n5 当选并覆盖了它，"
               "于是两个节点在同一索引应用了不同的条目。"},
     "preset.volatile_vote": {"en": "Forgotten vote: two leaders", "zh": "遗忘的投票：两个领导者"},
     "preset.volatile_vote.lesson": {
-        "en": PRESETS[7].lesson,
+        "en": LESSONS["volatile_vote"],
         "zh": "n2 投票给 n1 后崩溃；它的选票从未写入磁盘，所以重启后又在同一任期投票给 n3："
               "n1 和 n3 都成为任期 1 的领导者，并在同一索引接受了不同的条目。"},
     "preset.no_up_to_date_check": {"en": "Votes without the log check", "zh": "不检查日志的投票"},
     "preset.no_up_to_date_check.lesson": {
-        "en": PRESETS[8].lesson,
+        "en": LESSONS["no_up_to_date_check"],
         "zh": "x=1 已在 n1 和 n2 上提交；去掉日志新旧检查后，从未见过它的 n3 得到 n2 的选票，"
               "成为领导者并抹掉了已提交的条目。"},
     # narration (ctx.note keys)
@@ -868,6 +942,7 @@ STRINGS = {
     "invariant.one_vote_per_term": {"en": "One vote per term", "zh": "每任期只投一票"},
     "invariant.committed_electable": {"en": "Committed entries survive elections", "zh": "已提交条目不会被选举抹去"},
     "invariant.state_machine_safety": {"en": "State Machine Safety", "zh": "状态机安全"},
+    "invariant.converges": {"en": "Converges", "zh": "最终收敛"},
     # violation messages (Violation.key; the English text is the message itself)
     "viol.one_vote_per_term": {"en": "{node} voted for {first} and then for {vote} in term {term}",
                                "zh": "{node} 在任期 {term} 先投票给 {first}，后来又投票给 {vote}"},
@@ -886,6 +961,15 @@ STRINGS = {
     "viol.log_matching": {
         "en": "{node} and {other} both hold an entry at index {index} with term {term}, but their logs differ up to it",
         "zh": "{node} 和 {other} 在索引 {index} 处都有任期 {term} 的条目，但到此为止的日志并不相同"},
+    "viol.converges.no_leader": {
+        "en": "no leader in term {term}, {ms} ms after the last fault",
+        "zh": "最后一次故障过后 {ms} 毫秒，任期 {term} 仍没有领导者"},
+    "viol.converges.behind": {
+        "en": "{node} (term {term}, commit index {index}) has not caught up with leader {leader} (commit index {lead})",
+        "zh": "{node}（任期 {term}，提交索引 {index}）没有追上领导者 {leader}（提交索引 {lead}）"},
+    "viol.state_machine_safety.again": {
+        "en": "{node} applied {entry} at index {index}, but before a restart it had applied {other_entry} there",
+        "zh": "{node} 在索引 {index} 应用了 {entry}，但它重启之前在同一索引应用的是 {other_entry}"},
     "viol.state_machine_safety": {
         "en": "{node} applied {entry} at index {index}, but {other} applied {other_entry} there",
         "zh": "{node} 在索引 {index} 应用了 {entry}，但 {other} 在同一索引应用的是 {other_entry}"},

@@ -503,6 +503,8 @@ class TwoPCChecker(Checker):
         ("commit_needs_prepared", "The coordinator logs COMMIT only after every participant logged PREPARED."),
         ("commit_matches_decision", "A participant commits only a transaction whose logged decision is COMMIT."),
         ("decision_stable", "A decision, once logged or announced, never changes, not even across crashes."),
+        ("locks_held", ("A PREPARED transaction keeps its lock until its outcome is logged, across crashes too: "
+                        "no other transaction prepares on that key at that participant meanwhile.")),
         ("all_resolved", ("Eventually (all nodes up, network healed, enough time after the last action): "
                          "no participant is left PREPARED or waiting, no lock is held, every decision is acked.")),
     )
@@ -516,6 +518,9 @@ class TwoPCChecker(Checker):
         self.aborted: dict[str, list[str]] = {}
         self.decision: dict[str, str] = {}       # logged by the coordinator
         self.announced: dict[str, str] = {}      # told to anyone by the coordinator
+        # Per participant, from its log: key -> the PREPARED tx with no outcome yet, and tx -> key.
+        self.in_doubt: dict[str, dict[str, str]] = {n: {} for n in self.participants}
+        self.key_of: dict[str, dict[str, str]] = {n: {} for n in self.participants}
         self.found: list[Violation] = []
 
     def on_send(self, sim, msg):
@@ -539,8 +544,6 @@ class TwoPCChecker(Checker):
         if len(log) < self.seen[node_id]:
             found.append(_violation("decision_stable", "viol.decision_stable.log_lost", (node_id,), node=node_id))
             self.seen[node_id] = len(log)
-        if self.seen[node_id] == len(log):
-            return found
         new = log[self.seen[node_id]:]
         self.seen[node_id] = len(log)
         for record in new:
@@ -548,7 +551,15 @@ class TwoPCChecker(Checker):
                 self.coordinator_logged(record, found)
             else:
                 self.participant_logged(node_id, record, found)
+        if node_id != COORDINATOR and sim.nodes[node_id] is not None:
+            self.check_lock_table(sim.nodes[node_id], node_id, found)
         return found
+
+    def check_lock_table(self, node, n, found):
+        """The node's lock table (what it enforces) holds every in-doubt transaction's lock."""
+        for key, tx in self.in_doubt[n].items():
+            if node.locks.get(key) != tx:
+                found.append(_violation("locks_held", "viol.locks_held.lost", (n,), node=n, tx=tx, item=key))
 
     def coordinator_logged(self, record, found):
         kind, tx = record[0], record[1]
@@ -567,7 +578,18 @@ class TwoPCChecker(Checker):
         kind, tx = record[0], record[1]
         if kind == "PREPARED":
             self.prepared.setdefault(tx, []).append(node)
-        elif kind == "COMMITTED":
+            key = record[2]
+            other = self.in_doubt[node].get(key)
+            if other is not None and other != tx:
+                found.append(_violation("locks_held", "viol.locks_held.shared", (node,),
+                                        node=node, tx=tx, item=key, holder=other))
+            self.in_doubt[node][key] = tx
+            self.key_of[node][tx] = key
+        elif tx in self.key_of[node]:            # the outcome is logged: its lock may go
+            key = self.key_of[node].pop(tx)
+            if self.in_doubt[node].get(key) == tx:
+                del self.in_doubt[node][key]
+        if kind == "COMMITTED":
             self.committed.setdefault(tx, []).append(node)
             if self.decision.get(tx) != "COMMIT":
                 found.append(_violation("commit_matches_decision", "viol.commit_matches_decision",
@@ -662,6 +684,10 @@ STRINGS = {
                                       "参与者只能提交协调者已记录为 COMMIT 的事务。"),
     "inv.decision_stable": _s("A decision, once logged or announced, never changes, not even across crashes.",
                               "决定一旦记录或宣布就不会改变，崩溃重启后也不会。"),
+    "inv.locks_held": _s("A PREPARED transaction keeps its lock until its outcome is logged, across crashes too: "
+                         "no other transaction prepares on that key at that participant meanwhile.",
+                         "已准备的事务在其结果写入日志之前一直持有锁，崩溃重启后也是如此：在此期间，"
+                         "同一参与者上不会有其他事务在该键上完成准备。"),
     "inv.all_resolved": _s("Eventually no participant is left PREPARED or waiting, no lock is held, "
                            "and every decision is acknowledged.",
                            "最终没有参与者停留在 PREPARED 或等待状态，没有锁被持有，每个决定都已被确认。"),
@@ -717,6 +743,7 @@ STRINGS = {
     "invariant.commit_needs_prepared": _s("Commit needs prepared", "提交须全员已准备"),
     "invariant.commit_matches_decision": _s("Commit matches decision", "提交与决定一致"),
     "invariant.decision_stable": _s("Decision stable", "决定不变"),
+    "invariant.locks_held": _s("Locks held while in doubt", "存疑期间持有锁"),
     "invariant.all_resolved": _s("All resolved", "全部了结"),
     # Violation messages (Violation.key; the English text is the message itself).
     "viol.decision_stable.reannounced": _s("{tx}: the coordinator announced {before} and later {said}",
@@ -735,6 +762,10 @@ STRINGS = {
                                    "{tx}：{node} 已提交，但 {others} 已中止"),
     "viol.atomicity.aborted": _s("{tx}: {node} aborted but {others} committed",
                                  "{tx}：{node} 已中止，但 {others} 已提交"),
+    "viol.locks_held.shared": _s("{node}: {tx} prepared on {item} while {holder} still holds it in doubt",
+                                 "{node}：{holder} 仍在存疑中持有 {item}，{tx} 却也在 {item} 上完成了准备"),
+    "viol.locks_held.lost": _s("{node} is PREPARED for {tx} but does not hold its lock on {item}",
+                               "{node} 对 {tx} 处于 PREPARED 状态，却没有持有 {item} 的锁"),
     "viol.all_resolved.in_doubt": _s("{node} is still PREPARED (in doubt) for {txs}",
                                      "{node} 在 {txs} 上仍处于 PREPARED（存疑）状态"),
     "viol.all_resolved.waiting": _s("{node} still has Prepares waiting for locks: {txs}",
@@ -863,6 +894,11 @@ class TwoPhaseCommit(Protocol):
 
     def layout(self, ids):
         return {i: {"place": "center" if i == COORDINATOR else "ring"} for i in ids}
+
+    def validate(self, nodes, params):
+        if params["no_voter"] > nodes:
+            return f"param no_voter={params['no_voter']} names no participant: this run has p1..p{nodes}"
+        return None
 
     def create_node(self, node_id, node_ids, params, bugs, disk):
         cls = Coordinator if node_id == COORDINATOR else Participant
