@@ -227,16 +227,16 @@ class SessionManager:
         with s.lock:
             s.last_activity = self.clock()
             try:
-                a, forked = s.act(action, self._yield, self.limits.rebuild_chunk)
+                a, cut = s.act(action, self._yield, self.limits.rebuild_chunk)
             except ProtocolError as e:
                 self._fail(s, e)
                 raise ApiError("engine", str(e)) from None
-            if forked:
+            if cut:
                 self._emit_room_snapshot(s)
             elif not s.playing:
                 self._emit_events(s)
             self._set_playing(s)
-            return {"ok": True, "action": a, "forked": forked}
+            return {"ok": True, "action": a, "forked": bool(cut), "cut": cut}
 
     def configure(self, session_id: str, control: str | None, data: dict) -> dict:
         s = self._controlled(session_id, control)

@@ -74,6 +74,10 @@ class Session:
         self.playing = False
         self.speed = float(self.proto.default_speed)
         self.t = 0.0                  # virtual ms reached (float: slow speeds move < 1 ms per tick)
+        # The furthest virtual time this run has been played to (seeking back keeps it):
+        # actions up to it have been seen, so acting before it forks; later ones (a
+        # preset's script not yet reached) are still the future and stay.
+        self.horizon = 0.0
         self.log = TraceLog()         # trace events already streamed
         self.max_trace_bytes = max_trace_bytes
         self.participants: dict[str, str] = {}   # client sid -> "controller" | "viewer"
@@ -86,8 +90,9 @@ class Session:
 
     # ------------------------------------------------------------ building
 
-    def load(self, scenario: Scenario, t: float, yield_fn: Yield, chunk: int) -> None:
-        """Replace the run with a fresh one of `scenario`, paused at virtual time t."""
+    def load(self, scenario: Scenario, t: float, yield_fn: Yield, chunk: int, keep_horizon: bool = False) -> None:
+        """Replace the run with a fresh one of `scenario`, paused at virtual time t
+        (keep_horizon: the same run, seen up to where it was, e.g. after a seek back)."""
         if not 0 <= t <= scenario.until:
             raise bad(f"t={t} is out of range [0, {scenario.until}]")
         sim = Simulation(scenario)
@@ -100,10 +105,14 @@ class Session:
         self.playing = False
         self.failure = None
         self.t = float(t)
+        if not keep_horizon:
+            self.horizon = self.t
         self._settle()
 
     def current_scenario(self) -> Scenario:
-        return dataclasses.replace(self.base, actions=[dict(a) for a in self.sim.actions])
+        # In time order, as a token decodes to (stable: same-time actions keep the order they ran in).
+        actions = sorted((dict(a) for a in self.sim.actions), key=lambda a: a["at"])
+        return dataclasses.replace(self.base, actions=actions)
 
     def token(self) -> str:
         key = (id(self.sim), len(self.sim.actions))
@@ -122,6 +131,7 @@ class Session:
         if self.sim.done:
             self.t = self._end_time()
             self.playing = False
+        self.horizon = max(self.horizon, self.t)
 
     def advance(self, now: float, max_elapsed: float, max_events: int) -> None:
         """One tick: move virtual time by speed x real time elapsed, within the event cap."""
@@ -157,7 +167,7 @@ class Session:
             self._settle()
         else:
             try:
-                self.load(self.current_scenario(), t, yield_fn, chunk)
+                self.load(self.current_scenario(), t, yield_fn, chunk, keep_horizon=True)
             except ProtocolError as e:   # the current run is untouched
                 raise ApiError("engine", f"the protocol fails before t={t}: {e}") from None
 
@@ -181,11 +191,13 @@ class Session:
 
     # ------------------------------------------------------------ actions
 
-    def act(self, action, yield_fn: Yield, chunk: int) -> tuple[dict, bool]:
-        """Stamp, validate and schedule a live action. Returns (action, forked).
+    def act(self, action, yield_fn: Yield, chunk: int) -> tuple[dict, list[dict]]:
+        """Stamp, validate and schedule a live action. Returns (action, the actions cut).
 
-        Actions later than the stamp (left over from a seek back) are cut first:
-        the run is replayed without them to exactly where it is now.
+        Acting before the horizon (after a seek back) forks: the actions already
+        seen after the stamp are cut, and the run is replayed without them to
+        exactly where it is now. Actions beyond the horizon (a preset's script
+        not yet reached) are not in the past; they stay.
         """
         if not isinstance(action, dict):
             raise bad("action must be an object")
@@ -200,8 +212,10 @@ class Session:
             a = validate_action({**action, "at": stamp}, self.proto, sim.ids, sim.until)
         except ScenarioError as e:
             raise bad(str(e)) from None
-        kept = [x for x in sim.actions if x["at"] < stamp]
-        forked = len(kept) < len(sim.actions)
+        seen = math.floor(self.horizon)
+        cut = [x for x in sim.actions if stamp <= x["at"] <= seen]
+        kept = [x for x in sim.actions if not stamp <= x["at"] <= seen]
+        forked = bool(cut)
         if len(kept) >= engine_limits.MAX_ACTIONS:
             raise ApiError("limit", f"too many actions in one run (limit {engine_limits.MAX_ACTIONS})")
         self._check_share_size(kept + [a])
@@ -220,7 +234,9 @@ class Session:
             run_to(target, stamp, yield_fn, chunk)
             self.t = max(self.t, float(stamp))
             self._settle()
-        return a, forked
+        if forked:
+            self.horizon = self.t     # what lay ahead of here belongs to the run that was cut
+        return a, cut
 
     def _check_share_size(self, actions: list[dict]) -> None:
         data = {**self.base.to_dict(), "actions": actions}

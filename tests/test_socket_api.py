@@ -440,6 +440,36 @@ def test_action_after_seek_back_forks_and_cuts_later_actions(connect, manager, c
     assert mine["events"][len(before["events"]):][0]["type"] == "crash"
 
 
+def test_acting_before_a_presets_script_keeps_the_script(connect, manager, clock):
+    """A preset's faults still ahead of anything played are the future, not a fork."""
+    c = connect()
+    ack, snap = create(c, protocol="2pc", preset="coordinator_crash")
+    script = snap["scenario"]["actions"]
+    ctl(c, ack, "seek", 140)
+    recv(c)
+    vote = inflight(manager, ack)[0]
+    r = act(c, ack, do="drop", msg=vote)
+    assert r["ok"] and r["forked"] is False and r["cut"] == []
+    recv(c)
+    ctl(c, ack, "seek", 5000)
+    snap = recv(c)["snapshot"][0]
+    assert snap["scenario"]["actions"] == sorted(script + [r["action"]], key=lambda a: a["at"])
+    assert [e["t"] for e in snap["events"] if e["type"] == "crash" and e["node"] == "c"] == [300]
+
+
+def test_acting_after_a_seek_back_cuts_only_what_was_seen_and_says_so(connect, manager, clock):
+    c = connect()
+    ack, snap = create(c, protocol="2pc", preset="coordinator_crash")
+    script = snap["scenario"]["actions"]          # request 100, crash 300, restart 2165, request 2170
+    ctl(c, ack, "seek", 1000)                     # played past the crash, not past the restart
+    ctl(c, ack, "seek", 140)
+    recv(c)
+    r = act(c, ack, do="drop", msg=inflight(manager, ack)[0])
+    assert r["forked"] is True and r["cut"] == [a for a in script if a["at"] == 300]
+    kept = recv(c)["snapshot"][0]["scenario"]["actions"]
+    assert [a["at"] for a in kept] == [100, r["action"]["at"], 2165, 2170]
+
+
 def test_fork_while_playing_after_a_seek_back(connect, manager, clock):
     c = connect()
     ack, _ = create(c, scenario=SMALL)

@@ -367,6 +367,10 @@ class App {
     }
     return this.net.action(action).then((r) => {
       if (r.timeout) this.toast(t('error.timeout'), 'error');
+      if (r.ok && Array.isArray(r.cut) && r.cut.length) {
+        const list = r.cut.map((a) => `${t(`action.${a.do}`)}${a.node ? ` ${a.node}` : ''} @ ${fmtMs(a.at)}`);
+        this.toast(t('fork.cut', { t: fmtMs(r.action.at), list: list.join(', ') }), 'warn');
+      }
       return r;
     });
   }
