@@ -447,8 +447,10 @@ class App {
 
   // ------------------------------------------------------------ rendering
 
+  /** How long (virtual ms) a drop or a timer firing stays marked on the canvas: a function
+   * of virtual time only, so a moment looks the same at any speed and in a shared link. */
   flashWindow() {
-    return Math.max(this.m.maxLatency * 1.5, this.clock.speed * 1000);
+    return clamp(this.m.maxLatency * 4, 80, 400);
   }
 
   frame(now) {
