@@ -67,3 +67,22 @@ def test_chinese_text_uses_full_width_punctuation():
         texts.update({f"{proto.name} {k}": v["zh"] for k, v in proto.strings.items()})
     bad = [f"{where}: {text}" for where, text in texts.items() if HALF_WIDTH.search(text)]
     assert bad == []
+
+
+def test_every_canvas_label_a_preset_shows_is_translated_with_its_arguments():
+    from engine import registry
+    for proto in registry.all(include_hidden=True):
+        if not type(proto).__module__.startswith("engine.protocols."):
+            continue
+        seen = set()
+        for p in proto.presets:
+            sim = Simulation(from_dict({"protocol": proto.name, "preset": p.name})).run()
+            for e in sim.trace:
+                label = e.get("changes", {}).get("label") if e["type"] == "state" else None
+                if isinstance(label, list):
+                    key, args = label
+                    seen.add(key)
+                    s = proto.strings[key]
+                    assert placeholders(s["en"]) == placeholders(s["zh"]) == set(args), key
+        declared = {k for k in proto.strings if ".label" in k}
+        assert seen == declared, (proto.name, declared - seen)

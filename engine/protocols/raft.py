@@ -444,6 +444,12 @@ class RaftNode(Node):
             v["nextIndex"] = dict(self.next_index)
         elif self.role == CANDIDATE:
             v["votes"] = [n for n, ok in self.votes.items() if ok]
+        # The line under the node on the canvas (translated by the page).
+        if self.role == CANDIDATE:
+            v["label"] = ["raft.label.candidate", {"term": self.term, "votes": len(v["votes"]),
+                                                   "n": len(self.node_ids)}]
+        else:
+            v["label"] = ["raft.label", {"term": self.term, "log": len(self.log), "commit": self.commit_index}]
         return v
 
 
@@ -907,6 +913,9 @@ STRINGS = {
         "en": LESSONS["no_up_to_date_check"],
         "zh": "x=1 已在 n1 和 n2 上提交；去掉日志新旧检查后，从未见过它的 n3 得到 n2 的选票，"
               "成为领导者并抹掉了已提交的条目。"},
+    # the canvas label under each node
+    "raft.label": {"en": "term {term} · log {log} · commit {commit}", "zh": "任期 {term} · 日志 {log} · 提交 {commit}"},
+    "raft.label.candidate": {"en": "term {term} · votes {votes}/{n}", "zh": "任期 {term} · 得票 {votes}/{n}"},
     # narration (ctx.note keys)
     "raft.campaign": {"en": "election timeout: starts an election for term {term}",
                       "zh": "选举超时：发起任期 {term} 的选举"},

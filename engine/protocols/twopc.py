@@ -304,9 +304,18 @@ class Coordinator(TwoPCNode):
                 self.send_decision(ctx, tx)
         self.rearm(ctx, name)
 
+    def label(self) -> list:
+        """The line under the node on the canvas: its newest transaction's phase."""
+        txs = list(self.phase.open) or self.phase.last
+        if not txs:
+            return ["2pc.label.idle", {}]
+        tx = txs[-1]
+        return ["2pc.label.tx", {"tx": tx, "state": self.phase[tx]}]
+
     def view(self):
         return {
             "role": "coordinator",
+            "label": self.label(),
             "next_tx": self.disk.get("next_tx", 1),
             "decisions": self.decisions.recent(),
             "ended": self.ended[-RECENT:],
@@ -478,9 +487,21 @@ class Participant(TwoPCNode):
                 self.lock_wait_expired(ctx, tx)
         self.rearm(ctx, name)
 
+    def label(self) -> list:
+        """The line under the node on the canvas: what it holds, else its newest transaction."""
+        if self.locks:
+            tx = next(reversed(self.locks.values()))
+            return ["2pc.label.locked", {"tx": tx, "state": self.status[tx], "locks": ", ".join(self.locks)}]
+        txs = list(self.status.open) or self.status.last
+        if not txs:
+            return ["2pc.label.idle", {}]
+        tx = txs[-1]
+        return ["2pc.label.tx", {"tx": tx, "state": self.status[tx]}]
+
     def view(self):
         return {
             "role": "participant",
+            "label": self.label(),
             "status": self.status.recent(),
             "locks": dict(self.locks),
             "waiting": dict(self.waiting),
@@ -691,6 +712,10 @@ STRINGS = {
     "inv.all_resolved": _s("Eventually no participant is left PREPARED or waiting, no lock is held, "
                            "and every decision is acknowledged.",
                            "最终没有参与者停留在 PREPARED 或等待状态，没有锁被持有，每个决定都已被确认。"),
+    # the canvas label under each node
+    "2pc.label.idle": _s("no transaction yet", "尚无事务"),
+    "2pc.label.tx": _s("{tx}: {state}", "{tx}：{state}"),
+    "2pc.label.locked": _s("{tx}: {state} · locks {locks}", "{tx}：{state} · 锁 {locks}"),
     # narration (ctx.note)
     "2pc.begin": _s("{tx} begins: the coordinator asks every participant to prepare to write {item}.",
                     "{tx} 开始：协调者请所有参与者准备写入 {item}。"),
