@@ -58,9 +58,11 @@ class Operation:
     roles: tuple[str, ...] = ()   # roles that accept it; empty = any node
     arg: str | None = None        # placeholder for a free-text argument, None = no argument
     help: str = ""
+    default: str | None = None    # the argument the menu suggests (pre-filled, editable)
 
     def describe(self) -> dict:
-        return {"name": self.name, "roles": list(self.roles), "arg": self.arg, "help": self.help}
+        return {"name": self.name, "roles": list(self.roles), "arg": self.arg, "help": self.help,
+                "default": self.default}
 
 
 @dataclass(frozen=True)

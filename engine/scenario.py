@@ -80,11 +80,17 @@ def decode_token(token: str) -> dict:
         raw = d.decompress(packed, limits.MAX_SCENARIO_BYTES + 1)
         if len(raw) > limits.MAX_SCENARIO_BYTES or d.unconsumed_tail:
             raise ScenarioError("share token expands to too much data")
+        if not d.eof:   # the stream (and its checksum) stops early: the link was cut short
+            raise ScenarioError("share token is malformed: it is cut short")
         data = json.loads(raw.decode())
     except ScenarioError:
         raise
-    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ScenarioError(f"share token is malformed ({type(e).__name__})") from None
+    except binascii.Error:
+        raise ScenarioError("share token is malformed: not URL-safe base64") from None
+    except zlib.error:
+        raise ScenarioError("share token is malformed: its data does not decompress (cut short or changed?)") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ScenarioError("share token is malformed: it does not hold a JSON scenario") from None
     if not isinstance(data, dict):
         raise ScenarioError("share token does not hold a scenario object")
     return data

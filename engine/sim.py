@@ -23,6 +23,17 @@ from .protocols import registry
 from .scenario import Scenario, ScenarioError, validate_action
 
 _ACTION, _EVENT = 0, 1
+
+# Why an action cannot take effect now (Simulation.why_not), in English; the page
+# translates the same codes ("refused.<code>" when a live action is refused).
+WHY_NOT = {
+    "already_crashed": "{node} is already crashed",
+    "not_crashed": "{node} is not crashed",
+    "node_crashed": "{node} is crashed",
+    "timer_not_armed": "timer {timer} is not armed on {node}",
+    "not_in_flight": "message {msg} is not in flight",
+    "not_partitioned": "the network is not partitioned",
+}
 _START, _DELIVER, _TIMER, _DO = range(4)
 
 
@@ -379,23 +390,28 @@ class Simulation:
         self._schedule_action(a)
         return a
 
-    def live_problem(self, a: dict) -> str | None:
-        """Why action `a` would be skipped if applied now, or None."""
+    def why_not(self, a: dict) -> tuple[str, dict] | None:
+        """Why action `a` would be skipped if applied now: (code, args) for WHY_NOT, or None."""
         do = a["do"]
         n = a.get("node")
         if do == "crash" and not self.up[n]:
-            return f"{n} is already crashed"
+            return "already_crashed", {"node": n}
         if do == "restart" and self.up[n]:
-            return f"{n} is not crashed"
+            return "not_crashed", {"node": n}
         if do in ("request", "timeout") and not self.up[n]:
-            return f"{n} is crashed"
+            return "node_crashed", {"node": n}
         if do == "timeout" and a["timer"] not in self.timers[n]:
-            return f"timer {a['timer']} is not armed on {n}"
+            return "timer_not_armed", {"node": n, "timer": a["timer"]}
         if do in ("drop", "duplicate") and a["msg"] not in self.network.inflight:
-            return f"message {a['msg']} is not in flight"
+            return "not_in_flight", {"msg": a["msg"]}
         if do == "heal" and self.network.groups is None:
-            return "the network is not partitioned"
+            return "not_partitioned", {}
         return None
+
+    def live_problem(self, a: dict) -> str | None:
+        """Why action `a` would be skipped if applied now, in English, or None."""
+        why = self.why_not(a)
+        return WHY_NOT[why[0]].format(**why[1]) if why else None
 
     def _skip(self, a: dict, reason: str, why: str, **args) -> None:
         """Note a skipped action: `reason` in English, `why` a code the page

@@ -21,7 +21,7 @@ import time
 from engine import ProtocolError, Scenario, registry
 
 from .limits import Limits
-from .payloads import ApiError, bad, number, scenario_for
+from .payloads import ApiError, bad, engine_error, number, scenario_for
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,15 @@ class SessionManager:
     def get(self, session_id: str) -> Session:
         s = self.sessions.get(session_id)
         if s is None:
-            raise ApiError("unknown_session", "no such session (it may have expired); start a new run")
+            raise ApiError("unknown_session", "no such session (it may have expired); start a new run",
+                           "refused.unknown_session")
         return s
 
     def _controlled(self, session_id: str, control: str | None) -> Session:
         s = self.get(session_id)
         if control is None or not hmac.compare_digest(control.encode(), s.control.encode()):
-            raise ApiError("forbidden", "you are watching this session; only its controller can change it")
+            raise ApiError("forbidden", "you are watching this session; only its controller can change it",
+                           "refused.forbidden")
         return s
 
     def _set_playing(self, s: Session) -> None:
@@ -74,14 +76,17 @@ class SessionManager:
         lim = self.limits
         with self._lock:
             if self.sessions.get(s.id) is not s:
-                raise ApiError("unknown_session", "no such session (it has expired); start a new run")
+                raise ApiError("unknown_session", "no such session (it has expired); start a new run",
+                               "refused.unknown_session")
             mine = self.client_sessions.setdefault(sid, {})
             if sid not in s.participants:
                 if len(s.participants) >= lim.max_participants:
-                    raise ApiError("limit", f"this session is full ({lim.max_participants} people)")
+                    raise ApiError("limit", f"this session is full ({lim.max_participants} people)",
+                                   "refused.session_full", {"n": lim.max_participants})
                 if len(mine) >= lim.max_sessions_per_client:
                     raise ApiError("limit", f"one connection may be in at most {lim.max_sessions_per_client} "
-                                            "sessions; leave one first")
+                                            "sessions; leave one first",
+                                   "refused.per_client", {"n": lim.max_sessions_per_client})
             mine[s.id] = None
             s.participants[sid] = role
         self.io.enter(sid, s.room)
@@ -121,7 +126,7 @@ class SessionManager:
         log.warning("session %s: %s", s.id, e)
         s.fail(str(e))
         self._set_playing(s)
-        self.io.emit("error", {"message": ApiError("engine", str(e)).message, "code": "engine"}, to=s.room)
+        self.io.emit("error", engine_error(str(e)).payload(), to=s.room)
 
     # ------------------------------------------------------------ client operations
 
@@ -130,19 +135,21 @@ class SessionManager:
         with self._lock:
             if len(self.sessions) >= lim.max_sessions:
                 raise ApiError("limit", f"the server is running its maximum of {lim.max_sessions} sessions; "
-                                        "try again later")
+                                        "try again later", "refused.server_full", {"n": lim.max_sessions})
             if len(self.client_sessions.get(sid, ())) >= lim.max_sessions_per_client:
                 raise ApiError("limit", f"one connection may be in at most {lim.max_sessions_per_client} "
-                                        "sessions; leave one first")
+                                        "sessions; leave one first",
+                               "refused.per_client", {"n": lim.max_sessions_per_client})
         s = Session(secrets.token_urlsafe(9), secrets.token_urlsafe(18), scenario, self.clock(),
                     lim.max_trace_bytes)
         try:
             s.load(scenario, 0 if t is None else t, self._yield, lim.rebuild_chunk)
         except ProtocolError as e:
-            raise ApiError("engine", str(e)) from None
+            raise engine_error(str(e)) from None
         with self._lock:
             if len(self.sessions) >= lim.max_sessions:
-                raise ApiError("limit", "the server is full; try again later")
+                raise ApiError("limit", "the server is full; try again later",
+                               "refused.server_full", {"n": lim.max_sessions})
             self.sessions[s.id] = s
         with s.lock:
             self._add_participant(s, sid, "controller")
@@ -217,7 +224,7 @@ class SessionManager:
                     raise bad(f"unknown command {cmd!r}")
             except ProtocolError as e:
                 self._fail(s, e)
-                raise ApiError("engine", str(e)) from None
+                raise engine_error(str(e)) from None
             finally:
                 self._set_playing(s)
             return {"ok": True, "playback": s.playback()}
@@ -230,7 +237,7 @@ class SessionManager:
                 a, cut = s.act(action, self._yield, self.limits.rebuild_chunk)
             except ProtocolError as e:
                 self._fail(s, e)
-                raise ApiError("engine", str(e)) from None
+                raise engine_error(str(e)) from None
             if cut:
                 self._emit_room_snapshot(s)
             elif not s.playing:
@@ -246,7 +253,7 @@ class SessionManager:
             try:
                 s.load(scenario, 0, self._yield, self.limits.rebuild_chunk)
             except ProtocolError as e:
-                raise ApiError("engine", str(e)) from None
+                raise engine_error(str(e)) from None
             finally:
                 self._set_playing(s)
             self._emit_room_snapshot(s)
@@ -311,13 +318,13 @@ class SessionManager:
         except Exception:   # e.g. a protocol view that is not JSON: stop this session only
             log.exception("session %s: cannot stream its events", s.id)
             s.fail("the server could not send this run's events")
-            self.io.emit("error", {"message": "internal server error; this run is paused", "code": "internal"},
-                         to=s.room)
+            self.io.emit("error", ApiError("internal", "internal server error; this run is paused",
+                                           "refused.internal_paused").payload(), to=s.room)
             return
         if s.playing and s.too_long():
             s.playing = False
             self._emit_playback(s)
-            self.io.emit("error", {"message": s.TOO_LONG, "code": "limit"}, to=s.room)
+            self.io.emit("error", s.too_long_error().payload(), to=s.room)
 
     def expire(self, now: float | None = None) -> list[str]:
         """Delete sessions nobody has been in for idle_expiry_s."""

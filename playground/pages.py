@@ -20,8 +20,9 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _T = re.compile(r"[0-9]{1,9}")        # virtual ms; the engine caps runs far below 10^9
 
 
-def error_page(status: int, title: str, message: str):
-    return render_template("error.html", title=title, message=message), status
+def error_page(status: int, title: str, message: str, key: str | None = None, args: dict | None = None):
+    """The error page; `key` and `args` name the page's translation of `message` (English)."""
+    return render_template("error.html", title=title, message=message, key=key, args=args or {}), status
 
 
 @bp.get("/")
@@ -40,11 +41,13 @@ def play(name: str):
     try:
         proto = registry.get(name)
     except ScenarioError:
-        return error_page(404, "Unknown protocol", f"There is no protocol called {name[:60]!r}.")
+        return error_page(404, "Unknown protocol", f"There is no protocol called {name[:60]!r}.",
+                          "error.page.unknown_protocol", {"name": name[:60]})
     args = request.args
     preset, token, t_raw, session = args.get("preset"), args.get("s"), args.get("t"), args.get("session")
     if preset is not None and token is not None:
-        return error_page(400, "Cannot open this run", "Use either preset= or s= in the link, not both.")
+        return error_page(400, "Cannot open this run", "Use either preset= or s= in the link, not both.",
+                          "error.page.preset_and_token")
     try:
         if token is not None:
             scenario = from_token(token)
@@ -53,22 +56,29 @@ def play(name: str):
         else:
             scenario = from_dict({"protocol": proto.name, "preset": preset})
     except ScenarioError as e:
-        what = "shared run" if token is not None else "preset"
-        return error_page(400, "Cannot open this run", f"Bad {what}: {str(e)[:300]}")
+        detail = str(e)[:300]
+        if token is not None:
+            return error_page(400, "Cannot open this run", f"Bad shared run: {detail}",
+                              "error.page.bad_token", {"detail": detail})
+        return error_page(400, "Cannot open this run", f"Bad preset: {detail}",
+                          "error.page.bad_preset", {"detail": detail})
     t = None
     if t_raw is not None:
         if not _T.fullmatch(t_raw) or int(t_raw) > scenario.until:
             return error_page(400, "Cannot open this run",
-                              f"t must be a whole number of milliseconds from 0 to {scenario.until}.")
+                              f"t must be a whole number of milliseconds from 0 to {scenario.until}.",
+                              "error.page.bad_t", {"until": scenario.until})
         t = int(t_raw)
     if session is not None:
         manager = current_app.extensions["playground"].manager
         live = manager.sessions.get(session) if _ID.fullmatch(session) else None
         if live is None:
-            return error_page(404, "Session not found", "This live session has ended or never existed.")
+            return error_page(404, "Session not found", "This live session has ended or never existed.",
+                              "error.page.no_session")
         if live.base.protocol != proto.name:
             return error_page(400, "Cannot open this run",
-                              f"This live session runs {live.base.protocol}, not {proto.name}.")
+                              f"This live session runs {live.base.protocol}, not {proto.name}.",
+                              "error.page.other_protocol", {"other": live.base.protocol, "name": proto.name})
     boot = {"protocol": proto.name, "preset": preset, "token": token, "t": t, "session": session}
     return render_template("play.html", protocol=proto.describe(), boot=boot)
 
@@ -77,7 +87,7 @@ def play(name: str):
 def vendor(name: str):
     dist = Path(current_app.config["PLAYGROUND_NODE_MODULES"]) / "socket.io-client" / "dist"
     if name not in VENDOR_FILES:
-        return error_page(404, "Page not found", "No such vendored file.")
+        return error_page(404, "Page not found", "No such vendored file.", "error.page.no_file")
     if not (dist / name).is_file():
         return Response("socket.io-client is not installed: run `npm ci` in the project root.\n",
                         status=404, mimetype="text/plain")
@@ -87,11 +97,13 @@ def vendor(name: str):
 @bp.app_errorhandler(HTTPException)
 def http_error(e: HTTPException):
     titles = {404: "Page not found", 405: "Method not allowed"}
-    return error_page(e.code or 500, titles.get(e.code, e.name), e.description or "")
+    keys = {404: "error.page.not_found", 405: "error.page.method"}
+    return error_page(e.code or 500, titles.get(e.code, e.name), e.description or "", keys.get(e.code))
 
 
 @bp.app_errorhandler(Exception)
 def internal_error(e: Exception):
     log.exception("request failed", exc_info=e)
-    return error_page(500, "Something broke", "The server hit an error; nothing you did caused it.")
+    return error_page(500, "Something broke", "The server hit an error; nothing you did caused it.",
+                      "error.page.internal")
 

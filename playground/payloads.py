@@ -18,21 +18,41 @@ MAX_MESSAGE = 300
 
 
 class ApiError(Exception):
-    """A request the server refuses; becomes an `error` event and a failed ack."""
+    """A request the server refuses; becomes an `error` event and a failed ack.
 
-    def __init__(self, code: str, message: str):
+    `key` and `args` (optional) name the page's translation of the message
+    (static/i18n/*.json), so a person reads it in their language; `message`
+    stays the English text for every other client.
+    """
+
+    def __init__(self, code: str, message: str, key: str | None = None, args: dict | None = None):
         assert code in CODES, code
         super().__init__(message)
         self.code = code
         self.message = clip(message)
+        self.key = key
+        self.fill = dict(args or {})   # (not `args`: Exception owns that name)
+
+    def payload(self) -> dict:
+        """The `error` event (a failed ack adds "ok": false and "error")."""
+        d = {"message": self.message, "code": self.code}
+        if self.key:
+            d["key"] = self.key
+            d["args"] = self.fill
+        return d
 
 
 def clip(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
-def bad(message: str) -> ApiError:
-    return ApiError("bad_request", message)
+def bad(message: str, key: str | None = None, args: dict | None = None) -> ApiError:
+    return ApiError("bad_request", message, key, args)
+
+
+def engine_error(detail: str) -> ApiError:
+    """A protocol handler raised: the run is paused where it failed."""
+    return ApiError("engine", detail, "refused.protocol_error", {"detail": clip(detail)})
 
 
 def from_scenario_error(e: ScenarioError) -> ApiError:

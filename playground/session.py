@@ -20,11 +20,16 @@ from collections.abc import Callable
 from engine import ProtocolError, ScenarioError, Simulation, registry
 from engine import limits as engine_limits
 from engine.scenario import Scenario, encode_token, validate_action
+from engine.sim import WHY_NOT
 
-from .payloads import ApiError, bad
+from .payloads import ApiError, bad, engine_error
 from .wire import Fragment, TraceLog, encode
 
 Yield = Callable[[], None]
+
+
+def run_over() -> ApiError:
+    return bad("the run is over; seek back or restart to change it", "refused.run_over")
 
 
 def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int) -> None:
@@ -151,7 +156,7 @@ class Session:
         self.check_live()
         if self.sim.next_event_time() is None:
             # An idle run (2PC before any request) would otherwise step straight to its end.
-            raise bad("nothing is scheduled yet: send a request or cause a fault first")
+            raise bad("nothing is scheduled yet: send a request or cause a fault first", "refused.idle")
         self.sim.step_event()
         self.t = max(self.t, float(self.sim.now))
         self._settle()
@@ -169,7 +174,7 @@ class Session:
             try:
                 self.load(self.current_scenario(), t, yield_fn, chunk, keep_horizon=True)
             except ProtocolError as e:   # the current run is untouched
-                raise ApiError("engine", f"the protocol fails before t={t}: {e}") from None
+                raise engine_error(f"the protocol fails before t={t}: {e}") from None
 
     def fail(self, message: str) -> None:
         """A protocol handler raised: the run cannot go on past this point."""
@@ -178,13 +183,15 @@ class Session:
 
     def check_live(self) -> None:
         if self.failure is not None:
-            raise ApiError("engine", f"the protocol failed here; seek back or restart ({self.failure})")
+            raise engine_error(f"the protocol failed here; seek back or restart ({self.failure})")
         if self.sim.done:
-            raise bad("the run is over; seek back or restart to change it")
+            raise run_over()
         if self.too_long():
-            raise ApiError("limit", self.TOO_LONG)
+            raise self.too_long_error()
 
-    TOO_LONG = "this run has streamed as many events as one session may hold; seek back or restart"
+    def too_long_error(self) -> ApiError:
+        return ApiError("limit", "this run has streamed as many events as one session may hold; seek back or restart",
+                        "refused.too_long")
 
     def too_long(self) -> bool:
         return self.log.size >= self.max_trace_bytes
@@ -207,7 +214,7 @@ class Session:
         sim = self.sim
         stamp = sim.min_action_at
         if stamp > sim.until:
-            raise bad("the run is over; seek back or restart to change it")
+            raise run_over()
         try:
             a = validate_action({**action, "at": stamp}, self.proto, sim.ids, sim.until)
         except ScenarioError as e:
@@ -217,12 +224,14 @@ class Session:
         kept = [x for x in sim.actions if not stamp <= x["at"] <= seen]
         forked = bool(cut)
         if len(kept) >= engine_limits.MAX_ACTIONS:
-            raise ApiError("limit", f"too many actions in one run (limit {engine_limits.MAX_ACTIONS})")
+            raise ApiError("limit", f"too many actions in one run (limit {engine_limits.MAX_ACTIONS})",
+                           "refused.too_many_actions", {"limit": engine_limits.MAX_ACTIONS})
         self._check_share_size(kept + [a])
         # Cheap check on the current run first: its state now equals the replay's.
-        problem = sim.live_problem(a)
-        if problem:
-            raise bad(problem)
+        why = sim.why_not(a)
+        if why:
+            code, args = why
+            raise bad(WHY_NOT[code].format(**args), f"refused.{code}", args)
         target = self._replay(kept, yield_fn, chunk) if forked else sim
         try:
             target.add_action(a, strict=True)
@@ -242,7 +251,8 @@ class Session:
         data = {**self.base.to_dict(), "actions": actions}
         token = encode_token(data)
         if len(token) > engine_limits.MAX_TOKEN_CHARS:
-            raise ApiError("limit", "this run has too many actions to share as a link; restart to add more")
+            raise ApiError("limit", "this run has too many actions to share as a link; restart to add more",
+                           "refused.share_too_big")
 
     def _replay(self, actions: list[dict], yield_fn: Yield, chunk: int) -> Simulation:
         """The current run rebuilt with only `actions`, stopped at the same heap entry."""

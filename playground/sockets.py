@@ -37,8 +37,9 @@ class SocketIOAdapter:
 
 
 def _refuse(e: ApiError) -> dict:
-    emit("error", {"message": e.message, "code": e.code})
-    return {"ok": False, "error": e.message, "code": e.code}
+    payload = e.payload()
+    emit("error", payload)
+    return {"ok": False, "error": e.message, **payload}
 
 
 def guarded(fn):
@@ -53,7 +54,7 @@ def guarded(fn):
             return _refuse(p.from_scenario_error(e))
         except Exception:
             log.exception("socket event %s failed", fn.__name__)
-            return _refuse(ApiError("internal", "internal server error; the session goes on"))
+            return _refuse(ApiError("internal", "internal server error; the session goes on", "refused.internal"))
     return handler
 
 

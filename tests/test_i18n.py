@@ -86,3 +86,17 @@ def test_every_canvas_label_a_preset_shows_is_translated_with_its_arguments():
                     assert placeholders(s["en"]) == placeholders(s["zh"]) == set(args), key
         declared = {k for k in proto.strings if ".label" in k}
         assert seen == declared, (proto.name, declared - seen)
+
+
+def test_every_tooltip_a_protocol_declares_is_translated():
+    """Field, parameter and request help (English in the declarations) has both languages."""
+    from engine import registry
+    for proto in registry.all():
+        keys = {f"field.{f.name}.help": f.help for f in proto.fields if f.help}
+        keys.update({f"param.{p.name}.help": p.help for p in proto.params if p.help})
+        keys.update({f"op.{o.name}.help": o.help for o in proto.operations if o.help})
+        keys.update({f"op.{o.name}.arg": None for o in proto.operations if o.arg})
+        for key, english in keys.items():
+            s = proto.strings.get(key)
+            assert s and s["en"] and s["zh"] and s["en"] != s["zh"], (proto.name, key)
+            assert english is None or s["en"] == english, (proto.name, key)   # one English text, not two

@@ -104,6 +104,15 @@ def test_malformed_tokens_are_rejected_cleanly(token):
         from_token(token)
 
 
+def test_a_share_link_cut_short_is_refused_not_half_read():
+    """A truncated link could still hold complete JSON: the checksum at the end must be there too."""
+    token = encode_token(from_dict({"protocol": "forward", "seed": 5}).to_dict())
+    assert from_token(token).seed == 5
+    for cut in range(1, 12):
+        with pytest.raises(ScenarioError, match="malformed"):
+            from_token(token[:-cut])
+
+
 @given(st.text(max_size=200))
 @settings(max_examples=200, deadline=None)
 def test_random_text_is_never_a_crash(text):

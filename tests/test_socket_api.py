@@ -4,7 +4,10 @@ The ticker is off: tests move a fake clock and call manager.tick() themselves,
 so playback is deterministic and no test sleeps.
 """
 
+import json
 import math
+import re
+from pathlib import Path
 
 import orjson
 import pytest
@@ -13,7 +16,6 @@ from engine import Simulation, from_dict, from_token, registry
 from engine.protocols.forward import ForwardNode
 from playground import create_app, wire
 from playground.manager import SessionManager
-from playground.session import Session
 
 TICK = 0.05
 SMALL = {"protocol": "forward", "seed": 3, "nodes": 4, "params": {"tokens": 3}, "until": 2000}
@@ -61,7 +63,23 @@ def refused(c, reply, code):
     assert reply["code"] == code, reply
     assert isinstance(reply["error"], str) and 0 < len(reply["error"]) <= 300
     errors = recv(c).get("error", [])
-    assert errors and errors[-1] == {"message": reply["error"], "code": code}
+    assert errors and errors[-1] == {k: v for k, v in reply.items() if k not in ("ok", "error")}
+    assert errors[-1]["message"] == reply["error"]
+    assert_translatable(errors[-1])
+
+
+I18N = {lang: json.loads((Path(__file__).resolve().parent.parent / "static" / "i18n" / f"{lang}.json")
+                         .read_text(encoding="utf-8")) for lang in ("en", "zh")}
+
+
+def assert_translatable(error: dict) -> None:
+    """An error a person can meet names the page's translation of it, filled by its args."""
+    if "key" not in error:
+        return
+    for lang, d in I18N.items():
+        text = d.get(error["key"])
+        assert text, (lang, error["key"])
+        assert set(re.findall(r"\{(\w+)\}", text)) == set(error["args"]), (lang, error)
 
 
 def reference_trace(scenario: dict, t: int) -> list:
@@ -587,7 +605,8 @@ def test_a_view_that_is_not_json_stops_only_its_session(connect, manager, clock,
     monkeypatch.setattr(ForwardNode, "view", lambda self: {"role": "relay", "seen": {self.seen}})
     ticks(manager, clock)
     got = recv(c)
-    assert got["error"] == [{"message": "internal server error; this run is paused", "code": "internal"}]
+    assert got["error"] == [{"message": "internal server error; this run is paused", "code": "internal",
+                             "key": "refused.internal_paused", "args": {}}]
     assert manager.sessions[ack["session"]].playing is False
     assert recv(other)["events"][0]["playback"]["playing"] is True
     monkeypatch.undo()
@@ -603,7 +622,7 @@ def test_a_session_stops_when_its_trace_is_too_big(clock):
     for _ in range(40):
         ticks(manager, clock)
     got = recv(c)
-    assert got["error"] == [{"message": Session.TOO_LONG, "code": "limit"}]
+    assert [(e["code"], e["key"]) for e in got["error"]] == [("limit", "refused.too_long")]
     assert got["playback"][-1]["playing"] is False
     refused(c, ctl(c, ack, "play"), "limit")
     refused(c, act(c, ack, do="crash", node="n1"), "limit")

@@ -45,6 +45,8 @@ Translation keys in `strings` (each {"en": ..., "zh": ...}):
   preset.<name>, preset.<name>.lesson
   bug.<name>, inv.<name>, field.<name>, role.<name>, op.<name>,
   param.<name>, timer.<name>, msg.<kind>   names shown in menus and the inspector
+  field.<name>.help, param.<name>.help, op.<name>.help, op.<name>.arg
+                                tooltips and the request box's placeholder
   raft.<event>                  narration emitted with ctx.note; "{arg}" is
                                 filled from the note's args
 """
@@ -818,6 +820,32 @@ STRINGS = {
     "field.votes": {"en": "votes received", "zh": "已获选票"},
     "field.matchIndex": {"en": "match index per follower", "zh": "各跟随者的匹配索引"},
     "field.nextIndex": {"en": "next index per follower", "zh": "各跟随者的下一个索引"},
+    # tooltips: what each inspector field, parameter and request means
+    "field.term.help": {"en": "currentTerm: the newest term this node has seen", "zh": "currentTerm：此节点见过的最新任期"},
+    "field.votedFor.help": {"en": "the candidate this node voted for in its current term",
+                            "zh": "此节点在当前任期投票给的候选人"},
+    "field.log.help": {"en": "entries as term:command, the last 40 at most", "zh": "以“任期：命令”形式显示的条目，最多显示最后 40 条"},
+    "field.logStart.help": {"en": "index of the first entry shown", "zh": "显示的第一个条目的索引"},
+    "field.commitIndex.help": {"en": "highest entry known to be committed", "zh": "已知已提交的最高条目"},
+    "field.leader.help": {"en": "leader of the current term, if known", "zh": "当前任期的领导者（如果已知）"},
+    "field.kv.help": {"en": "the state machine: committed puts applied in order", "zh": "状态机：按顺序应用的已提交写入"},
+    "field.votes.help": {"en": "candidate: votes received", "zh": "候选人：已获得的选票"},
+    "field.matchIndex.help": {"en": "leader: highest entry known to be stored on each follower",
+                              "zh": "领导者：已知每个跟随者存下的最高条目"},
+    "field.nextIndex.help": {"en": "leader: next entry to send to each follower", "zh": "领导者：下一个要发给每个跟随者的条目"},
+    "param.election_timeout.help": {
+        "en": "T in ms: election timeouts are drawn from [T, T + T*spread/100)",
+        "zh": "T（毫秒）：选举超时从 [T, T + T*spread/100) 中随机抽取"},
+    "param.election_spread.help": {
+        "en": "width of the random timeout range, % of T (100: [T, 2T); 0: no randomness)",
+        "zh": "随机超时范围的宽度，占 T 的百分比（100：[T, 2T)；0：不随机）"},
+    "param.heartbeat.help": {"en": "ms between a leader's AppendEntries rounds (and a candidate's retries)",
+                             "zh": "领导者两轮 AppendEntries 之间（以及候选人重试之间）的毫秒数"},
+    "param.max_entries.help": {"en": "at most this many entries in one AppendEntries (etcd: MaxSizePerMsg)",
+                               "zh": "一条 AppendEntries 最多携带的条目数（etcd：MaxSizePerMsg）"},
+    "op.put.help": {"en": "write key=value through the leader (a follower redirects you to it)",
+                    "zh": "通过领导者写入 key=value（跟随者会把你重定向到领导者）"},
+    "op.put.arg": {"en": "key=value", "zh": "键=值"},
     # client operations, timers, parameters, messages
     "op.put": {"en": "put key=value", "zh": "写入 key=value"},
     "timer.election": {"en": "election timeout", "zh": "选举超时"},
@@ -987,6 +1015,12 @@ STRINGS = {
 
 # ---------------------------------------------------------------- declarations
 
+
+def _en(key: str) -> str:
+    """The English text of a translated string: declarations and strings say it once."""
+    return STRINGS[key]["en"]
+
+
 class Raft(Protocol):
     name = "raft"
     title = "Raft"
@@ -996,30 +1030,29 @@ class Raft(Protocol):
     nodes_min = 3
     nodes_max = 9
     params = (
-        Param("election_timeout", 150, 10, 10_000, "T in ms: election timeouts are drawn from [T, T + T*spread/100)"),
-        Param("election_spread", 100, 0, 200,
-              "width of the random timeout range, % of T (100: [T, 2T); 0: no randomness)"),
-        Param("heartbeat", 50, 5, 5_000, "ms between a leader's AppendEntries rounds (and a candidate's retries)"),
-        Param("max_entries", 4, 1, 1_000, "at most this many entries in one AppendEntries (etcd: MaxSizePerMsg)"),
+        Param("election_timeout", 150, 10, 10_000, _en("param.election_timeout.help")),
+        Param("election_spread", 100, 0, 200, _en("param.election_spread.help")),
+        Param("heartbeat", 50, 5, 5_000, _en("param.heartbeat.help")),
+        Param("max_entries", 4, 1, 1_000, _en("param.max_entries.help")),
     )
     bugs = (
         Bug("volatile_vote", STRINGS["bug.volatile_vote"]["en"]),
         Bug("count_old_term", STRINGS["bug.count_old_term"]["en"]),
         Bug("no_up_to_date_check", STRINGS["bug.no_up_to_date_check"]["en"]),
     )
-    operations = (Operation("put", arg="x=1", help="write key=value through the leader"),)
+    operations = (Operation("put", arg="key=value", default="x=1", help=_en("op.put.help")),)
     fields = (
         Field("role"),
-        Field("term", durable=True, help="currentTerm"),
-        Field("votedFor", durable=True, help="the candidate this node voted for in its current term"),
-        Field("log", durable=True, help="entries as term:command, the last 40 at most"),
-        Field("logStart", help="index of the first entry shown"),
-        Field("commitIndex", help="highest entry known to be committed"),
-        Field("leader", help="leader of the current term, if known"),
-        Field("kv", help="the state machine: committed puts applied in order"),
-        Field("votes", help="candidate: votes received"),
-        Field("matchIndex", help="leader: highest entry known to be stored on each follower"),
-        Field("nextIndex", help="leader: next entry to send to each follower"),
+        Field("term", durable=True, help=_en("field.term.help")),
+        Field("votedFor", durable=True, help=_en("field.votedFor.help")),
+        Field("log", durable=True, help=_en("field.log.help")),
+        Field("logStart", help=_en("field.logStart.help")),
+        Field("commitIndex", help=_en("field.commitIndex.help")),
+        Field("leader", help=_en("field.leader.help")),
+        Field("kv", help=_en("field.kv.help")),
+        Field("votes", help=_en("field.votes.help")),
+        Field("matchIndex", help=_en("field.matchIndex.help")),
+        Field("nextIndex", help=_en("field.nextIndex.help")),
     )
     roles = {FOLLOWER: "#64748b", CANDIDATE: "#d97706", LEADER: "#2563eb"}
     timers = ("election", "heartbeat")

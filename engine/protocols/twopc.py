@@ -38,6 +38,8 @@ Translation keys in `strings` (each {"en": ..., "zh": ...}):
   preset.<name>, preset.<name>.lesson
   bug.<name>, inv.<name>, field.<name>, role.<name>, op.<name>,
   param.<name>, timer.<name>    names shown in menus and the inspector
+  field.<name>.help, param.<name>.help, op.<name>.help, op.<name>.arg
+                                tooltips and the request box's placeholder
   2pc.<event>                   narration emitted with ctx.note; "{arg}" is
                                 filled from the note's args
 """
@@ -684,6 +686,35 @@ STRINGS = {
     "field.status": _s("transaction status", "事务状态"),
     "field.locks": _s("locks held", "持有的锁"),
     "field.waiting": _s("Prepares waiting for a lock", "等待锁的准备请求"),
+    # tooltips: what each inspector field, parameter and request means
+    "field.next_tx.help": _s("transaction counter, on disk so ids are never reused", "事务计数器，写在磁盘上，编号永不重复"),
+    "field.decisions.help": _s("COMMIT records, force-written before anyone is told", "COMMIT 记录，在告诉任何人之前强制写入"),
+    "field.ended.help": _s("END records: every participant acknowledged COMMIT", "END 记录：所有参与者都已确认 COMMIT"),
+    "field.phase.help": _s("per transaction: COLLECTING, LOGGING, COMMITTING, ABORTING, COMMITTED, ABORTED",
+                           "每个事务的阶段：COLLECTING、LOGGING、COMMITTING、ABORTING、COMMITTED、ABORTED"),
+    "field.votes.help": _s("vote tally while collecting", "收集投票期间的计票"),
+    "field.pending_acks.help": _s("participants that have not acknowledged the decision", "尚未确认决定的参与者"),
+    "field.status.help": _s("per transaction, from the log: PREPARED, COMMITTED or ABORTED",
+                            "每个事务的状态（来自日志）：PREPARED、COMMITTED 或 ABORTED"),
+    "field.locks.help": _s("key -> transaction; part of the PREPARED record, so kept across crashes",
+                           "键 -> 事务；属于 PREPARED 记录的一部分，因此崩溃后仍然保留"),
+    "field.waiting.help": _s("Prepares queued behind a lock: transaction -> key", "排队等锁的准备请求：事务 -> 键"),
+    "param.vote_timeout.help": _s("coordinator aborts if a vote has not arrived by then (ms)",
+                                  "到时仍未收到投票，协调者就中止（毫秒）"),
+    "param.query_interval.help": _s(
+        "a PREPARED participant asks the coordinator after this long without a decision, and again (ms)",
+        "已准备的参与者等这么久仍无决定就询问协调者，之后反复询问（毫秒）"),
+    "param.resend_interval.help": _s("coordinator re-sends its decision to whoever has not acked (ms)",
+                                     "协调者向尚未确认的参与者重发决定的间隔（毫秒）"),
+    "param.lock_wait.help": _s("a Prepare waits this long for a lock, then the participant (not yet prepared) votes no (ms)",
+                               "准备请求等锁的上限，超时后（尚未准备的）参与者投反对票（毫秒）"),
+    "param.log_delay.help": _s("time the coordinator's forced write of COMMIT takes (ms)", "协调者强制写入 COMMIT 所需的时间（毫秒）"),
+    "param.no_voter.help": _s("participant number that always votes no (0 = nobody)", "总是投反对票的参与者编号（0 = 无）"),
+    "op.begin.help": _s("start a transaction that writes this key at every participant",
+                        "开始一个事务，在每个参与者上写入这个键"),
+    "op.begin.arg": _s("key", "键"),
+    "params.nodes": _s("Participants", "参与者"),
+    "params.nodes.help": _s("How many participants; the coordinator c comes on top", "参与者的数量；另有协调者 c"),
     "param.vote_timeout": _s("vote timeout (ms)", "投票超时（毫秒）"),
     "param.query_interval": _s("in-doubt query interval (ms)", "存疑询问间隔（毫秒）"),
     "param.resend_interval": _s("decision re-send interval (ms)", "决定重发间隔（毫秒）"),
@@ -875,6 +906,11 @@ PRESET_SCENARIOS = {
 }
 
 
+def _en(key: str) -> str:
+    """The English text of a translated string: declarations and strings say it once."""
+    return STRINGS[key]["en"]
+
+
 class TwoPhaseCommit(Protocol):
     name = "2pc"
     title = "Two-phase commit"
@@ -884,29 +920,27 @@ class TwoPhaseCommit(Protocol):
     nodes_min = 2
     nodes_max = 8
     params = (
-        Param("vote_timeout", 1000, 50, 60_000, "coordinator aborts if a vote has not arrived by then (ms)"),
-        Param("query_interval", 500, 50, 60_000,
-              "a PREPARED participant asks the coordinator after this long without a decision, and again (ms)"),
-        Param("resend_interval", 300, 50, 60_000, "coordinator re-sends its decision to whoever has not acked (ms)"),
-        Param("lock_wait", 1500, 50, 60_000,
-              "a Prepare waits this long for a lock, then the participant (not yet prepared) votes no (ms)"),
-        Param("log_delay", 50, 0, 10_000, "time the coordinator's forced write of COMMIT takes (ms)"),
-        Param("no_voter", 0, 0, 8, "participant number that always votes no (0 = nobody)"),
+        Param("vote_timeout", 1000, 50, 60_000, _en("param.vote_timeout.help")),
+        Param("query_interval", 500, 50, 60_000, _en("param.query_interval.help")),
+        Param("resend_interval", 300, 50, 60_000, _en("param.resend_interval.help")),
+        Param("lock_wait", 1500, 50, 60_000, _en("param.lock_wait.help")),
+        Param("log_delay", 50, 0, 10_000, _en("param.log_delay.help")),
+        Param("no_voter", 0, 0, 8, _en("param.no_voter.help")),
     )
     bugs = (Bug("heuristic_abort", "a PREPARED participant that hears no decision aborts on its own"),)
-    operations = (Operation("begin", roles=("coordinator",), arg="key",
-                            help="start a transaction that writes this key (default x) at every participant"),)
+    operations = (Operation("begin", roles=("coordinator",), arg="key", default="x",
+                            help=_en("op.begin.help")),)
     fields = (
         Field("role"),
-        Field("next_tx", durable=True, help="transaction counter, on disk so ids are never reused"),
-        Field("decisions", durable=True, help="COMMIT records, force-written before anyone is told"),
-        Field("ended", durable=True, help="END records: every participant acknowledged COMMIT"),
-        Field("phase", help="per transaction: COLLECTING, LOGGING, COMMITTING, ABORTING, COMMITTED, ABORTED"),
-        Field("votes", help="vote tally while collecting"),
-        Field("pending_acks", help="participants that have not acknowledged the decision"),
-        Field("status", durable=True, help="per transaction, from the log: PREPARED, COMMITTED or ABORTED"),
-        Field("locks", durable=True, help="key -> transaction; part of the PREPARED record, so kept across crashes"),
-        Field("waiting", help="Prepares queued behind a lock: transaction -> key"),
+        Field("next_tx", durable=True, help=_en("field.next_tx.help")),
+        Field("decisions", durable=True, help=_en("field.decisions.help")),
+        Field("ended", durable=True, help=_en("field.ended.help")),
+        Field("phase", help=_en("field.phase.help")),
+        Field("votes", help=_en("field.votes.help")),
+        Field("pending_acks", help=_en("field.pending_acks.help")),
+        Field("status", durable=True, help=_en("field.status.help")),
+        Field("locks", durable=True, help=_en("field.locks.help")),
+        Field("waiting", help=_en("field.waiting.help")),
     )
     roles = {"coordinator": "#2563eb", "participant": "#059669"}
     timers = ("vote_timeout", "resend", "query", "lock_wait")

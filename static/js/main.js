@@ -13,7 +13,7 @@
 //   controls.js   playback buttons, speed, share, fork, help, keyboard
 //   scenario.js   presets, bug toggles, parameters (configure)
 
-import { initI18n, addStrings, onLangChange, translatePage, t } from './i18n.js';
+import { initI18n, addStrings, onLangChange, translatePage, t, tn, has } from './i18n.js';
 import { Net } from './net.js';
 import { Clock } from './clock.js';
 import { createModel, fromSnapshot, applyEvents, advanceTo, sceneAt, lastNoteAt, prevEventTime } from './model.js';
@@ -38,6 +38,17 @@ function readJSON(id) {
   } catch {
     return null;
   }
+}
+
+/** A server refusal in the reader's language: its translation key when the page has it, else its English. */
+function errorText(p) {
+  if (!p) return t('error.unknown');
+  if (p.key && has(p.key)) {
+    const args = { ...(p.args || {}) };
+    if (args.timer !== undefined) args.timer = tn('timer', args.timer);
+    return t(p.key, args);
+  }
+  return p.message || t('error.unknown');
 }
 
 const CONTROL_KEY = (session) => `pp.control.${session}`;
@@ -314,7 +325,7 @@ class App {
   }
 
   onError(p) {
-    const msg = (p && p.message) || t('error.unknown');
+    const msg = errorText(p);
     // A vanished session is handled by the join fallback (a fresh run, or a rebuilt one).
     if (p && p.code === 'unknown_session' && (!this.state.snapshotSeen || this.state.role === 'controller')) return;
     this.toast(msg, 'error');

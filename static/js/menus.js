@@ -179,10 +179,13 @@ export class Menus {
         if (op.arg) {
           const input = el('input', {
             type: 'text', class: 'menu-arg', placeholder: t(`op.${op.name}.arg`, null, op.arg),
-            dataset: { argFor: op.name }, maxlength: 200, disabled: viewer, 'aria-label': op.arg,
+            dataset: { argFor: op.name }, maxlength: 200, disabled: viewer,
+            'aria-label': t(`op.${op.name}.arg`, null, op.arg),
           });
+          // The protocol's suggested argument is filled in, so one click sends a request.
+          if (op.default) input.value = op.default;
           // Nothing is sent for an empty box (the protocol would get ""): the button waits for text.
-          const b = btn(`request:${op.name}`, label, '', { title: help || null, disabled: true });
+          const b = btn(`request:${op.name}`, label, '', { title: help || null, disabled: viewer || !input.value.trim() });
           input.addEventListener('input', () => (b.disabled = viewer || !input.value.trim()));
           input.addEventListener('keydown', (e) => {
             if (e.key === 'Enter') {

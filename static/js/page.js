@@ -2,7 +2,7 @@
 // embeds every protocol's describe(); their strings are merged under
 // "p:<name>:<key>" so one page can hold many protocols.
 
-import { initI18n, addStrings } from './i18n.js';
+import { initI18n, addStrings, onLangChange, t } from './i18n.js';
 
 const data = document.getElementById('protocols-data');
 if (data) {
@@ -12,4 +12,12 @@ if (data) {
     /* an unreadable list only costs translations */
   }
 }
+// The tab's title follows the language too: the page's heading, then the app's name.
+function setTitle() {
+  const heading = document.querySelector('.error-title');
+  document.title = heading ? `${heading.textContent} · ${t('app.name')}` : t('app.name');
+}
+
 await initI18n();
+setTitle();
+onLangChange(setTitle);
