@@ -3,7 +3,7 @@
 // changes send `configure` with the current scenario minus its actions.
 
 import { has, t, tn } from './i18n.js';
-import { el, clamp } from './format.js';
+import { el } from './format.js';
 
 /**
  * A bug toggle's title and help line. Protocols declare one description per bug ("bug.<name>");
@@ -30,12 +30,35 @@ export class ScenarioPanel {
     this.scenario = null;
     this.enabled = false;
     this.inUse = null; // JSON of collect() while every field shows the scenario in use
+    this.bugCount = document.getElementById('bug-count');
     this.lesson.addEventListener('click', () => this.lesson.parentElement.classList.toggle('expanded'));
+    this.tabs = [...document.querySelectorAll('.side-tab')];
+    for (const tab of this.tabs) {
+      tab.addEventListener('click', () => this.showTab(tab.dataset.tab));
+      tab.addEventListener('keydown', (e) => {
+        if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+        e.preventDefault();
+        e.stopPropagation(); // the page's arrows step the run; on a tab they move between tabs
+        const next = this.tabs[(this.tabs.indexOf(tab) + (e.key === 'ArrowRight' ? 1 : this.tabs.length - 1)) % this.tabs.length];
+        this.showTab(next.dataset.tab);
+        next.focus();
+      });
+    }
     this.preset.addEventListener('change', () => {
       const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
       const p = this.preset.value;
       window.location.assign(`/play/${encodeURIComponent(name)}${p ? `?preset=${encodeURIComponent(p)}` : ''}`);
     });
+  }
+
+  /** The side column shows either the run (inspector, invariants, log) or its setup. */
+  showTab(name) {
+    for (const tab of this.tabs) {
+      const on = tab.dataset.tab === name;
+      tab.setAttribute('aria-selected', String(on));
+      tab.tabIndex = on ? 0 : -1;
+      document.getElementById(tab.getAttribute('aria-controls')).hidden = !on;
+    }
   }
 
   setProtocol(protocol) {
@@ -118,7 +141,7 @@ export class ScenarioPanel {
     for (const r of this.rows) {
       if (!r.input.dataset.param) continue;
       // A field being typed in keeps its text when a snapshot arrives; once committed (Enter,
-      // blur) it shows the server's value again, which may be clamped or rounded.
+      // blur) it shows the server's value again (a value that cannot be used is refused with a message).
       r.input.addEventListener('input', () => (r.dirty = true));
       r.input.addEventListener('change', () => {
         r.dirty = false;
@@ -176,6 +199,10 @@ export class ScenarioPanel {
       this.builtFor = shape;
     }
     if (this.bugsEmpty) this.bugsEmpty.textContent = t('bugs.none');
+    const on = (sc.bugs || []).length;
+    this.bugCount.hidden = !on;
+    this.bugCount.textContent = String(on);
+    this.bugCount.title = on ? t('bugs.on', { count: on }) : '';
     const values = this.valuesInUse();
     let all = true;
     for (const r of this.rows) {
@@ -195,7 +222,8 @@ export class ScenarioPanel {
     this.inUse = all ? JSON.stringify(this.collect()) : null;
   }
 
-  /** The scenario the panel describes now (actions left out: configure clears them). */
+  /** The scenario the panel describes now (actions left out: configure clears them).
+   *  Throws a translated message naming the first field whose value cannot be used. */
   collect() {
     const proto = this.protocol;
     const sc = this.scenario || {};
@@ -218,12 +246,15 @@ export class ScenarioPanel {
         continue;
       }
       if (input.value.trim() === '') continue; // an emptied field keeps the value in use (Number('') is 0)
-      let v = Number(input.value);
+      const v = Number(input.value);
       const min = Number(input.min), max = Number(input.max);
-      if (!Number.isFinite(v)) continue;
-      v = clamp(v, min, max);
+      const row = this.rows.find((r) => r.input === input);
+      const name = row ? row.text() : key;
+      if (!Number.isFinite(v) || v < min || v > max) {
+        throw new Error(t('params.out_of_range', { name, min, max, value: input.value.trim() }));
+      }
       const isInt = input.step !== 'any' && Number(input.step) === 1;
-      if (isInt) v = Math.round(v);
+      if (isInt && !Number.isInteger(v)) throw new Error(t('params.not_whole', { name, value: input.value.trim() }));
       if (key === 'nodes') out.nodes = v;
       else if (key === 'seed') out.seed = v;
       else if (key === 'latency.0') lat[0] = v;
@@ -231,7 +262,7 @@ export class ScenarioPanel {
       else if (key === 'loss' || key === 'duplicate') out.network[key] = Math.round(v * 1000) / 1000;
       else if (key.startsWith('p.')) out.params[key.slice(2)] = v;
     }
-    if (lat[0] > lat[1]) lat[1] = lat[0];
+    if (lat[0] > lat[1]) throw new Error(t('params.latency_order', { min: lat[0], max: lat[1] }));
     out.network.latency = lat;
     for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
     return out;
@@ -239,7 +270,16 @@ export class ScenarioPanel {
 
   send() {
     if (!this.enabled) return;
-    const sc = this.collect();
+    let sc;
+    try {
+      sc = this.collect();
+    } catch (e) {
+      // Nothing is sent: say what is wrong and show the values in use again.
+      this.app.toast(e.message, 'error');
+      for (const r of this.rows) r.dirty = false;
+      this.render();
+      return;
+    }
     if (this.inUse !== null && JSON.stringify(sc) === this.inUse) {
       // Nothing to change (an emptied field, a value that rounds to the current one): configure
       // would restart the run and clear its actions for nothing. Just show the values in use.

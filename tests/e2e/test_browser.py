@@ -183,12 +183,22 @@ def test_bad_links_show_a_clear_page_with_a_way_back(browser, server):
 
 def test_bug_toggle_and_node_count_reconfigure_the_run(open_page):
     page = ready(open_page("/play/raft?preset=first_election"))
+    expect(page.locator("#params")).to_be_hidden()         # a tab of its own, next to the inspector
+    page.click("#tab-scenario")
+    expect(page.locator("#inspector")).to_be_hidden()
+    # A value out of range is refused with a message naming the field, and nothing changes.
+    page.fill('#params [data-param="nodes"]', "99")
+    page.locator('#params [data-param="nodes"]').dispatch_event("change")
+    expect(page.locator("#toasts")).to_contain_text("between 3 and 9")
+    expect(page.locator('#params [data-param="nodes"]')).to_have_value("5")
+    assert model(page, "Object.keys(m.nodes).length") == 5
     page.fill('#params [data-param="nodes"]', "7")
     page.locator('#params [data-param="nodes"]').dispatch_event("change")
     page.wait_for_function("Object.keys(window.__pp.model.nodes).length === 7")
     before = page.evaluate("window.__pp.token")
     page.check('#bugs input[data-bug="volatile_vote"]')
     page.wait_for_function(f"window.__pp.token !== {before!r}")   # the server sent the new scenario back
+    expect(page.locator("#bug-count")).to_have_text("1")
     # The server's scenario now carries the bug: a watcher's snapshot shows it checked too.
     session = page.evaluate("window.__pp.session")
     watcher = ready(open_page(f"/play/raft?session={session}"))
