@@ -57,9 +57,11 @@ def test_2pc_run_shows_nodes_and_moving_messages(open_page):
     set_speed(page, -1.5)                 # 0.03x: a 20 ms flight takes most of a second
     page.click("#play")
     page.wait_for_function("Object.keys(window.__pp.model.inflight).length > 0")
-    mid = model(page, "Object.keys(m.inflight)[0]")
+    # The message with the longest way to go, watched while the page's clock moves on 1 ms.
+    mid = model(page, "Object.values(m.inflight).sort((a, b) => b.deliver_at - a.deliver_at)[0].id")
+    t0 = page.evaluate("window.__pp.t")
     p1 = page.evaluate(f"window.__pp.messageScreenPos({mid})")
-    page.wait_for_timeout(150)
+    page.wait_for_function(f"window.__pp.t >= {t0} + 1")
     p2 = page.evaluate(f"window.__pp.messageScreenPos({mid})")
     assert p1 is not None and p2 is not None and (p1["x"], p1["y"]) != (p2["x"], p2["y"])
     assert canvas_png(page) != before     # the messages are drawn
