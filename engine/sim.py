@@ -311,9 +311,12 @@ class Simulation:
         self._call(n, f"on_message({msg.kind})", self.nodes[n].on_message, msg)
         self._after(n, msg)
 
-    def _fire_timer(self, n: str, name: str) -> None:
+    def _fire_timer(self, n: str, name: str, forced: bool = False) -> None:
         if self.tracing:
-            self._emit({"type": "timer", "node": n, "name": name})
+            ev = {"type": "timer", "node": n, "name": name}
+            if forced:           # a person's "timeout" action, not the clock
+                ev["forced"] = True
+            self._emit(ev)
         self._call(n, f"on_timer({name})", self.nodes[n].on_timer, name)
         self._after(n, None)
 
@@ -485,7 +488,7 @@ class Simulation:
             if not self.up[n] or name not in self.timers[n]:
                 return self._skip(a, f"timer {name} is not armed on {n}", "timer_not_armed", node=n, timer=name)
             del self.timers[n][name]
-            self._fire_timer(n, name)
+            self._fire_timer(n, name, forced=True)
         elif do == "set":
             p, v = a["param"], a["value"]
             setattr(net, p, list(v) if p == "latency" else v)

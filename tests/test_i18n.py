@@ -100,3 +100,25 @@ def test_every_tooltip_a_protocol_declares_is_translated():
             s = proto.strings.get(key)
             assert s and s["en"] and s["zh"] and s["en"] != s["zh"], (proto.name, key)
             assert english is None or s["en"] == english, (proto.name, key)   # one English text, not two
+
+
+def test_every_timer_a_preset_fires_has_a_name_in_both_languages():
+    from engine import registry
+    for proto in registry.all():
+        fired = set()
+        for p in proto.presets:
+            sim = Simulation(from_dict({"protocol": proto.name, "preset": p.name})).run()
+            fired |= {e["name"] for e in sim.trace if e["type"] == "timer"}
+        assert fired, proto.name
+        for name in fired | set(proto.timers):
+            s = proto.strings.get(f"timer.{name}")
+            assert s and s["en"] and s["zh"], (proto.name, name)
+
+
+def test_a_forced_timer_is_marked_in_the_trace():
+    acts = [{"at": 100, "do": "request", "node": "c", "op": "begin", "arg": "x"},
+            {"at": 105, "do": "timeout", "node": "c", "timer": "vote_timeout"}]
+    sim = Simulation(from_dict({"protocol": "2pc", "until": 2000, "actions": acts})).run()
+    timers = [e for e in sim.trace if e["type"] == "timer"]
+    assert [(e["t"], e.get("forced")) for e in timers if e["name"] == "vote_timeout"] == [(105, True)]
+    assert all("forced" not in e for e in timers if e["t"] != 105)

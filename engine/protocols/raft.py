@@ -941,6 +941,10 @@ STRINGS = {
         "en": LESSONS["no_up_to_date_check"],
         "zh": "x=1 已在 n1 和 n2 上提交；去掉日志新旧检查后，从未见过它的 n3 得到 n2 的选票，"
               "成为领导者并抹掉了已提交的条目。"},
+    "preset.free": {"en": "Free play: the nodes elect a leader on their own. Click a node to send it a put, crash "
+                          "it or force its election timeout; cut the network and watch Raft recover.",
+                    "zh": "自由演练：节点会自行选出领导者。点击节点可以向它发送写入、让它崩溃或强制选举超时；"
+                          "切断网络，观察 Raft 如何恢复。"},
     # the canvas label under each node
     "raft.label": {"en": "term {term} · log {log} · commit {commit}", "zh": "任期 {term} · 日志 {log} · 提交 {commit}"},
     "raft.label.candidate": {"en": "term {term} · votes {votes}/{n}", "zh": "任期 {term} · 得票 {votes}/{n}"},

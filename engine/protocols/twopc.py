@@ -714,6 +714,9 @@ STRINGS = {
                         "开始一个事务，在每个参与者上写入这个键"),
     "op.begin.arg": _s("key", "键"),
     "params.nodes": _s("Participants", "参与者"),
+    "preset.free": _s("Free play: click the coordinator c and choose “begin transaction”, then crash nodes, drop "
+                      "messages or cut the network and watch what 2PC does.",
+                      "自由演练：点击协调者 c，选择“开始事务”，然后让节点崩溃、丢弃消息或切断网络，观察两阶段提交如何应对。"),
     "params.nodes.help": _s("How many participants; the coordinator c comes on top", "参与者的数量；另有协调者 c"),
     "param.vote_timeout": _s("vote timeout (ms)", "投票超时（毫秒）"),
     "param.query_interval": _s("in-doubt query interval (ms)", "存疑询问间隔（毫秒）"),
@@ -722,6 +725,7 @@ STRINGS = {
     "param.log_delay": _s("COMMIT log write time (ms)", "COMMIT 日志写入时间（毫秒）"),
     "param.no_voter": _s("participant that votes no (0 = none)", "投反对票的参与者（0 = 无）"),
     "timer.vote_timeout": _s("vote timeout", "投票超时"),
+    "timer.flush": _s("COMMIT write done", "COMMIT 写入完成"),
     "timer.resend": _s("re-send decision", "重发决定"),
     "timer.query": _s("ask the coordinator", "询问协调者"),
     "timer.lock_wait": _s("stop waiting for a lock", "放弃等锁"),

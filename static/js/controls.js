@@ -204,7 +204,8 @@ export class Controls {
     const app = this.app;
     const c = app.clock;
     const controller = app.state.role === 'controller';
-    const key = `${c.playing}|${c.done}|${controller}|${app.state.ready}|${c.speed}|${app.langTick}`;
+    const atStart = app.displayTime() <= 0;
+    const key = `${c.playing}|${c.done}|${controller}|${app.state.ready}|${c.speed}|${app.langTick}|${atStart}`;
     if (key === this.lastKey) return;
     this.lastKey = key;
     const playing = c.playing && !c.done;
@@ -214,6 +215,7 @@ export class Controls {
     label.textContent = playing ? t('controls.pause') : t('controls.play');
     this.play.querySelector('.icon use').setAttribute('href', playing ? '#i-pause' : '#i-play');
     for (const b of [this.play, this.step, this.back, this.restart, this.speed]) b.disabled = !controller || !app.state.ready;
+    if (atStart) this.back.disabled = true; // nothing before t = 0
     if (!this.speedDragging) {
       this.speed.value = String(speedToSlider(c.speed));
       this.showSpeed(c.speed);

@@ -8,17 +8,25 @@ import { el, fmtBody, fmtValue } from './format.js';
 const MAX_LINES = 250;
 const APPEND_EVERY_MS = 60; // while a run streams, new lines are added in small bursts, not every frame
 
-// Filters: which event types a view shows.
+// Filters: which events a view shows.
+const QUIET = new Set(['state', 'crash', 'restart', 'request', 'reply', 'violation', 'note', 'partition', 'heal',
+  'set', 'drop', 'duplicate', 'timer']);
+const STORY = new Set(['crash', 'restart', 'request', 'reply', 'violation', 'note', 'partition', 'heal', 'set',
+  'duplicate']);
 const FILTERS = {
   all: null,
-  quiet: new Set(['state', 'crash', 'restart', 'request', 'reply', 'violation', 'note', 'partition', 'heal',
-    'set', 'drop', 'duplicate', 'timer']),
-  story: new Set(['crash', 'restart', 'request', 'reply', 'violation', 'note', 'partition', 'heal', 'set']),
+  quiet: (ev) => QUIET.has(ev.type),
+  // The narration and every fault, the ones a person made included (a drop, a forced timer).
+  story: (ev) => STORY.has(ev.type) || (ev.type === 'drop' && ev.reason === 'user') || (ev.type === 'timer' && ev.forced),
 };
+
+// Not worth a word in the log: `up` (the crash or restart line says it), the canvas label (derived).
+const UNLOGGED_FIELDS = new Set(['up', 'label']);
 
 function fmtChanges(changes) {
   return Object.entries(changes || {})
-    .map(([k, v]) => `${tn('field', k)}=${fmtValue(v, 40)}`)
+    .filter(([k]) => !UNLOGGED_FIELDS.has(k))
+    .map(([k, v]) => `${tn('field', k)}=${k === 'role' && typeof v === 'string' ? tn('role', v) : fmtValue(v, 40)}`)
     .join(', ');
 }
 
@@ -126,7 +134,7 @@ export class EventLog {
     let added = 0;
     if (append) {
       for (let i = this.count; i < count; i++) {
-        if (only && !only.has(evs[i].type)) continue;
+        if (only && !only(evs[i])) continue;
         frag.append(this.line(evs[i], model));
         added++;
       }
@@ -137,7 +145,7 @@ export class EventLog {
     } else {
       const lines = [];
       for (let i = count - 1; i >= 0 && lines.length < MAX_LINES; i--) {
-        if (only && !only.has(evs[i].type)) continue;
+        if (only && !only(evs[i])) continue;
         lines.push(evs[i]);
       }
       lines.reverse();

@@ -186,17 +186,26 @@ class App {
     dot.title = on ? t('conn.on') : t('conn.off');
     const label = dot.querySelector('.conn-label');
     if (label) label.textContent = on ? t('conn.on') : t('conn.off');
+    // Losing the server mid-run: say so over the canvas and stop the clock (nothing plays
+    // without it); the reconnect rejoins and its snapshot takes the cover off again.
+    const cover = $('canvas-overlay');
+    if (!on && this.state.ready) {
+      this.clock.playing = false;
+      cover.querySelector('[data-i18n]').textContent = t('conn.lost');
+      cover.hidden = false;
+    } else if (on && this.state.ready) {
+      cover.hidden = true;
+    }
   }
 
   createSpec() {
     const b = this.boot;
-    if (b.token) {
-      const spec = { token: b.token };
-      if (typeof b.t === 'number') spec.t = b.t;
-      return spec;
-    }
-    if (b.preset) return { protocol: b.protocol, preset: b.preset };
-    return { scenario: { protocol: b.protocol } };
+    let spec;
+    if (b.token) spec = { token: b.token };
+    else if (b.preset) spec = { protocol: b.protocol, preset: b.preset };
+    else spec = { scenario: { protocol: b.protocol } };
+    if (typeof b.t === 'number') spec.t = b.t; // ?t= opens any run paused at that moment
+    return spec;
   }
 
   async onConnect(again) {
@@ -417,10 +426,18 @@ class App {
     this.state.selected = id;
   }
 
+  /** Show a violation: its nodes picked out, at the moment it happened (the owner rewinds the
+   *  run there; a watcher looks back locally for a while). */
   focusViolation(v) {
     this.state.focusViolation = v;
     this.state.dismissedViolation = null;
     if (v.nodes && v.nodes.length) this.state.selected = v.nodes[0];
+    if (typeof v.t !== 'number' || Math.abs(this.displayTime() - v.t) < 1) return;
+    if (this.state.role === 'controller') this.seek(v.t);
+    else {
+      this.state.preview = v.t;
+      this.state.previewUntil = performance.now() + 8000;
+    }
   }
 
   toast(text, kind = 'info') {
@@ -549,7 +566,7 @@ class App {
     if (key === this.statusKey) return;
     this.statusKey = key;
     const parts = [t('status.inflight', { count: scene.inflight.length })];
-    if (st.viewers > 0) parts.push(t('status.viewers', { count: st.viewers }));
+    if (st.viewers > 1) parts.push(t('status.viewers', { count: st.viewers })); // not "1 watching" when alone
     if (st.preview !== null) parts.push(t('status.preview'));
     if (this.clock.done) parts.push(t('status.done'));
     $('status').textContent = parts.join(' · ');
