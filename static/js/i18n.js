@@ -53,6 +53,12 @@ export function t(key, args, fallback) {
   return s;
 }
 
+/** A node's label from its view: plain text, or [key, args] in the protocol's strings. */
+export function labelText(label) {
+  if (Array.isArray(label)) return t(String(label[0]), label[1] && typeof label[1] === 'object' ? label[1] : null);
+  return label === undefined || label === null ? '' : String(label);
+}
+
 /** t() for a protocol-declared name: `${prefix}.${name}`, falling back to the raw name. */
 export function tn(prefix, name) {
   return t(`${prefix}.${name}`, null, String(name));

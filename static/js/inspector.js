@@ -1,7 +1,7 @@
 // Node inspector: the selected node's view, durable fields (survive a crash)
 // apart from volatile ones (lost on a crash), changed values flashed briefly.
 
-import { t, tn } from './i18n.js';
+import { labelText, t, tn } from './i18n.js';
 import { el, fmtValue, icon } from './format.js';
 
 const HIDDEN = new Set(['up', 'role', 'label']);
@@ -50,7 +50,8 @@ export class Inspector {
       roleName ? chip : null,
       el('span', { class: up ? 'status up' : 'status down', text: up ? t('node.up') : t('node.crashed') }),
     ]));
-    if (view.label) root.append(el('p', { class: 'insp-label', text: String(view.label) }));
+    const label = labelText(view.label);
+    if (label) root.append(el('p', { class: 'insp-label', text: label }));
 
     // Declared fields this node's view has (roles show different fields), then any others.
     const declared = ((this.protocol && this.protocol.fields) || []).filter((f) => f.name in view && !HIDDEN.has(f.name));

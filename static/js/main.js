@@ -531,11 +531,11 @@ class App {
     if (key === this.narrationKey) return;
     this.narrationKey = key;
     const box = $('narration');
+    box.classList.toggle('empty', !note);
     if (!note) {
-      box.hidden = true;
+      box.replaceChildren();
       return;
     }
-    box.hidden = false;
     box.replaceChildren(el('span', { class: 'narr-t', text: fmtMs(note.t) }), el('span', { text: describeEvent(note, this.m) }));
   }
 
