@@ -228,13 +228,16 @@ class Simulation:
             if self.tracing:
                 self._emit({"type": "violation", **v.as_dict()})
 
-    def _call(self, n: str, what: str, fn, *args) -> None:
+    def _call(self, n: str, what: str, detail, fn, *args) -> None:
+        """fn(ctx, *args) for node n; a handler that raises becomes a ProtocolError naming
+        `what(detail)` (formatted only then: this runs for every event)."""
         try:
             fn(self.ctx[n], *args)
         except ProtocolError:
             raise
         except Exception as e:
-            raise ProtocolError(f"{self.proto.name}: node {n} failed in {what} at t={self.now}: "
+            where = what if detail is None else f"{what}({detail})"
+            raise ProtocolError(f"{self.proto.name}: node {n} failed in {where} at t={self.now}: "
                                 f"{type(e).__name__}: {e}") from e
 
     # ------------------------------------------------------------ running
@@ -263,7 +266,7 @@ class Simulation:
         else:  # _START
             up = [n for n in self.ids if self.up[n]]
             for n in up:
-                self._call(n, "on_start", self.nodes[n].on_start)
+                self._call(n, "on_start", None, self.nodes[n].on_start)
             for n in up:
                 self._after(n, None)
         # The trace limit; untraced runs are bounded by heap entries instead (a protocol
@@ -308,8 +311,9 @@ class Simulation:
             self._emit({"type": "deliver", "id": msg.id})
         self.delivered += 1
         n = msg.dst
-        self._call(n, f"on_message({msg.kind})", self.nodes[n].on_message, msg)
-        self._after(n, msg)
+        self._call(n, "on_message", msg.kind, self.nodes[n].on_message, msg)
+        if self.tracing or self._after_event is not None:
+            self._after(n, msg)
 
     def _fire_timer(self, n: str, name: str, forced: bool = False) -> None:
         if self.tracing:
@@ -317,7 +321,7 @@ class Simulation:
             if forced:           # a person's "timeout" action, not the clock
                 ev["forced"] = True
             self._emit(ev)
-        self._call(n, f"on_timer({name})", self.nodes[n].on_timer, name)
+        self._call(n, "on_timer", name, self.nodes[n].on_timer, name)
         self._after(n, None)
 
     def run(self) -> Simulation:
@@ -446,7 +450,7 @@ class Simulation:
             self.nodes[n] = self._new_node(n)   # rebuilt from disk only
             if self.tracing:
                 self._emit({"type": "restart", "node": n})
-            self._call(n, "on_recover", self.nodes[n].on_recover)
+            self._call(n, "on_recover", None, self.nodes[n].on_recover)
             self._after(n, None)
         elif do == "drop":
             msg = net.inflight.pop(a["msg"], None)
@@ -481,7 +485,7 @@ class Simulation:
                 self._emit({"type": "request", "node": n, "op": a["op"], "arg": a.get("arg")})
             if not self.up[n]:
                 return self._skip(a, f"{n} is crashed", "node_crashed", node=n)
-            self._call(n, f"on_request({a['op']})", self.nodes[n].on_request, a["op"], a.get("arg"))
+            self._call(n, "on_request", a["op"], self.nodes[n].on_request, a["op"], a.get("arg"))
             self._after(n, None)
         elif do == "timeout":
             n, name = a["node"], a["timer"]
