@@ -218,3 +218,41 @@ def test_violation_is_shown_on_the_page_in_both_languages(open_page):
     page.select_option("#lang", "zh")
     expect(page.locator("#invariants")).to_contain_text("原子性")
     page.select_option("#lang", "en")
+
+
+def test_a_drop_during_a_lesson_keeps_the_lessons_own_faults(open_page):
+    """Acting now is not a fork: the coordinator still crashes at 300 ms as the lesson says."""
+    page = ready(open_page("/play/2pc?preset=coordinator_crash"))
+    for _ in range(60):
+        if model(page, "Object.values(m.inflight).some(x => x.kind === 'Vote')"):
+            break
+        page.click("#step")
+        page.wait_for_timeout(30)
+    mid = model(page, "Object.values(m.inflight).find(x => x.kind === 'Vote').id")
+    pos = page.evaluate(f"window.__pp.messageScreenPos({mid})")
+    page.mouse.click(pos["x"], pos["y"])
+    page.click('#msg-menu [data-action="drop"]')
+    page.wait_for_function(f"!({mid} in window.__pp.model.inflight)")
+    expect(page.locator("#toasts")).not_to_contain_text("Forked")
+    set_speed(page, 1)
+    page.click("#play")
+    page.wait_for_function("window.__pp.model.events.some(e => e.type === 'crash' && e.node === 'c')",
+                           timeout=30000)
+    assert model(page, "m.events.find(e => e.type === 'crash').t") == 300
+    page.click("#play")
+
+
+def test_refusals_and_error_pages_speak_chinese(open_page, browser, server):
+    page = ready(open_page("/play/2pc"))          # free play: nothing is scheduled yet
+    page.select_option("#lang", "zh")
+    page.click("#step")                            # the server refuses, in the reader's language
+    expect(page.locator("#toasts")).to_contain_text("还没有安排任何事件")
+    page.select_option("#lang", "en")
+    # A Chinese browser gets Chinese error pages, title included (a 404 page logs its own status:
+    # not through open_page, which counts console errors).
+    ctx = browser.new_context(locale="zh-CN")
+    missing = ctx.new_page()
+    assert missing.goto(server + "/play/nosuch").status == 404
+    expect(missing.locator(".error-message")).to_have_text("没有名为“nosuch”的协议。")
+    assert re.search(r"[\u4e00-\u9fff]", missing.title())
+    ctx.close()
