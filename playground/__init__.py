@@ -53,6 +53,9 @@ def create_app(config: dict | None = None) -> Flask:
         PLAYGROUND_TICKER=True,            # False: tests drive manager.tick() themselves
         PLAYGROUND_LIMITS=None,            # dict of playground.limits.Limits overrides
         PLAYGROUND_NODE_MODULES=str(ROOT / "node_modules"),
+        # Reverse proxies in front of the server: their X-Forwarded-* headers are trusted, so
+        # per-address limits see the client's address, not the proxy's.
+        PLAYGROUND_PROXY_HOPS=int(os.environ.get("PLAYGROUND_PROXY_HOPS") or 0),
     )
     app.config.update(config or {})
     mode = app.config["PLAYGROUND_ASYNC_MODE"] or detect_async_mode()
@@ -71,5 +74,10 @@ def create_app(config: dict | None = None) -> Flask:
     ticker = Ticker(socketio, manager, limits.tick_s, enabled=app.config["PLAYGROUND_TICKER"])
     register(socketio, manager, ticker)
     app.register_blueprint(bp)
+    hops = app.config["PLAYGROUND_PROXY_HOPS"]
+    if hops:
+        # Outside the Socket.IO middleware, so websocket handlers see the fixed addresses too.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     app.extensions["playground"] = Playground(socketio, manager, ticker, limits)
     return app

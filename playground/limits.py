@@ -15,14 +15,20 @@ from dataclasses import dataclass, fields, replace
 class Limits:
     max_sessions: int = 500               # live sessions in one process
     max_participants: int = 250           # clients in one session's room
-    max_sessions_per_client: int = 8     # rooms one connection may be in (create or join)
+    max_sessions_per_client: int = 8     # rooms one connection may be in (create or join), and
+                                          # live sessions it may have created (they outlive a leave)
+    max_sessions_per_address: int = 100   # live sessions created from one client address (see
+                                          # PLAYGROUND_PROXY_HOPS behind a reverse proxy)
     idle_expiry_s: float = 600.0          # a session with nobody in it for this long is deleted
     max_payload_bytes: int = 131_072      # one Socket.IO message (a scenario is at most 64 KiB)
     max_id_chars: int = 64                # session ids and control tokens
     tick_s: float = 0.05                  # ticker period (real seconds)
     max_tick_elapsed_s: float = 0.25      # a stalled tick never jumps virtual time further
     max_events_per_tick: int = 1_000      # trace events per session per tick (event-rate limit)
-    max_trace_bytes: int = 64 << 20       # JSON one session may stream and keep; then it pauses
+    max_events_per_tick_total: int = 5_000  # ... and for all sessions together, shared out fairly
+    min_events_per_tick: int = 100        # a session's share never drops below this
+    max_trace_events: int = 100_000       # trace events one run may hold (~11 MB of JSON); then it
+                                          # stops there: playing, seeking and opening a link alike
     rebuild_chunk: int = 2_000            # heap entries between yields while seeking
     yield_every_s: float = 0.002          # the ticker yields to other clients at least this often
     expire_every_s: float = 5.0           # how often idle sessions are swept

@@ -89,7 +89,16 @@ class SessionManager:
                                    "refused.per_client", {"n": lim.max_sessions_per_client})
             mine[s.id] = None
             s.participants[sid] = role
-        self.io.enter(sid, s.room)
+        # A client that went away meanwhile (its disconnect may already have been handled)
+        # must not stay behind as a ghost that keeps the session alive and counted.
+        try:
+            self.io.enter(sid, s.room)
+            gone = not self.io.connected(sid)
+        except (KeyError, ValueError):   # python-socketio refuses a sid it no longer knows
+            gone = True
+        if gone:
+            self._remove_participant(s, sid)
+            raise ApiError("unknown_session", "your connection closed while joining", "refused.unknown_session")
         s.last_activity = self.clock()
 
     def _remove_participant(self, s: Session, sid: str) -> bool:
@@ -130,20 +139,40 @@ class SessionManager:
 
     # ------------------------------------------------------------ client operations
 
-    def create(self, sid: str, scenario: Scenario, t: float | None) -> dict:
+    def _check_can_create(self, sid: str, addr: str | None) -> None:
+        """Refuse a session the server, this connection or this address has no room for.
+
+        A session outlives its creator's leave (a reload rejoins it), so the sessions a
+        connection or an address has created and that still exist count, not only the
+        rooms it is in: a create-and-leave loop cannot fill the server.
+        """
         lim = self.limits
+        per_client = ApiError("limit", f"one connection may be in at most {lim.max_sessions_per_client} "
+                                       "sessions; leave one first",
+                              "refused.per_client", {"n": lim.max_sessions_per_client})
         with self._lock:
             if len(self.sessions) >= lim.max_sessions:
                 raise ApiError("limit", f"the server is running its maximum of {lim.max_sessions} sessions; "
                                         "try again later", "refused.server_full", {"n": lim.max_sessions})
             if len(self.client_sessions.get(sid, ())) >= lim.max_sessions_per_client:
-                raise ApiError("limit", f"one connection may be in at most {lim.max_sessions_per_client} "
-                                        "sessions; leave one first",
-                               "refused.per_client", {"n": lim.max_sessions_per_client})
+                raise per_client
+            made = [s for s in self.sessions.values() if s.creator == sid]
+            if len(made) >= lim.max_sessions_per_client:
+                raise per_client
+            if addr is not None and sum(s.address == addr for s in self.sessions.values()) \
+                    >= lim.max_sessions_per_address:
+                raise ApiError("limit", f"this address has {lim.max_sessions_per_address} live sessions, the "
+                                        "most it may have; close some or try again later",
+                               "refused.per_address", {"n": lim.max_sessions_per_address})
+
+    def create(self, sid: str, scenario: Scenario, t: float | None, addr: str | None = None) -> dict:
+        lim = self.limits
+        self._check_can_create(sid, addr)
         s = Session(secrets.token_urlsafe(9), secrets.token_urlsafe(18), scenario, self.clock(),
-                    lim.max_trace_bytes)
+                    lim.max_trace_events)
+        s.creator, s.address = sid, addr
         try:
-            s.load(scenario, 0 if t is None else t, self._yield, lim.rebuild_chunk)
+            capped = s.load(scenario, 0 if t is None else t, self._yield, lim.rebuild_chunk)
         except ProtocolError as e:
             raise engine_error(str(e)) from None
         with self._lock:
@@ -152,14 +181,16 @@ class SessionManager:
                                "refused.server_full", {"n": lim.max_sessions})
             self.sessions[s.id] = s
         with s.lock:
-            self._add_participant(s, sid, "controller")
             try:
+                self._add_participant(s, sid, "controller")
                 self.io.emit("snapshot", s.snapshot("controller", self.describe(scenario.protocol)), to=sid)
             except Exception:
                 self._remove_participant(s, sid)   # no orphan session holding a place
                 with self._lock:
                     self.sessions.pop(s.id, None)
                 raise
+            if capped:
+                self.io.emit("error", s.too_long_error().payload(), to=sid)
         return {"ok": True, "session": s.id, "control": s.control}
 
     def join(self, sid: str, session_id: str, control: str | None) -> dict:
@@ -168,6 +199,10 @@ class SessionManager:
         if control is not None and hmac.compare_digest(control.encode(), s.control.encode()):
             role = "controller"
         with s.lock:
+            if s.participants.get(sid) == role:
+                # Already in, as this: it has the snapshot and every batch since (sending the
+                # whole history again for each repeated join is how one client ate the memory).
+                return {"ok": True, "session": s.id, "role": role}
             self._add_participant(s, sid, role)
             self.io.emit("snapshot", s.snapshot(role, self.describe(s.base.protocol)), to=sid)
             self._emit_playback(s)   # the viewer count changed
@@ -218,8 +253,10 @@ class SessionManager:
                     self._emit_events(s)
                 elif cmd in ("seek", "restart"):
                     t = 0 if cmd == "restart" else number("seek value", value, 0, s.sim.until)
-                    s.seek(t, self._yield, lim.rebuild_chunk)
+                    capped = s.seek(t, self._yield, lim.rebuild_chunk)
                     self._emit_room_snapshot(s)
+                    if capped:
+                        self.io.emit("error", s.too_long_error().payload(), to=s.room)
                 else:  # payloads.parse_control only lets known commands through
                     raise bad(f"unknown command {cmd!r}")
             except ProtocolError as e:
@@ -251,12 +288,14 @@ class SessionManager:
         with s.lock:
             s.last_activity = self.clock()
             try:
-                s.load(scenario, 0, self._yield, self.limits.rebuild_chunk)
+                capped = s.load(scenario, 0, self._yield, self.limits.rebuild_chunk)
             except ProtocolError as e:
                 raise engine_error(str(e)) from None
             finally:
                 self._set_playing(s)
             self._emit_room_snapshot(s)
+            if capped:
+                self.io.emit("error", s.too_long_error().payload(), to=s.room)
             return {"ok": True, "token": s.token()}
 
     # ------------------------------------------------------------ ticking
@@ -269,6 +308,10 @@ class SessionManager:
             active = list(self.playing.values())
         visited = 0
         slice_end = time.perf_counter() + lim.yield_every_s
+        # One budget of events per tick for the whole process, shared out: many busy sessions
+        # each play more slowly instead of slowing every client down.
+        share = min(lim.max_events_per_tick,
+                    max(lim.min_events_per_tick, lim.max_events_per_tick_total // max(1, len(active))))
         for s in active:
             # A session busy with a seek or an action is simply visited next tick.
             if not s.lock.acquire(blocking=False):
@@ -280,7 +323,7 @@ class SessionManager:
                 elif not s.participants:
                     s.last_tick = now       # nobody watching: time stands still
                 else:
-                    self._tick_one(s, now)
+                    self._tick_one(s, now, share)
                     visited += 1
                     if not s.playing:
                         self._set_playing(s)
@@ -300,12 +343,12 @@ class SessionManager:
             self.expire(now)
         return visited
 
-    def _tick_one(self, s: Session, now: float) -> None:
+    def _tick_one(self, s: Session, now: float, max_events: int) -> None:
         lim = self.limits
         wall = self.wall()
         t0 = s.t
         try:
-            s.advance(now, lim.max_tick_elapsed_s, lim.max_events_per_tick)
+            s.advance(now, lim.max_tick_elapsed_s, max_events)
         except ProtocolError as e:
             self._fail(s, e)
         except Exception as e:   # never let one run's fault skip the other sessions of this tick
@@ -327,8 +370,14 @@ class SessionManager:
             self.io.emit("error", s.too_long_error().payload(), to=s.room)
 
     def expire(self, now: float | None = None) -> list[str]:
-        """Delete sessions nobody has been in for idle_expiry_s."""
+        """Delete sessions nobody has been in for idle_expiry_s (after dropping any
+        participant whose connection is gone without a disconnect reaching us)."""
         now = self.clock() if now is None else now
+        with self._lock:
+            ghosts = [(s, sid) for s in self.sessions.values() for sid in s.participants
+                      if not self.io.connected(sid)]
+        for s, sid in ghosts:
+            self._remove_participant(s, sid)
         with self._lock:
             dead = [s for s in self.sessions.values()
                     if not s.participants and now - s.last_activity > self.limits.idle_expiry_s]

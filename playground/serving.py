@@ -28,15 +28,6 @@ def _server_options(mode: str) -> dict:
                 _nodelay(self.connection)
 
         return {"protocol": Protocol}
-    if mode == "gevent":
-        from gevent import pywsgi
-
-        class Handler(pywsgi.WSGIHandler):
-            def __init__(self, sock, *args, **kwargs):
-                _nodelay(sock)
-                super().__init__(sock, *args, **kwargs)
-
-        return {"handler_class": Handler}
     from werkzeug.serving import WSGIRequestHandler
 
     class RequestHandler(WSGIRequestHandler):
@@ -46,6 +37,24 @@ def _server_options(mode: str) -> dict:
     return {"request_handler": RequestHandler, "allow_unsafe_werkzeug": True}
 
 
+def _run_gevent(app, host: str, port: int) -> None:
+    """gevent's server with gevent-websocket's handler, as socketio.run would start it
+    (which offers no way to add TCP_NODELAY to that handler). Without gevent-websocket,
+    websockets fall back to simple-websocket, which under gevent can cut a large frame short."""
+    from gevent import pywsgi
+    from geventwebsocket.handler import WebSocketHandler
+
+    class Handler(WebSocketHandler):
+        def __init__(self, sock, *args, **kwargs):
+            _nodelay(sock)
+            super().__init__(sock, *args, **kwargs)
+
+    pywsgi.WSGIServer((host, port), app, handler_class=Handler, log=None).serve_forever()
+
+
 def run(app, host: str, port: int, mode: str) -> None:
+    if mode == "gevent":
+        _run_gevent(app, host, port)
+        return
     socketio = app.extensions["playground"].socketio
     socketio.run(app, host=host, port=port, **_server_options(mode))

@@ -32,18 +32,38 @@ def run_over() -> ApiError:
     return bad("the run is over; seek back or restart to change it", "refused.run_over")
 
 
-def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int) -> None:
-    """run_until(t), yielding to the event loop every `chunk` heap entries."""
+def archive(sim: Simulation, log: TraceLog) -> bytes:
+    """Move the run's pending trace events into `log` as JSON; return that JSON array."""
+    trace = sim.trace
+    data = encode(trace)
+    log.add(data, len(trace))
+    trace.clear()
+    return data
+
+
+def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | None = None,
+           log: TraceLog | None = None) -> bool:
+    """run_until(t), yielding to the event loop every `chunk` heap entries.
+
+    Stops early, after a whole heap entry, once the run holds `max_seq` trace
+    events, and returns True. With `log`, events are archived there as JSON as
+    the run goes (bytes, not dicts: a long rebuild stays small in memory).
+    """
     n = 0
     while not sim.done:
         nt = sim.next_event_time()
         if nt is None or nt > t:
             break
+        if max_seq is not None and sim.seq >= max_seq:
+            return True
         sim.step_entry()
         n += 1
         if n % chunk == 0:
+            if log is not None:
+                archive(sim, log)
             yield_fn()
     sim.run_until(t)
+    return False
 
 
 def run_capped(sim: Simulation, t: int, max_events: int) -> bool:
@@ -69,7 +89,7 @@ def run_capped(sim: Simulation, t: int, max_events: int) -> bool:
 
 class Session:
     def __init__(self, session_id: str, control: str, scenario: Scenario, now: float,
-                 max_trace_bytes: int = 64 << 20):
+                 max_trace_events: int = 100_000):
         self.id = session_id
         self.control = control
         self.room = "s:" + session_id
@@ -84,8 +104,10 @@ class Session:
         # preset's script not yet reached) are still the future and stay.
         self.horizon = 0.0
         self.log = TraceLog()         # trace events already streamed
-        self.max_trace_bytes = max_trace_bytes
+        self.max_trace_events = max_trace_events
         self.participants: dict[str, str] = {}   # client sid -> "controller" | "viewer"
+        self.creator: str | None = None          # the connection that created it, and its address:
+        self.address: str | None = None          # creation limits count sessions per each
         self.last_tick = now
         self.last_activity = now
         self.failure: str | None = None          # a protocol handler raised; see fail()
@@ -95,24 +117,31 @@ class Session:
 
     # ------------------------------------------------------------ building
 
-    def load(self, scenario: Scenario, t: float, yield_fn: Yield, chunk: int, keep_horizon: bool = False) -> None:
+    def load(self, scenario: Scenario, t: float, yield_fn: Yield, chunk: int, keep_horizon: bool = False) -> bool:
         """Replace the run with a fresh one of `scenario`, paused at virtual time t
-        (keep_horizon: the same run, seen up to where it was, e.g. after a seek back)."""
+        (keep_horizon: the same run, seen up to where it was, e.g. after a seek back).
+
+        Returns True when the run holds as many events as a session may before t:
+        it stops there (too_long) and the caller says so after the snapshot.
+        """
         if not 0 <= t <= scenario.until:
             raise bad(f"t={t} is out of range [0, {scenario.until}]")
         sim = Simulation(scenario)
-        run_to(sim, math.floor(t), yield_fn, chunk)   # ProtocolError: nothing changed yet
+        log = TraceLog()              # the caller sends a snapshot: everything is new
+        # ProtocolError: nothing changed yet.
+        capped = run_to(sim, math.floor(t), yield_fn, chunk, self.max_trace_events, log)
         self.proto = registry.get(scenario.protocol)
         self.base = scenario
         self.sim = sim
-        self.log = TraceLog()         # the caller sends a snapshot: everything is new
+        self.log = log
         self._token_key = None
         self.playing = False
         self.failure = None
-        self.t = float(t)
+        self.t = float(sim.now) if capped else float(t)
         if not keep_horizon:
             self.horizon = self.t
         self._settle()
+        return capped
 
     def current_scenario(self) -> Scenario:
         # In time order, as a token decodes to (stable: same-time actions keep the order they ran in).
@@ -161,20 +190,22 @@ class Session:
         self.t = max(self.t, float(self.sim.now))
         self._settle()
 
-    def seek(self, t: float, yield_fn: Yield, chunk: int) -> None:
-        """Same scenario, same actions, same trace, paused at t."""
+    def seek(self, t: float, yield_fn: Yield, chunk: int) -> bool:
+        """Same scenario, same actions, same trace, paused at t (or where the run reaches
+        its event limit before t: then True). The caller sends everyone a snapshot."""
         if not 0 <= t <= self.sim.until:
             raise bad(f"seek value {t} is out of range [0, {self.sim.until}]")
         self.playing = False
         if t >= self.t and self.failure is None:
-            run_to(self.sim, math.floor(t), yield_fn, chunk)   # forward: no need to rebuild
-            self.t = float(t)
+            # Forward: no need to rebuild (the snapshot that follows carries what is archived).
+            capped = run_to(self.sim, math.floor(t), yield_fn, chunk, self.max_trace_events, self.log)
+            self.t = float(self.sim.now) if capped else float(t)
             self._settle()
-        else:
-            try:
-                self.load(self.current_scenario(), t, yield_fn, chunk, keep_horizon=True)
-            except ProtocolError as e:   # the current run is untouched
-                raise engine_error(f"the protocol fails before t={t}: {e}") from None
+            return capped
+        try:
+            return self.load(self.current_scenario(), t, yield_fn, chunk, keep_horizon=True)
+        except ProtocolError as e:   # the current run is untouched
+            raise engine_error(f"the protocol fails before t={t}: {e}") from None
 
     def fail(self, message: str) -> None:
         """A protocol handler raised: the run cannot go on past this point."""
@@ -194,7 +225,7 @@ class Session:
                         "refused.too_long")
 
     def too_long(self) -> bool:
-        return self.log.size >= self.max_trace_bytes
+        return self.sim.seq >= self.max_trace_events
 
     # ------------------------------------------------------------ actions
 
@@ -278,11 +309,7 @@ class Session:
 
     def _archive(self) -> bytes:
         """Move pending trace events into the log; return them as a JSON array."""
-        trace = self.sim.trace
-        data = encode(trace)
-        self.log.add(data, len(trace))
-        trace.clear()
-        return data
+        return archive(self.sim, self.log)
 
     def has_pending(self) -> bool:
         return bool(self.sim.trace)

@@ -12,6 +12,7 @@ from flask_socketio import emit
 from engine import ScenarioError
 
 from . import payloads as p
+from . import wire
 from .payloads import ApiError
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ class SocketIOAdapter:
 
     def leave(self, sid: str, room: str) -> None:
         self.socketio.server.leave_room(sid, room, namespace="/")
+
+    def connected(self, sid: str) -> bool:
+        return self.socketio.server.manager.is_connected(sid, "/")
 
     def sleep(self, seconds: float) -> None:
         self.socketio.sleep(seconds)
@@ -67,16 +71,21 @@ def register(socketio, manager, ticker) -> None:
 
     @socketio.on("disconnect")
     def on_disconnect(*_args):
+        if socketio.server.manager.is_connected(request.sid, "/"):
+            # Still connected: a client *sent* an event called "disconnect" (python-socketio
+            # routes it here too). A real disconnect is marked before this handler runs.
+            return _refuse(p.bad("'disconnect' is not an event a client may send"))
         try:
             manager.disconnect(request.sid)
         except Exception:
             log.exception("disconnect cleanup failed")
+        return None
 
     @socketio.on("create")
     @guarded
     def on_create(*args):
         scenario, t = p.parse_create(args, max_id)
-        return manager.create(request.sid, scenario, t)
+        return manager.create(request.sid, scenario, t, request.remote_addr)
 
     @socketio.on("join")
     @guarded
@@ -106,5 +115,7 @@ def register(socketio, manager, ticker) -> None:
 
     @socketio.on("*")
     @guarded
-    def on_unknown(event, *_args):
+    def on_unknown(event, *args):
+        if event == wire.BAD_PACKET:
+            raise p.bad(f"could not read this message: {args[0] if args else 'malformed'}")
         raise p.bad(f"unknown event {str(event)[:40]!r}; see docs/socket-api.md")

@@ -9,10 +9,11 @@ full garbage collection pause the server for hundreds of milliseconds.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import orjson
-from socketio.packet import Packet
+from socketio.packet import BINARY_EVENT, EVENT, Packet
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS   # like the stdlib: int keys become strings
 Fragment = orjson.Fragment
@@ -27,8 +28,23 @@ def dumps(obj, **_stdlib_options) -> str:
     return orjson.dumps(obj, option=_OPTIONS).decode()
 
 
+# What a client sent when it cannot be read as an event: the catch-all handler answers it
+# (with the packet's ack id), so a malformed message gets a clear error, not silence.
+BAD_PACKET = "\x00bad packet"
+_UNREADABLE = object()
+
+
 def loads(text, **_stdlib_options):
-    return orjson.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        # What orjson refuses but JavaScript clients can send: NaN, Infinity, lone surrogates,
+        # integers past 64 bits. The handlers' validation refuses those values with a message.
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _UNREADABLE
 
 
 class TraceLog:
@@ -64,3 +80,15 @@ class JsonPacket(Packet):
 
     uses_binary_events = False
     json = sys.modules[__name__]   # this module: dumps/loads above
+
+    def decode(self, encoded_packet):
+        n = super().decode(encoded_packet)
+        if self.packet_type in (EVENT, BINARY_EVENT):
+            d = self.data
+            if d is _UNREADABLE:
+                self.data = [BAD_PACKET, "it is not valid JSON (or nested too deeply)"]
+            elif not isinstance(d, list) or not d or not isinstance(d[0], str):
+                self.data = [BAD_PACKET, "an event is a JSON array that starts with the event's name"]
+        elif self.data is _UNREADABLE:
+            self.data = None
+        return n

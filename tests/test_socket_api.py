@@ -16,6 +16,7 @@ from engine import Simulation, from_dict, from_token, registry
 from engine.protocols.forward import ForwardNode
 from playground import create_app, wire
 from playground.manager import SessionManager
+from playground.payloads import ApiError
 
 TICK = 0.05
 SMALL = {"protocol": "forward", "seed": 3, "nodes": 4, "params": {"tokens": 3}, "until": 2000}
@@ -175,6 +176,9 @@ def test_the_session_manager_needs_no_flask():
 
         def leave(self, sid, room):
             self.rooms[room].discard(sid)
+
+        def connected(self, sid):
+            return True
 
         def sleep(self, seconds):
             pass
@@ -614,7 +618,7 @@ def test_a_view_that_is_not_json_stops_only_its_session(connect, manager, clock,
 
 
 def test_a_session_stops_when_its_trace_is_too_big(clock):
-    manager, new_client = _limited_app(clock, max_trace_bytes=20_000)
+    manager, new_client = _limited_app(clock, max_trace_events=300)
     c = new_client()
     ack, _ = create(c, scenario={**SMALL, "params": {"tokens": 20}})
     ctl(c, ack, "play")
@@ -897,3 +901,132 @@ def test_snapshots_and_batches_say_which_timers_are_armed(connect, manager, cloc
     ticks(manager, clock, 20)
     last = recv(c)["events"][-1]["timers"]
     assert any("heartbeat" in names for names in last.values())   # a leader was elected
+
+
+# ---------------------------------------------------------------- what one client may cost the others
+
+HEAVY = {"protocol": "forward", "nodes": 9, "params": {"tokens": 200}, "network": {"latency": [1, 1]},
+         "until": 600_000}
+
+
+def test_opening_a_link_at_the_end_of_a_huge_run_stops_at_the_event_limit(clock):
+    _manager, new_client = _limited_app(clock, max_trace_events=5_000)
+    c = new_client()
+    ack = c.emit("create", {"scenario": HEAVY, "t": 600_000}, callback=True)
+    got = recv(c)
+    snap = got["snapshot"][0]
+    assert 5_000 <= len(snap["events"]) < 5_000 + 50          # one heap entry past the limit at most
+    assert snap["playback"]["t"] == snap["events"][-1]["t"] < 600_000
+    assert [e["key"] for e in got["error"]] == ["refused.too_long"]
+    refused(c, ctl(c, ack, "play"), "limit")                 # and it will not play on
+    ctl(c, ack, "seek", 3)                                    # seeking back works
+    assert recv(c)["snapshot"][0]["playback"]["t"] == 3
+
+
+def test_seeking_forward_into_a_huge_run_stops_at_the_event_limit(clock):
+    _manager, new_client = _limited_app(clock, max_trace_events=5_000)
+    c = new_client()
+    ack, _ = create(c, scenario=HEAVY)
+    ctl(c, ack, "seek", 600_000)
+    got = recv(c)
+    snap = got["snapshot"][0]
+    assert 5_000 <= len(snap["events"]) < 5_050 and snap["playback"]["t"] < 600_000
+    assert [e["key"] for e in got["error"]] == ["refused.too_long"]
+    assert_contiguous(snap["events"])
+
+
+def test_joining_again_sends_no_second_history(connect):
+    owner, viewer = connect(), connect()
+    ack, _ = create(owner)
+    for _ in range(5):
+        assert viewer.emit("join", {"session": ack["session"]}, callback=True)["role"] == "viewer"
+    assert len(recv(viewer).get("snapshot", [])) == 1
+
+
+def test_a_client_cannot_fake_its_own_disconnect(connect, manager):
+    owner, viewer = connect(), connect()
+    ack, _ = create(owner)
+    viewer.emit("join", {"session": ack["session"]})
+    recv(viewer)
+    refused(viewer, viewer.emit("disconnect", callback=True), "bad_request")
+    assert len(manager.sessions[ack["session"]].participants) == 2
+
+
+def test_create_and_leave_in_a_loop_cannot_fill_the_server(clock):
+    manager, new_client = _limited_app(clock, max_sessions_per_client=3)
+    c = new_client()
+    for _ in range(3):
+        ack, _ = create(c)
+        c.emit("leave", {"session": ack["session"]})
+    refused(c, c.emit("create", {"protocol": "forward"}, callback=True), "limit")
+    assert len(manager.sessions) == 3
+
+
+def test_sessions_per_address_are_capped(clock):
+    manager, _ = _limited_app(clock, max_sessions_per_address=2)
+    manager.io.connected = lambda sid: True
+    manager.io.enter = manager.io.emit = lambda *a, **k: None
+    for sid in ("a", "b"):
+        manager.create(sid, from_dict(SMALL), None, addr="10.0.0.7")
+    with pytest.raises(ApiError) as e:
+        manager.create("c", from_dict(SMALL), None, addr="10.0.0.7")
+    assert e.value.key == "refused.per_address"
+    manager.create("d", from_dict(SMALL), None, addr="10.0.0.8")   # another address is fine
+
+
+def test_many_busy_sessions_share_one_event_budget(clock):
+    manager, new_client = _limited_app(clock, max_events_per_tick=1_000, max_events_per_tick_total=1_200,
+                                       min_events_per_tick=100)
+    clients = [new_client() for _ in range(6)]
+    for c in clients:
+        ack, _ = create(c, scenario={**SMALL, "params": {"tokens": 200}, "until": 100_000})
+        ctl(c, ack, "speed", 10)
+        ctl(c, ack, "play")
+        recv(c)
+    ticks(manager, clock)
+    for c in clients:
+        assert len(recv(c)["events"][0]["events"]) <= 200 + 20      # 1200 / 6 each, not 1000
+
+
+def test_a_participant_whose_connection_is_gone_is_not_kept(connect, manager, clock):
+    owner = connect()
+    ack, _ = create(owner)
+    s = manager.sessions[ack["session"]]
+    real = manager.io.connected
+    manager.io.connected = lambda sid: False            # the client vanished while joining
+    with pytest.raises(ApiError):
+        manager.join("ghost", ack["session"], None)
+    assert "ghost" not in s.participants and "ghost" not in manager.client_sessions
+    s.participants["ghost2"] = "viewer"                 # one that slipped in anyway ...
+    manager.io.connected = lambda sid: sid != "ghost2"
+    manager.expire()                                    # ... is swept out, so the session can expire
+    assert "ghost2" not in s.participants
+    manager.io.connected = real
+
+
+def test_malformed_packets_become_a_clear_refusal():
+    from socketio import packet as sp
+    for raw, reason in (('2["create",{"t":NaN}]', None), ('2{"a":1}', "JSON array"), ("2[]", "JSON array"),
+                        ('2[1,2]', "JSON array"), ("2" + "[" * 3000 + "]" * 3000, "not valid JSON"),
+                        ('2["x",', "not valid JSON")):
+        pkt = wire.JsonPacket(encoded_packet=raw)
+        assert pkt.packet_type == sp.EVENT
+        if reason is None:
+            assert pkt.data[0] == "create" and math.isnan(pkt.data[1]["t"])   # then refused by validation
+        else:
+            assert pkt.data[0] == wire.BAD_PACKET and reason in pkt.data[1], raw
+
+
+def test_the_catch_all_answers_a_bad_packet_with_a_refusal(connect):
+    c = connect()
+    refused(c, c.emit(wire.BAD_PACKET, "it is not valid JSON", callback=True), "bad_request")
+
+
+def test_behind_a_proxy_its_forwarded_headers_are_read_before_socket_io_sees_the_request():
+    from werkzeug.middleware.proxy_fix import ProxyFix
+    app = create_app({"PLAYGROUND_ASYNC_MODE": "threading", "PLAYGROUND_TICKER": False, "PLAYGROUND_PROXY_HOPS": 1})
+    assert isinstance(app.wsgi_app, ProxyFix) and app.wsgi_app.x_for == 1
+    assert type(app.wsgi_app.app).__name__ == "_SocketIOMiddleware"    # outermost: websockets see it too
+    plain = create_app({"PLAYGROUND_ASYNC_MODE": "threading", "PLAYGROUND_TICKER": False})
+    assert not isinstance(plain.wsgi_app, ProxyFix)                    # off unless asked for
+
