@@ -39,6 +39,26 @@ def canvas_png(page):
     return page.locator("#canvas").screenshot()
 
 
+def step_until_in_flight(page, kind=None, steps=60):
+    """Step the run until a message (of this kind) is in flight; return its id."""
+    find = "Object.values(m.inflight).find(x => {})".format("true" if kind is None else f"x.kind === {kind!r}")
+    for _ in range(steps):
+        mid = model(page, f"({find} || {{}}).id")
+        if mid is not None:
+            return mid
+        page.click("#step")
+        page.wait_for_timeout(30)
+    raise AssertionError(f"no {kind or 'message'} in flight after {steps} steps")
+
+
+def drop_by_click(page, mid):
+    pos = page.evaluate(f"window.__pp.messageScreenPos({mid})")
+    page.mouse.click(pos["x"], pos["y"])
+    expect(page.locator("#msg-menu")).to_be_visible()
+    page.click('#msg-menu [data-action="drop"]')
+    page.wait_for_function(f"!({mid} in window.__pp.model.inflight)")
+
+
 def test_gallery_lists_protocols_and_their_presets(open_page):
     page = open_page("/")
     expect(page.get_by_text("Two-phase commit").first).to_be_visible()
@@ -92,17 +112,8 @@ def test_crash_coordinator_after_votes_blocks_participants_and_server_agrees(ope
 
 def test_drop_a_message_in_flight_by_clicking_it(open_page):
     page = ready(open_page("/play/2pc?preset=commit"))
-    for _ in range(40):
-        if model(page, "Object.keys(m.inflight).length") > 0:
-            break
-        page.click("#step")
-        page.wait_for_timeout(50)
-    mid = model(page, "Number(Object.keys(m.inflight)[0])")
-    pos = page.evaluate(f"window.__pp.messageScreenPos({mid})")
-    page.mouse.click(pos["x"], pos["y"])
-    expect(page.locator("#msg-menu")).to_be_visible()
-    page.click('#msg-menu [data-action="drop"]')
-    page.wait_for_function(f"!({mid} in window.__pp.model.inflight)")
+    mid = step_until_in_flight(page)
+    drop_by_click(page, mid)
     drops = page.evaluate(
         f"window.__pp.model.events.filter(e => e.type === 'drop' && e.id === {mid}).map(e => e.reason)")
     assert drops == ["user"]
@@ -223,16 +234,7 @@ def test_violation_is_shown_on_the_page_in_both_languages(open_page):
 def test_a_drop_during_a_lesson_keeps_the_lessons_own_faults(open_page):
     """Acting now is not a fork: the coordinator still crashes at 300 ms as the lesson says."""
     page = ready(open_page("/play/2pc?preset=coordinator_crash"))
-    for _ in range(60):
-        if model(page, "Object.values(m.inflight).some(x => x.kind === 'Vote')"):
-            break
-        page.click("#step")
-        page.wait_for_timeout(30)
-    mid = model(page, "Object.values(m.inflight).find(x => x.kind === 'Vote').id")
-    pos = page.evaluate(f"window.__pp.messageScreenPos({mid})")
-    page.mouse.click(pos["x"], pos["y"])
-    page.click('#msg-menu [data-action="drop"]')
-    page.wait_for_function(f"!({mid} in window.__pp.model.inflight)")
+    drop_by_click(page, step_until_in_flight(page, "Vote"))
     expect(page.locator("#toasts")).not_to_contain_text("Forked")
     set_speed(page, 1)
     page.click("#play")
