@@ -946,7 +946,8 @@ STRINGS = {
                     "zh": "自由演练：节点会自行选出领导者。点击节点可以向它发送写入、让它崩溃或强制选举超时；"
                           "切断网络，观察 Raft 如何恢复。"},
     # the canvas label under each node
-    "raft.label": {"en": "term {term} · log {log} · commit {commit}", "zh": "任期 {term} · 日志 {log} · 提交 {commit}"},
+    # "commit 3/5": 3 of the 5 entries in its log are known committed (what matters first if cut short).
+    "raft.label": {"en": "term {term} · commit {commit}/{log}", "zh": "任期 {term} · 提交 {commit}/{log}"},
     "raft.label.candidate": {"en": "term {term} · votes {votes}/{n}", "zh": "任期 {term} · 得票 {votes}/{n}"},
     # narration (ctx.note keys)
     "raft.campaign": {"en": "election timeout: starts an election for term {term}",

@@ -83,7 +83,7 @@ class App {
       focusViolation: null,
       dismissedViolation: null,
       partitionMode: false,
-      partitionSel: new Set(),
+      partitionGroups: [[]],   // partition mode: the groups being picked (node ids); the rest form the last
       hoverMsg: null,
       menuMsg: null,
       preview: null,       // virtual time shown while scrubbing, else null
@@ -297,7 +297,7 @@ class App {
     this.clock.reset(p.playback || {});
     this.clock.until = (st.scenario && st.scenario.until) || Infinity;
     if (!st.selected || !this.m.ids.includes(st.selected)) st.selected = this.m.ids[0] || null;
-    st.partitionSel.clear();
+    st.partitionGroups = [[]];
     st.preview = null;
     st.snapshotSeen = true;
     this.scenarioPanel.setScenario(st.scenario);
@@ -499,7 +499,7 @@ class App {
       now,
       selected: st.selected,
       partitionMode: st.partitionMode,
-      partitionSel: st.partitionSel,
+      partitionGroups: st.partitionGroups,
       hoverMsg: st.hoverMsg,
       menuMsg: st.menuMsg,
       focusViolation: st.focusViolation,

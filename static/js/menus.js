@@ -1,10 +1,10 @@
 // Faults by mouse: click a node -> #node-menu (crash / restart, client
 // operations for its role, force a timer); click a message in flight ->
 // #msg-menu (drop / duplicate); partition mode (#partition-btn,
-// #partition-apply, #heal-btn). Every choice becomes an `action`.
+// #partition-next, #partition-apply, #heal-btn). Every choice becomes an `action`.
 
 import { t, tn } from './i18n.js';
-import { el, fmtBody, fmtMs, kindColor, icon } from './format.js';
+import { el, fmtBody, fmtMs, kindColor, icon, GROUP_COLORS } from './format.js';
 
 export class Menus {
   constructor(app) {
@@ -14,6 +14,7 @@ export class Menus {
     this.tooltip = document.getElementById('tooltip');
     this.partBtn = document.getElementById('partition-btn');
     this.partApply = document.getElementById('partition-apply');
+    this.partNext = document.getElementById('partition-next');
     this.healBtn = document.getElementById('heal-btn');
     this.partHint = document.getElementById('partition-hint');
     this.openNodeId = null;
@@ -35,6 +36,7 @@ export class Menus {
     });
     this.partBtn.addEventListener('click', () => this.togglePartitionMode());
     this.partApply.addEventListener('click', () => this.applyPartition());
+    this.partNext.addEventListener('click', () => this.nextGroup());
     this.healBtn.addEventListener('click', () => this.app.act({ do: 'heal' }));
   }
 
@@ -52,9 +54,7 @@ export class Menus {
     if (app.state.partitionMode) {
       const id = topo.nodeAt(x, y);
       if (id) {
-        const sel = app.state.partitionSel;
-        if (sel.has(id)) sel.delete(id);
-        else sel.add(id);
+        this.pickForGroup(id);
         this.updatePartitionControls(scene);
       }
       return;
@@ -285,35 +285,75 @@ export class Menus {
 
   // ------------------------------------------------------------ partitions
 
+  // Partition mode: click nodes into group A; "+ Group" starts B, C...; the nodes left
+  // over form one more group; "Cut" sends the partition.
+
   togglePartitionMode(force) {
     const st = this.app.state;
     st.partitionMode = force !== undefined ? force : !st.partitionMode;
-    if (!st.partitionMode) st.partitionSel.clear();
+    st.partitionGroups = [[]];
     if (st.partitionMode) this.closeAll();
     this.updatePartitionControls(this.app.currentScene());
   }
 
-  applyPartition() {
+  /** A click on a node: into the group being picked, or out of it if it was there. */
+  pickForGroup(id) {
+    const groups = this.app.state.partitionGroups;
+    const cur = groups[groups.length - 1];
+    const had = cur.includes(id);
+    for (const g of groups) {
+      const i = g.indexOf(id);
+      if (i >= 0) g.splice(i, 1);
+    }
+    if (!had) cur.push(id);
+  }
+
+  /** The groups to send (in node order), or null when they would not cut anything. */
+  chosenGroups() {
+    const ids = this.app.model().ids;
+    const groups = this.app.state.partitionGroups
+      .map((g) => ids.filter((id) => g.includes(id)))
+      .filter((g) => g.length);
+    const picked = groups.reduce((k, g) => k + g.length, 0);
+    const total = groups.length + (picked < ids.length ? 1 : 0); // the rest form one more group
+    return total >= 2 ? groups : null;
+  }
+
+  nextGroup() {
     const st = this.app.state;
-    const a = this.app.model().ids.filter((id) => st.partitionSel.has(id));
-    if (!a.length) return;
-    this.app.act({ do: 'partition', groups: [a] });
+    const groups = st.partitionGroups;
+    if (!groups[groups.length - 1].length || groups.length >= GROUP_COLORS.length - 1) return;
+    groups.push([]);
+    this.updatePartitionControls(this.app.currentScene());
+  }
+
+  applyPartition() {
+    const groups = this.chosenGroups();
+    if (!groups) return;
+    this.app.act({ do: 'partition', groups });
     this.togglePartitionMode(false);
   }
 
   updatePartitionControls(scene) {
     const st = this.app.state;
     const controller = st.role === 'controller';
-    const n = this.app.model().ids.length;
-    const k = st.partitionSel.size;
+    const groups = st.partitionGroups;
+    const cur = groups[groups.length - 1];
+    const picked = groups.reduce((k, g) => k + g.length, 0);
+    const left = this.app.model().ids.length - picked;
     this.partBtn.setAttribute('aria-pressed', st.partitionMode ? 'true' : 'false');
     this.partBtn.classList.toggle('active', st.partitionMode);
     this.partBtn.disabled = !controller;
-    this.partApply.disabled = !controller || !st.partitionMode || k === 0 || k >= n;
+    this.partApply.disabled = !controller || !st.partitionMode || !this.chosenGroups();
+    this.partNext.hidden = !st.partitionMode;
+    this.partNext.disabled = !controller || !cur.length || left < 2 || groups.length >= GROUP_COLORS.length - 1;
     this.healBtn.disabled = !controller || !(scene && scene.partition);
     this.partHint.hidden = !st.partitionMode;
     if (st.partitionMode) {
-      const text = k ? t('partition.hint.count', { count: k }) : t('partition.hint');
+      const letter = String.fromCharCode(65 + groups.length - 1);
+      const text = cur.length
+        ? t('partition.hint.count', { group: letter, count: cur.length, left })
+        : t('partition.hint', { group: letter });
       if (this.partHint.textContent !== text) this.partHint.textContent = text;
     }
   }

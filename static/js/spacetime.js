@@ -2,14 +2,19 @@
 // as arrows from (src, send time) to (dst, deliver time); crashes, restarts,
 // partitions and violations marked. A pure function of the model and the
 // display time; the only state is the canvas size and the zoom.
+// Legibility: lane names stagger into columns when lanes are closer than a line
+// of text (9 nodes in a short panel); time-axis labels are never clipped.
 
 import { progress } from './model.js';
 import { t as tr } from './i18n.js';
 import { FONT_STACK, COLORS, kindColor, clamp } from './format.js';
-import { drawCross, fitCanvas } from './canvas.js';
+import { drawCross, fitCanvas, beginFrame, fitText, textWidth } from './canvas.js';
 
-const GUTTER = 62;
-const AXIS = 24;
+const AXIS = 24;          // the time axis under the lanes
+const LANE_TOP = 10;
+const LANE_FONT = 12;     // lane names: readable on a projector
+const LANE_LINE = 15;     // px a lane name needs vertically; closer lanes stagger their names
+const TICK_FONT = 11;
 
 export class SpaceTime {
   constructor(canvas, { roleColor, onSelectNode } = {}) {
@@ -46,9 +51,27 @@ export class SpaceTime {
 
   laneY(i) {
     const n = Math.max(1, this.ids.length);
-    const top = 16, bottom = this.h - AXIS - 10;
+    const top = LANE_TOP, bottom = this.h - AXIS - 6;
     if (n === 1) return (top + bottom) / 2;
     return top + ((bottom - top) * i) / (n - 1);
+  }
+
+  /**
+   * Lane-name layout: with lanes closer than a line of text, names go in k columns
+   * (lane i in column i % k), so names in one column are k lanes apart. Returns
+   * {cols, colW, gutter} (gutter: where the lanes start).
+   */
+  laneNames() {
+    const ctx = this.ctx;
+    const n = this.ids.length;
+    const gap = n > 1 ? (this.laneY(n - 1) - this.laneY(0)) / (n - 1) : LANE_LINE;
+    const cols = clamp(Math.ceil(LANE_LINE / Math.max(gap, 1)), 1, 3);
+    ctx.font = `700 ${LANE_FONT}px ${FONT_STACK}`;
+    let wmax = 0;
+    for (const id of this.ids) wmax = Math.max(wmax, textWidth(ctx, String(id)));
+    // A column: role dot (10) + name + air (8); long ids are cut to keep the lanes wide.
+    const colW = Math.min(wmax, Math.max(40, this.w * 0.2 / cols)) + 18;
+    return { cols, colW, nameW: colW - 18, gutter: Math.max(48, 8 + cols * colW) };
   }
 
   laneAt(y) {
@@ -71,12 +94,11 @@ export class SpaceTime {
   }
 
   draw(scene, ui) {
-    if (!this.w) this.resize();
-    if ((window.devicePixelRatio || 1) !== this.dpr) this.resize();
+    beginFrame(this.canvas, this.ctx, this);
     const ctx = this.ctx;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.clearRect(0, 0, this.w, this.h);
     if (!scene) return;
+    const names = this.laneNames();
+    const GUTTER = names.gutter;
     const m = scene.model;
     const now = scene.t;
     const span = Math.max(10, this.baseSpan(m) * this.zoom);
@@ -94,8 +116,9 @@ export class SpaceTime {
     ctx.rect(x0 - 4, 0, x1 - x0 + 8, this.h);
     ctx.clip();
 
-    // Partition periods: shaded bands.
+    // Partition periods: shaded bands (named once the arrows are drawn).
     const parts = m.partitions;
+    const partNames = [];
     for (let i = 0; i < parts.length; i++) {
       if (!parts[i].groups) continue;
       const a = parts[i].t;
@@ -104,18 +127,17 @@ export class SpaceTime {
       if (b < t0 || a > t1) continue;
       ctx.fillStyle = 'rgba(234, 88, 12, 0.08)';
       ctx.fillRect(X(a), laneTop, Math.max(2, X(b) - X(a)), laneBottom - laneTop);
-      ctx.fillStyle = '#c2410c';
-      ctx.font = `600 11px ${FONT_STACK}`;
-      ctx.textAlign = 'left';
-      ctx.textBaseline = 'bottom';
-      ctx.fillText(tr('st.partition'), Math.max(X(a), x0) + 4, laneBottom - 2);
+      partNames.push([Math.max(X(a), x0) + 2, Math.min(X(b), x1)]);
     }
 
-    // Selected lane.
+    // Selected lane (a band no taller than the lane spacing).
+    const laneGap = this.ids.length > 1 ? this.laneY(1) - this.laneY(0) : 22;
     if (ui.selected && idx.has(ui.selected)) {
-      ctx.fillStyle = 'rgba(37, 99, 235, 0.07)';
-      ctx.fillRect(x0 - 4, Y(ui.selected) - 11, x1 - x0 + 8, 22);
+      const bh = Math.min(22, Math.max(6, laneGap));
+      ctx.fillStyle = 'rgba(37, 99, 235, 0.09)';
+      ctx.fillRect(x0 - 4, Y(ui.selected) - bh / 2, x1 - x0 + 8, bh);
     }
+    const laneW = laneGap < 10 ? 3 : 4;
 
     // Lanes coloured by role; dashed grey while crashed.
     for (const id of this.ids) {
@@ -131,7 +153,7 @@ export class SpaceTime {
         ctx.lineTo(X(Math.max(b, a)), y);
         if (h[i].up) {
           ctx.strokeStyle = this.roleColor(h[i].role);
-          ctx.lineWidth = 4;
+          ctx.lineWidth = laneW;
           ctx.setLineDash([]);
         } else {
           ctx.strokeStyle = COLORS.crashed;
@@ -165,7 +187,16 @@ export class SpaceTime {
       else hi = mid;
     }
     const dense = msgs.length - lo > 1500;
-    ctx.lineCap = 'round';
+    // Collected first, then drawn batched per colour (one path per kind, a dozen at most):
+    // thousands of arrows in view stay cheap. The hovered message is drawn last, on top.
+    const lines = new Map(), heads = new Map(), tips = new Map(), crosses = [];
+    const colorOf = new Map(); // kind -> colour, hashed once per frame
+    let hot = null;
+    const add = (map, color, ...v) => {
+      const a = map.get(color);
+      if (a) a.push(...v);
+      else map.set(color, v);
+    };
     for (let i = lo; i < msgs.length; i++) {
       const msg = msgs[i];
       if (msg.sent_at > now || msg.sent_at > t1) break;
@@ -175,29 +206,79 @@ export class SpaceTime {
       const ya = Y(msg.src), yb = Y(msg.dst);
       const p = progress(msg, endT);
       const xa = X(msg.sent_at), xb = X(endT);
-      const yEnd = ended && msg.status === 'delivered' ? yb : ya + (yb - ya) * p;
-      const color = kindColor(msg.kind);
-      const hot = ui.hoverMsg === msg.id || ui.menuMsg === msg.id;
+      const delivered = ended && msg.status === 'delivered';
+      const yEnd = delivered ? yb : ya + (yb - ya) * p;
+      let color = colorOf.get(msg.kind);
+      if (!color) colorOf.set(msg.kind, (color = kindColor(msg.kind)));
+      if (ui.hoverMsg === msg.id || ui.menuMsg === msg.id) hot = { xa, ya, xb, yEnd, color, delivered, ended };
+      else add(lines, color, xa, ya, xb, yEnd);
+      if (delivered) {
+        if (!dense) add(heads, color, xa, ya, xb, yEnd);
+      } else if (ended) crosses.push(xb, yEnd);
+      else add(tips, color, xb, yEnd);
+    }
+    ctx.lineCap = 'round';
+    ctx.lineWidth = 2;
+    ctx.globalAlpha = 0.7;
+    for (const [color, v] of lines) {
       ctx.strokeStyle = color;
-      ctx.globalAlpha = hot ? 1 : 0.7;
-      ctx.lineWidth = hot ? 3.5 : 2;
       ctx.beginPath();
-      ctx.moveTo(xa, ya);
-      ctx.lineTo(xb, yEnd);
-      ctx.stroke();
-      if (ended && msg.status === 'delivered') {
-        if (!dense) arrowHead(ctx, xa, ya, xb, yEnd, color);
-      } else if (ended) {
-        ctx.globalAlpha = 1;
-        drawCross(ctx, xb, yEnd, 5, COLORS.danger, 3);
-      } else {
-        ctx.globalAlpha = 1;
-        ctx.beginPath();
-        ctx.arc(xb, yEnd, 3.5, 0, 2 * Math.PI);
-        ctx.fillStyle = color;
-        ctx.fill();
+      for (let k = 0; k < v.length; k += 4) {
+        ctx.moveTo(v[k], v[k + 1]);
+        ctx.lineTo(v[k + 2], v[k + 3]);
       }
-      ctx.globalAlpha = 1;
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+    if (hot) {
+      ctx.strokeStyle = hot.color;
+      ctx.lineWidth = 3.5;
+      ctx.beginPath();
+      ctx.moveTo(hot.xa, hot.ya);
+      ctx.lineTo(hot.xb, hot.yEnd);
+      ctx.stroke();
+    }
+    for (const [color, v] of heads) {
+      ctx.fillStyle = color;
+      ctx.beginPath();
+      for (let k = 0; k < v.length; k += 4) arrowHead(ctx, v[k], v[k + 1], v[k + 2], v[k + 3]);
+      ctx.fill();
+    }
+    for (const [color, v] of tips) {
+      ctx.fillStyle = color;
+      ctx.beginPath();
+      for (let k = 0; k < v.length; k += 2) {
+        ctx.moveTo(v[k] + 3.5, v[k + 1]);
+        ctx.arc(v[k], v[k + 1], 3.5, 0, 2 * Math.PI);
+      }
+      ctx.fill();
+    }
+    if (crosses.length) {
+      ctx.strokeStyle = COLORS.danger;
+      ctx.lineWidth = 3;
+      ctx.beginPath();
+      for (let k = 0; k < crosses.length; k += 2) {
+        const x = crosses[k], y = crosses[k + 1];
+        ctx.moveTo(x - 5, y - 5);
+        ctx.lineTo(x + 5, y + 5);
+        ctx.moveTo(x + 5, y - 5);
+        ctx.lineTo(x - 5, y + 5);
+      }
+      ctx.stroke();
+    }
+
+    // Partition names on a light chip: they sit on the last lane, among the arrows.
+    ctx.font = `600 11px ${FONT_STACK}`;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'bottom';
+    const pname = tr('st.partition');
+    const pw = textWidth(ctx, pname) + 8;
+    for (const [nx, end] of partNames) {
+      if (nx + pw > end) continue;
+      ctx.fillStyle = 'rgba(255, 255, 255, 0.9)';
+      ctx.fillRect(nx, laneBottom - 15, pw, 14);
+      ctx.fillStyle = '#c2410c';
+      ctx.fillText(pname, nx + 4, laneBottom - 2);
     }
 
     // Violations.
@@ -233,23 +314,37 @@ export class SpaceTime {
     ctx.stroke();
     ctx.restore();
 
-    // Lane labels.
+    // Lane names, right-aligned in their column; a name in an outer column gets a faint
+    // leader to its lane so the eye can follow it.
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    for (const id of this.ids) {
+    ctx.font = `700 ${LANE_FONT}px ${FONT_STACK}`;
+    this.ids.forEach((id, i) => {
       const view = scene.nodes[id] || {};
       const up = view.up !== false;
-      ctx.font = `700 13px ${FONT_STACK}`;
-      ctx.fillStyle = up ? this.roleColor(view.role) : COLORS.crashed;
       const y = Y(id);
+      const col = i % names.cols; // 0: next to the lanes
+      const right = GUTTER - 8 - col * names.colW;
+      const text = fitText(ctx, String(id), names.nameW);
+      const tw = textWidth(ctx, text);
+      if (col > 0) {
+        ctx.strokeStyle = COLORS.line;
+        ctx.lineWidth = 1;
+        ctx.beginPath();
+        ctx.moveTo(right + 3, y);
+        ctx.lineTo(GUTTER - 4, y);
+        ctx.stroke();
+      }
+      ctx.fillStyle = up ? this.roleColor(view.role) : COLORS.crashed;
       ctx.beginPath();
-      ctx.arc(12, y, 5, 0, 2 * Math.PI);
+      ctx.arc(right - tw - 8, y, 4, 0, 2 * Math.PI);
       ctx.fill();
       ctx.fillStyle = ui.selected === id ? COLORS.accent : up ? COLORS.ink : COLORS.muted;
-      ctx.fillText(id, GUTTER - 10, y);
-    }
+      ctx.fillText(text, right, y + 0.5);
+    });
 
-    // Time axis.
+    // Time axis: ticks at least ~70 px apart; a label that would run off the right edge is
+    // pulled in, or left out when that would crowd its neighbour.
     const axisY = this.h - AXIS + 4;
     ctx.strokeStyle = COLORS.line;
     ctx.lineWidth = 1;
@@ -257,22 +352,33 @@ export class SpaceTime {
     ctx.moveTo(x0, axisY);
     ctx.lineTo(x1, axisY);
     ctx.stroke();
-    const step = niceStep((t1 - t0) / 8);
-    ctx.font = `500 11px ${FONT_STACK}`;
+    const step = niceStep(Math.max((t1 - t0) / 8, ((t1 - t0) * 70) / Math.max(1, x1 - x0)));
+    ctx.font = `500 ${TICK_FONT}px ${FONT_STACK}`;
     ctx.fillStyle = COLORS.muted;
-    ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
+    ctx.textAlign = 'left';
+    const unit = tr('st.ms');
+    ctx.fillText(unit, 8, axisY + 6);
+    let lastRight = 8 + textWidth(ctx, unit) + 8;
     for (let tt = Math.ceil(t0 / step) * step; tt <= t1; tt += step) {
       const x = X(tt);
       ctx.beginPath();
       ctx.moveTo(x, axisY);
       ctx.lineTo(x, axisY + 4);
       ctx.stroke();
-      ctx.fillText(`${Math.round(tt)}`, x, axisY + 6);
+      const label = fmtTick(tt);
+      const w = textWidth(ctx, label);
+      const left = Math.min(x - w / 2, this.w - 2 - w);
+      if (left < lastRight + 6) continue;
+      ctx.fillText(label, left, axisY + 6);
+      lastRight = left + w;
     }
-    ctx.textAlign = 'left';
-    ctx.fillText(tr('st.ms'), 8, axisY + 6);
   }
+}
+
+/** A tick label: whole ms with thin-space thousands groups ("10 000"), like the timeline's. */
+function fmtTick(ms) {
+  return String(Math.round(ms)).replace(/\B(?=(\d{3})+(?!\d))/g, '\u2009');
 }
 
 function niceStep(raw) {
@@ -281,14 +387,12 @@ function niceStep(raw) {
   return 10 * p;
 }
 
-function arrowHead(ctx, xa, ya, xb, yb, color) {
+/** Adds an arrow head at (xb, yb), pointing along a -> b, to the current path. */
+function arrowHead(ctx, xa, ya, xb, yb) {
   const a = Math.atan2(yb - ya, xb - xa);
   const k = 8;
-  ctx.fillStyle = color;
-  ctx.beginPath();
   ctx.moveTo(xb, yb);
   ctx.lineTo(xb - k * Math.cos(a - 0.4), yb - k * Math.sin(a - 0.4));
   ctx.lineTo(xb - k * Math.cos(a + 0.4), yb - k * Math.sin(a + 0.4));
   ctx.closePath();
-  ctx.fill();
 }

@@ -1,15 +1,35 @@
 // The topology canvas: nodes placed from layout hints, messages flying from
 // send time to deliver time, drops, partitions, crashes, violations.
 // draw(scene, ui) is a pure function of the scene and UI selection; the only
-// state kept here is geometry (canvas size, node positions).
+// state kept here is geometry (canvas size; node positions and room for labels,
+// from layout.js) and text-width caches.
+//
+// Legibility rules (the hard case: a projector at 1024x768 with 9 nodes):
+//  - every node owns a label column of half-width hw, sized at layout time by
+//    the free space to its neighbours; labels are cut with "…" to fit it;
+//  - a message's text pill is drawn only where it covers no node, label, timer
+//    badge or other pill; anywhere else the message is a small coloured dot
+//    (same position, same hit test);
+//  - timer badges and drop marks keep off other nodes' labels, and there is at
+//    most one drop mark per spot (drops at a dead node do not pile up).
 
 import { progress, dropsAt, timersAt } from './model.js';
 import { t, tn } from './i18n.js';
 import { FONT_STACK, COLORS, GROUP_COLORS, kindColor, fmtShort, tint, clamp } from './format.js';
-import { drawCross, fitCanvas } from './canvas.js';
+import { PAD, labelMetrics, layoutNodes } from './layout.js';
+import {
+  drawCross, fitCanvas, beginFrame, roundRect, fitText, textWidth, boxesOverlap, circleHitsBox, hitsAny,
+} from './canvas.js';
+
+export { roundRect };
 
 const FALLBACK_ROLE_COLORS = ['#2563eb', '#7c3aed', '#0891b2', '#ea580c', '#059669', '#db2777'];
 const MSG_HIT_RADIUS = 24;
+const BADGE_ROOM = 14;  // above the top node: its timer badge pokes out that far past the padding
+const MAX_PILLS = 48;   // text pills per frame at most (the rest are dots): bounds the overlap tests
+const DOT_R = 5;
+const DROP_R = 13;      // a drop mark's disc
+const MAX_DROP_MARKS = 40; // mid-flight drop marks per frame at most
 
 export class Topology {
   constructor(canvas) {
@@ -19,7 +39,11 @@ export class Topology {
     this.h = 0;
     this.dpr = 0;
     this.R = 30;
+    this.lm = labelMetrics(30);
     this.pos = new Map();
+    this.hw = new Map();
+    this.room = new Map();
+    this.barBox = null;
     this.ids = [];
     this.layout = {};
     this.protocol = null;
@@ -44,65 +68,26 @@ export class Topology {
 
   placeNodes() {
     const { w, h } = this;
-    this.pos.clear();
+    this.pos = new Map();
+    this.hw = new Map();
+    this.room = new Map();
     if (!w || !h || !this.ids.length) return;
-    const groups = { ring: [], center: [], top: [], bottom: [] };
-    for (const id of this.ids) {
-      const place = (this.layout[id] && this.layout[id].place) || 'ring';
-      (groups[place] || groups.ring).push(id);
-    }
-    const n = this.ids.length;
-    const R = clamp(Math.min(w, h) / (n > 6 ? 15 : 12.5), 20, 42);
-    this.R = R;
-    const pad = 16;
-    const labelH = 50; // two label lines under a node
-    const rowH = 2 * R + labelH + 12;
-    const placeRow = (ids, y) => {
-      const step = w / (ids.length + 1);
-      ids.forEach((id, i) => this.pos.set(id, { x: step * (i + 1), y }));
-    };
-    const caption = 46; // the narration caption sits at the bottom of the canvas
     // The fault buttons sit at the top right; on a narrow canvas (a projector) they reach the
-    // top node of the ring: keep their band free then.
-    const bar = this.canvas.parentElement ? this.canvas.parentElement.querySelector('.fault-bar') : null;
-    const toolbar = bar && bar.offsetLeft < w / 2 + R + 70 ? bar.offsetTop + bar.offsetHeight - pad + 4 : 0;
-    let top = pad + toolbar;
-    let bottom = h - pad - caption;
-    if (groups.top.length) {
-      placeRow(groups.top, top + R + 4);
-      top += rowH;
-    }
-    if (groups.bottom.length) {
-      placeRow(groups.bottom, h - pad - caption - labelH - R);
-      bottom -= rowH;
-    }
-    const cx = w / 2;
-    // The ring's centre sits a little high: labels hang below each node.
-    const cy = (top + bottom) / 2 - labelH / 2 + R / 2;
-    const ring = groups.ring;
-    const centers = groups.center;
-    if (ring.length === 1 && !centers.length) {
-      this.pos.set(ring[0], { x: cx, y: cy });
-    } else if (ring.length) {
-      const rx = Math.max(R * 2, w / 2 - pad - R - 56);
-      const ry = Math.max(R * 2, (bottom - top) / 2 - R - labelH / 2 - 4);
-      // A gentle ellipse uses a wide canvas better than a circle would.
-      // (On a short canvas, at least half the width: a ring squeezed by height alone piles up.)
-      const rr = Math.min(Math.max(ry * (centers.length ? 2.4 : 2.2), rx * 0.7), rx);
-      // With a node in the middle, turn the ring half a step so nobody sits right above it.
-      const start = ring.length === 2 ? Math.PI : -Math.PI / 2 + (centers.length ? Math.PI / ring.length : 0);
-      ring.forEach((id, i) => {
-        const a = start + (2 * Math.PI * i) / ring.length;
-        this.pos.set(id, { x: cx + rr * Math.cos(a), y: cy + ry * Math.sin(a) });
-      });
-    }
-    if (centers.length) {
-      const step = 3 * R;
-      centers.forEach((id, i) => {
-        // Raised by half a label, so its own labels clear a ring node below it.
-        this.pos.set(id, { x: cx + (i - (centers.length - 1) / 2) * step, y: cy - labelH / 2 });
-      });
-    }
+    // top of the ring: keep their band free then. Timer badges steer around them either way.
+    const wrap = this.canvas.parentElement;
+    const bar = wrap ? wrap.querySelector('.fault-bar') : null;
+    this.barBox = bar && bar.offsetWidth
+      ? { x: bar.offsetLeft - 4, y: bar.offsetTop - 4, w: bar.offsetWidth + 8, h: bar.offsetHeight + 8 }
+      : null;
+    // (Reserved when the bar reaches within a node and a label of the middle.)
+    const reserve = this.barBox && this.barBox.x < w / 2 + 100;
+    const top = reserve ? this.barBox.y + this.barBox.h + 2 : PAD + BADGE_ROOM;
+    const g = layoutNodes({ w, h, ids: this.ids, layout: this.layout, top, bottom: h - PAD });
+    this.R = g.R;
+    this.lm = g.lm;
+    this.pos = g.pos;
+    this.hw = g.hw;
+    this.room = g.room;
   }
 
   roleColor(role) {
@@ -136,10 +121,12 @@ export class Topology {
 
   nodeAt(x, y) {
     let best = null, bestD = Infinity;
+    const R = this.R, lm = this.lm;
     for (const [id, p] of this.pos) {
       const d = Math.hypot(x - p.x, y - p.y);
-      const inLabel = Math.abs(x - p.x) < this.R * 1.6 && y > p.y && y < p.y + this.R + 44;
-      if ((d <= this.R + 8 || inLabel) && d < bestD) {
+      const hw = Math.max(R, this.hw.get(id) || R);
+      const inLabel = Math.abs(x - p.x) < hw && y > p.y && y < p.y + R + lm.bottom;
+      if ((d <= R + 8 || inLabel) && d < bestD) {
         best = id;
         bestD = d;
       }
@@ -148,6 +135,9 @@ export class Topology {
   }
 
   messageAt(x, y, scene) {
+    // A point on a node's disc is that node's, even when a message is just leaving it.
+    const inner = this.R - 2;
+    for (const p of this.pos.values()) if ((x - p.x) ** 2 + (y - p.y) ** 2 < inner * inner) return null;
     let best = null, bestD = MSG_HIT_RADIUS;
     for (const msg of scene.inflight) {
       const p = this.messagePos(msg, scene.t);
@@ -161,8 +151,17 @@ export class Topology {
     return best;
   }
 
+  /** Line 2 under a node: the protocol's label (a string or [key, args]), else a few fields. */
   summary(view) {
-    if (view.label !== undefined && view.label !== null && view.label !== '') return String(view.label);
+    const label = view.label;
+    if (Array.isArray(label)) {
+      if (typeof label[0] === 'string' && label[0]) {
+        const args = label[1] && typeof label[1] === 'object' ? label[1] : null;
+        return t(label[0], args);
+      }
+    } else if (label !== undefined && label !== null && label !== '') {
+      return String(label);
+    }
     const fields = (this.protocol && this.protocol.fields) || [];
     const names = fields.length ? fields.map((f) => f.name) : Object.keys(view);
     const parts = [];
@@ -179,23 +178,89 @@ export class Topology {
   // ------------------------------------------------------------ drawing
 
   draw(scene, ui) {
-    if (!this.w) this.resize();
-    this.ctx.globalAlpha = 1;
-    if ((window.devicePixelRatio || 1) !== this.dpr) this.resize();
-    const ctx = this.ctx;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.clearRect(0, 0, this.w, this.h);
+    if (beginFrame(this.canvas, this.ctx, this)) this.placeNodes();
     if (!scene) return;
     const now = ui.now || 0;
+    const frame = this.nodeFrame(scene);
     this.drawPartitions(scene, ui);
-    this.drawTrails(scene);
+    const msgs = this.messageFrame(scene, frame);
+    this.drawTrails(msgs);
+    this.drawDots(msgs.under);
     const bad = new Set();
-    for (const v of scene.violations) for (const n of v.nodes || []) bad.add(n);
-    const focus = ui.focusViolation;
-    for (const id of this.ids) this.drawNode(id, scene, ui, bad, focus, now);
-    this.drawTimers(scene, ui);
-    this.drawMessages(scene, ui);
-    this.drawDrops(scene, ui);
+    for (const v of scene.violations) for (const id of v.nodes || []) bad.add(id);
+    for (const nd of frame.nodes) this.drawNode(nd, ui, bad, ui.focusViolation, now);
+    const badges = this.drawTimers(scene, ui, frame);
+    const pills = this.drawMessages(msgs, ui, badges);
+    this.drawDrops(scene, ui, frame, pills, badges);
+  }
+
+  /**
+   * This frame's node labels, cut to their columns, and the boxes they take:
+   * everything else (pills, badges, drop marks) keeps off these.
+   */
+  nodeFrame(scene) {
+    const ctx = this.ctx;
+    const R = this.R, lm = this.lm;
+    const f1 = `700 ${lm.f1}px ${FONT_STACK}`, f2 = `500 ${lm.f2}px ${FONT_STACK}`;
+    const nodes = [];
+    for (const id of this.ids) {
+      const p = this.pos.get(id);
+      if (!p) continue;
+      const view = scene.nodes[id] || { up: true };
+      const up = view.up !== false;
+      const color = up ? this.roleColor(view.role) : COLORS.crashed;
+      const line1 = up ? (view.role !== undefined && view.role !== null ? tn('role', view.role) : '') : t('node.crashed');
+      const line2 = this.summary(view);
+      ctx.font = f1;
+      const w1 = line1 ? textWidth(ctx, line1) : 0;
+      ctx.font = f2;
+      const w2 = line2 ? textWidth(ctx, line2) : 0;
+      // Half-width this node's labels want (chips have 6 px of padding a side).
+      const want = (Math.max(w1, w2) + 12) / 2;
+      nodes.push({ id, p, view, up, color, line1, line2, want, half: Math.min(want, this.hw.get(id) || R) });
+    }
+    // Every label first gets its own column (never overlapping); then, in a fixed order, a
+    // label that is still cut grows into room its neighbours leave unused.
+    const half = new Map(nodes.map((nd) => [nd.id, nd.half]));
+    for (const nd of nodes) {
+      if (nd.half >= nd.want) continue;
+      const room = this.room.get(nd.id);
+      if (!room) continue;
+      let lim = room.cap;
+      for (const o of room.near) lim = Math.min(lim, o.dx - (half.get(o.id) || 0) - 8);
+      nd.half = Math.max(nd.half, Math.min(nd.want, lim));
+      half.set(nd.id, nd.half);
+    }
+    const boxes = []; // label chips of every node
+    for (const nd of nodes) {
+      const { p } = nd;
+      const room = 2 * Math.max(nd.half, 0) - 12; // text width inside a chip
+      nd.lines = [];
+      let cy = p.y + R + lm.c1;
+      if (nd.line1) {
+        ctx.font = f1;
+        nd.lines.push(this.chip(fitText(ctx, nd.line1, room), f1, p.x, cy, lm.h1, true));
+        cy = p.y + R + lm.c2;
+      }
+      if (nd.line2) {
+        ctx.font = f2;
+        nd.lines.push(this.chip(fitText(ctx, nd.line2, room), f2, p.x, cy, lm.h2, false));
+      }
+      for (const l of nd.lines) if (l.text) boxes.push(l.box);
+    }
+    return { nodes, boxes };
+  }
+
+  chip(text, font, x, y, h, role) {
+    const w = textWidth(this.ctx, text) + 12;
+    return { text, font, x, y, role, box: { x: x - w / 2, y: y - h / 2, w, h } };
+  }
+
+  /** Does box b cover a node disc (with a margin) or a node label? O(nodes). */
+  coversNode(b, frame, margin = 3) {
+    const r = this.R + margin;
+    for (const p of this.pos.values()) if (circleHitsBox(p.x, p.y, r, b)) return true;
+    return hitsAny(b, frame.boxes, 2);
   }
 
   drawPartitions(scene, ui) {
@@ -203,14 +268,16 @@ export class Topology {
     const groups = [];
     if (scene.partition) scene.partition.forEach((g, i) => groups.push({ ids: g, i, dashed: false }));
     if (ui.partitionMode) {
+      // The groups being picked, then the nodes left over: the group they will form.
       groups.length = 0;
-      const a = [...ui.partitionSel];
-      if (a.length) groups.push({ ids: a, i: 0, dashed: true });
-      const rest = this.ids.filter((id) => !ui.partitionSel.has(id));
-      if (a.length && rest.length) groups.push({ ids: rest, i: 1, dashed: true });
+      const picked = ui.partitionGroups.filter((g) => g.length);
+      picked.forEach((g, i) => groups.push({ ids: g, i, dashed: true }));
+      const rest = this.ids.filter((id) => !picked.some((g) => g.includes(id)));
+      if (picked.length && rest.length) groups.push({ ids: rest, i: picked.length, dashed: true });
     }
     if (!groups.length) return;
     const pad = this.R + 18;
+    const down = Math.max(0, this.lm.bottom - 14); // reach down so the labels sit inside the hull
     for (const g of groups) {
       const pts = [];
       for (const id of g.ids) {
@@ -218,9 +285,8 @@ export class Topology {
         if (!p) continue;
         for (let k = 0; k < 20; k++) {
           const a = (2 * Math.PI * k) / 20;
-          // Reach down a little further so the labels sit inside the hull.
-          const down = Math.sin(a) > 0 ? 34 : 0;
-          pts.push({ x: p.x + pad * Math.cos(a), y: p.y + (pad + down) * Math.sin(a) });
+          const dy = Math.sin(a) > 0 ? down : 0;
+          pts.push({ x: p.x + pad * Math.cos(a), y: p.y + (pad + dy) * Math.sin(a) });
         }
       }
       const hull = convexHull(pts);
@@ -257,7 +323,7 @@ export class Topology {
       // Group letter at the hull's top.
       let topP = hull[0];
       for (const p of hull) if (p.y < topP.y) topP = p;
-      this.groupBadge(label, topP.x, topP.y, col.stroke);
+      this.groupBadge(label, topP.x, Math.max(12, topP.y), col.stroke);
     }
   }
 
@@ -277,7 +343,7 @@ export class Topology {
     ctx.font = `700 14px ${FONT_STACK}`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    const tw = ctx.measureText(label).width + 14;
+    const tw = textWidth(ctx, label) + 14;
     roundRect(ctx, x - tw / 2, y - 11, tw, 22, 11);
     ctx.fillStyle = color;
     ctx.fill();
@@ -286,31 +352,127 @@ export class Topology {
     ctx.globalAlpha = a;
   }
 
-  drawTrails(scene) {
+  /**
+   * Where each message in flight is this frame and whether it can show its pill:
+   * `under` are near a node (dots, drawn beneath the nodes), `clear` may get a pill.
+   */
+  messageFrame(scene, frame) {
     const ctx = this.ctx;
-    ctx.lineCap = 'round';
+    const many = scene.inflight.length > 40;
+    const font = `700 ${many ? 11 : 13}px ${FONT_STACK}`;
+    const ph = many ? 16 : 21;
+    ctx.font = font;
+    const all = [], under = [], clear = [];
+    const kinds = new Map(); // kind -> {label, color, pw}: once per kind, not per message
     for (const msg of scene.inflight) {
       const p = this.messagePos(msg, scene.t);
       if (!p) continue;
-      ctx.strokeStyle = kindColor(msg.kind);
-      ctx.globalAlpha = 0.28;
-      ctx.lineWidth = 3;
+      let k = kinds.get(msg.kind);
+      if (!k) {
+        const label = tn('kind', msg.kind);
+        k = { label, color: kindColor(msg.kind), pw: Math.min(textWidth(ctx, label), 150) + (many ? 10 : 14) };
+        kinds.set(msg.kind, k);
+      }
+      const m = { msg, p, label: k.label, color: k.color, box: { x: p.x - k.pw / 2, y: p.y - ph / 2, w: k.pw, h: ph } };
+      all.push(m);
+      (this.coversNode(m.box, frame) ? under : clear).push(m);
+    }
+    return { all, under, clear, font, ph };
+  }
+
+  // Trails and dots are batched per colour (a dozen kinds at most): one path each
+  // instead of one per message keeps a few thousand messages in flight cheap.
+  drawTrails(msgs) {
+    const ctx = this.ctx;
+    ctx.lineCap = 'round';
+    ctx.lineWidth = 3;
+    ctx.globalAlpha = 0.28;
+    for (const [color, list] of byColor(msgs.all)) {
+      ctx.strokeStyle = color;
       ctx.beginPath();
-      ctx.moveTo(p.ax, p.ay);
-      ctx.lineTo(p.x, p.y);
+      for (const { p } of list) {
+        ctx.moveTo(p.ax, p.ay);
+        ctx.lineTo(p.x, p.y);
+      }
       ctx.stroke();
     }
     ctx.globalAlpha = 1;
   }
 
-  drawNode(id, scene, ui, bad, focus, now) {
-    const p = this.pos.get(id);
-    if (!p) return;
+  drawDots(list) {
+    if (!list.length) return;
+    const ctx = this.ctx;
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = '#ffffff';
+    for (const [color, group] of byColor(list)) {
+      ctx.beginPath();
+      for (const { p } of group) {
+        ctx.moveTo(p.x + DOT_R, p.y);
+        ctx.arc(p.x, p.y, DOT_R, 0, 2 * Math.PI);
+      }
+      ctx.fillStyle = color;
+      ctx.fill();
+      ctx.stroke();
+    }
+  }
+
+  /**
+   * Pills for the messages in the clear, in send order, each only where it overlaps
+   * no badge and no pill drawn before it; the others stay dots. The message under
+   * the pointer (or with its menu open) is drawn last, highlighted.
+   * Returns the pill boxes (drop labels keep off them).
+   */
+  drawMessages(msgs, ui, badges) {
+    const ctx = this.ctx;
+    const isHot = (m) => ui.hoverMsg === m.msg.id || ui.menuMsg === m.msg.id;
+    const pills = [], pilled = [], dots = [];
+    let hot = null;
+    for (const m of msgs.clear) {
+      if (isHot(m)) hot = m;
+      else if (pills.length < MAX_PILLS && !hitsAny(m.box, pills, 3) && !hitsAny(m.box, badges, 2)) {
+        pills.push(m.box);
+        pilled.push(m);
+      } else dots.push(m);
+    }
+    // Dots first, so no dot covers a pill's text.
+    this.drawDots(dots);
+    ctx.font = msgs.font;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (const m of pilled) this.pill(m);
+    if (!hot) hot = msgs.under.find(isHot) || null;
+    if (hot) {
+      // Under the pointer: a pill if it is in the clear, else a ringed dot (the tooltip names it).
+      const asPill = msgs.clear.includes(hot) && !hitsAny(hot.box, badges, 2);
+      const b = asPill ? hot.box : { x: hot.p.x - DOT_R, y: hot.p.y - DOT_R, w: 2 * DOT_R, h: 2 * DOT_R };
+      roundRect(ctx, b.x - 4, b.y - 4, b.w + 8, b.h + 8, (b.h + 8) / 2);
+      ctx.fillStyle = 'rgba(37, 99, 235, 0.25)';
+      ctx.fill();
+      if (asPill) {
+        this.pill(hot);
+        pills.push(hot.box);
+      } else this.drawDots([hot]);
+    }
+    return pills;
+  }
+
+  pill(m) {
+    const ctx = this.ctx;
+    const b = m.box;
+    roundRect(ctx, b.x, b.y, b.w, b.h, b.h / 2);
+    ctx.fillStyle = m.color;
+    ctx.fill();
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = '#ffffff';
+    ctx.stroke();
+    ctx.fillStyle = '#ffffff';
+    ctx.fillText(m.label, m.p.x, m.p.y + 0.5, 150);
+  }
+
+  drawNode(nd, ui, bad, focus, now) {
+    const { id, p, up, color } = nd;
     const ctx = this.ctx;
     const R = this.R;
-    const view = scene.nodes[id] || { up: true };
-    const up = view.up !== false;
-    const color = up ? this.roleColor(view.role) : COLORS.crashed;
 
     // Violation halo (pulsing), selection ring, partition-mode ring.
     if (bad.has(id)) {
@@ -324,12 +486,13 @@ export class Topology {
       ctx.strokeStyle = `rgba(220, 38, 38, ${0.5 + 0.5 * pulse})`;
       ctx.stroke();
     }
-    if (ui.partitionMode && ui.partitionSel.has(id)) {
+    const group = ui.partitionMode ? ui.partitionGroups.filter((g) => g.length).findIndex((g) => g.includes(id)) : -1;
+    if (group >= 0) {
       ctx.beginPath();
       ctx.arc(p.x, p.y, R + 7, 0, 2 * Math.PI);
       ctx.lineWidth = 4;
       ctx.setLineDash([6, 5]);
-      ctx.strokeStyle = GROUP_COLORS[0].stroke;
+      ctx.strokeStyle = GROUP_COLORS[group % GROUP_COLORS.length].stroke;
       ctx.stroke();
       ctx.setLineDash([]);
     }
@@ -359,161 +522,267 @@ export class Topology {
     ctx.stroke();
     ctx.setLineDash([]);
 
+    // The id, as big as fits the disc (not below 11 px: a projector must read it).
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    let fs = Math.round(R * 0.58);
+    let fs = Math.max(11, Math.round(R * 0.58));
     ctx.font = `700 ${fs}px ${FONT_STACK}`;
-    while (fs > 9 && ctx.measureText(id).width > R * 1.65) {
+    while (fs > 11 && textWidth(ctx, id) > R * 1.65) {
       fs -= 1;
       ctx.font = `700 ${fs}px ${FONT_STACK}`;
     }
     ctx.fillStyle = up ? '#ffffff' : COLORS.muted;
-    ctx.fillText(id, p.x, p.y + 1);
+    ctx.fillText(fitText(ctx, id, R * 1.8), p.x, p.y + 1);
 
-    if (!up) {
-      drawCross(ctx, p.x, p.y, R * 0.62, 'rgba(75, 85, 99, 0.85)', 5);
-    }
+    if (!up) drawCross(ctx, p.x, p.y, R * 0.62, 'rgba(75, 85, 99, 0.85)', 5);
 
-    // Labels: role (or "crashed"), then the node's label or a short summary.
-    const line1 = up ? (view.role !== undefined ? tn('role', view.role) : '') : t('node.crashed');
-    const line2 = this.summary(view);
-    let y = p.y + R + 16;
-    if (line1) {
-      ctx.font = `700 15px ${FONT_STACK}`;
-      this.labelBox(line1, p.x, y, up ? tint(color, 0.86) : '#f3f4f6', up ? shade(color) : COLORS.danger);
-      y += 22;
-    }
-    if (line2) {
-      ctx.font = `500 13px ${FONT_STACK}`;
-      this.labelBox(line2, p.x, y, 'rgba(255,255,255,0.92)', up ? COLORS.ink : COLORS.muted, 230);
-    }
-  }
-
-  labelBox(text, x, y, bg, fg, maxW = 200) {
-    const ctx = this.ctx;
-    let s = text;
-    while (s.length > 3 && ctx.measureText(s).width > maxW) s = s.slice(0, -2);
-    if (s !== text) s = s.slice(0, -1) + '…';
-    const w = ctx.measureText(s).width + 12;
-    roundRect(ctx, x - w / 2, y - 10, w, 20, 6);
-    ctx.fillStyle = bg;
-    ctx.fill();
-    ctx.fillStyle = fg;
-    ctx.fillText(s, x, y + 0.5);
-  }
-
-  drawMessages(scene, ui) {
-    const ctx = this.ctx;
-    const many = scene.inflight.length > 40;
-    ctx.font = `700 ${many ? 11 : 13}px ${FONT_STACK}`;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'middle';
-    for (const msg of scene.inflight) {
-      const p = this.messagePos(msg, scene.t);
-      if (!p) continue;
-      const hot = ui.hoverMsg === msg.id || ui.menuMsg === msg.id;
-      const label = tn('kind', msg.kind);
-      const tw = Math.min(ctx.measureText(label).width, 150);
-      const w = tw + (many ? 10 : 14);
-      const h = many ? 16 : 21;
-      const color = kindColor(msg.kind);
-      if (hot) {
-        roundRect(ctx, p.x - w / 2 - 4, p.y - h / 2 - 4, w + 8, h + 8, (h + 8) / 2);
-        ctx.fillStyle = 'rgba(37, 99, 235, 0.25)';
+    // Labels: role (or "crashed"), then the node's label or a short summary; cut to fit already.
+    for (const l of nd.lines) {
+      if (!l.text) continue;
+      ctx.font = l.font;
+      const b = l.box;
+      roundRect(ctx, b.x, b.y, b.w, b.h, 6);
+      if (l.role) {
+        ctx.fillStyle = up ? tint(color, 0.86) : '#f3f4f6';
         ctx.fill();
+        ctx.fillStyle = up ? shade(color) : COLORS.danger;
+      } else {
+        ctx.fillStyle = 'rgba(255,255,255,0.92)';
+        ctx.fill();
+        ctx.fillStyle = up ? COLORS.ink : COLORS.muted;
       }
-      roundRect(ctx, p.x - w / 2, p.y - h / 2, w, h, h / 2);
-      ctx.fillStyle = color;
-      ctx.fill();
-      ctx.lineWidth = 2;
-      ctx.strokeStyle = '#ffffff';
-      ctx.stroke();
-      ctx.fillStyle = '#ffffff';
-      ctx.fillText(label, p.x, p.y + 0.5, 150);
+      ctx.fillText(l.text, l.x, l.y + 0.5);
     }
   }
 
-  drawDrops(scene, ui) {
-    const ctx = this.ctx;
+  /**
+   * A drop stays marked for ui.flashWindow virtual ms (a function of scene.t only).
+   * Drops at a node's rim (to a crashed node, cut by a partition at the sender) get
+   * one mark per node, beside it on the side they came from, with a count; drops in
+   * mid-flight one mark per spot. Marks keep off nodes, labels and badges; the newest
+   * drop's reason is written under its mark where that is clear.
+   */
+  drawDrops(scene, ui, frame, pills, badges) {
     const win = ui.flashWindow || 1000;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'middle';
-    // One reason label per spot (drops at a dead node pile up), and none over a node or its labels.
-    const R = this.R || 30;
-    const labelled = [...this.pos.values()].map((q) => ({ x: q.x - R - 6, y: q.y - R - 6, w: 2 * R + 12, h: 2 * R + 50 }));
-    for (const msg of dropsAt(scene.model, scene.t, win)) {
+    const drops = dropsAt(scene.model, scene.t, win);
+    if (!drops.length) return;
+    const R = this.R, r = DROP_R;
+    const atNode = new Map(); // node id -> {msg (newest), from, count}
+    const loose = [];
+    for (const msg of drops) { // newest first
       const p = this.messagePos(msg, msg.end_t);
       if (!p) continue;
-      const age = (scene.t - msg.end_t) / win;
-      const alpha = clamp(1 - age, 0, 1);
-      const k = 11;
-      ctx.globalAlpha = alpha;
+      const node = this.nodeNear(p.x, p.y, R + 2 * r);
+      if (node) {
+        const m = atNode.get(node);
+        if (m) m.count++;
+        else atNode.set(node, { msg, from: p, node, count: 1 });
+      } else if (loose.length < MAX_DROP_MARKS && !loose.some((m) => (m.x - p.x) ** 2 + (m.y - p.y) ** 2 < (2 * r) ** 2)) {
+        loose.push({ msg, x: p.x, y: p.y, p, count: 1 });
+      }
+    }
+    const marks = [];
+    const clear = (x, y) => {
+      if (x < r + 2 || y < r + 2 || x > this.w - r - 2 || y > this.h - r - 2) return false;
+      for (const q of this.pos.values()) if ((x - q.x) ** 2 + (y - q.y) ** 2 < (R + r + 2) ** 2) return false;
+      for (const b of frame.boxes) if (circleHitsBox(x, y, r + 2, b)) return false;
+      for (const b of badges) if (circleHitsBox(x, y, r + 1, b)) return false;
+      for (const m of marks) if ((x - m.x) ** 2 + (y - m.y) ** 2 < (2 * r + 2) ** 2) return false;
+      return true;
+    };
+    for (const m of atNode.values()) {
+      // Around the node, starting where the messages met it, swinging either way.
+      const c = this.pos.get(m.node);
+      const a0 = Math.atan2(m.from.y - c.y, m.from.x - c.x);
+      const d = R + r + 3;
+      let x = c.x + d * Math.cos(a0), y = c.y + d * Math.sin(a0);
+      for (const da of [0, 0.45, -0.45, 0.9, -0.9, 1.35, -1.35, 1.8, -1.8, 2.4, -2.4, Math.PI]) {
+        const tx = c.x + d * Math.cos(a0 + da), ty = c.y + d * Math.sin(a0 + da);
+        if (clear(tx, ty)) {
+          x = tx;
+          y = ty;
+          break;
+        }
+      }
+      marks.push({ ...m, x, y });
+    }
+    for (const m of loose) {
+      // Slide along the path (either way) off any label it landed on.
+      const { p } = m;
+      const len = Math.hypot(p.x - p.ax, p.y - p.ay);
+      for (const d of [0, r, -r, 2 * r, -2 * r, 3 * r, -3 * r]) {
+        const tx = p.x + p.ux * d, ty = p.y + p.uy * d;
+        if (-d <= len && clear(tx, ty)) {
+          m.x = tx;
+          m.y = ty;
+          break;
+        }
+      }
+      if (!marks.some((o) => (o.x - m.x) ** 2 + (o.y - m.y) ** 2 < (1.6 * r) ** 2)) marks.push(m);
+    }
+    const ctx = this.ctx;
+    const labels = [];
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (const m of marks) {
+      const age = clamp((scene.t - m.msg.end_t) / win, 0, 1);
+      ctx.globalAlpha = 1 - age;
       ctx.beginPath();
-      ctx.arc(p.x, p.y, k + 8, 0, 2 * Math.PI);
+      ctx.arc(m.x, m.y, r, 0, 2 * Math.PI);
       ctx.fillStyle = 'rgba(254, 226, 226, 0.95)';
       ctx.fill();
-      drawCross(ctx, p.x, p.y, k, COLORS.danger, 5);
-      ctx.globalAlpha = 1;
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = 'rgba(220, 38, 38, 0.5)';
+      ctx.stroke();
+      drawCross(ctx, m.x, m.y, r * 0.45, COLORS.danger, 4);
+      if (m.count > 1) {
+        // How many were dropped there within the window.
+        ctx.font = `700 11px ${FONT_STACK}`;
+        const s = `×${m.count}`;
+        const w = textWidth(ctx, s) + 8;
+        roundRect(ctx, m.x + r * 0.55, m.y - r - 4, w, 15, 7.5);
+        ctx.fillStyle = COLORS.danger;
+        ctx.fill();
+        ctx.fillStyle = '#fff';
+        ctx.fillText(s, m.x + r * 0.55 + w / 2, m.y - r + 3.5);
+      }
       if (age > 0.5) continue;
       ctx.globalAlpha = clamp(1 - age * 2, 0, 1);
       ctx.font = `700 12px ${FONT_STACK}`;
-      const label = `${tn('kind', msg.kind)} · ${tn('reason', msg.reason || 'user')}`;
-      const w = ctx.measureText(label).width + 10;
-      const box = { x: p.x - w / 2, y: p.y + k + 12, w, h: 18 };
-      const overlaps = labelled.some((q) => box.x < q.x + q.w && q.x < box.x + box.w && box.y < q.y + q.h && q.y < box.y + box.h);
-      if (overlaps) continue;
-      labelled.push(box);
+      const label = `${tn('kind', m.msg.kind)} · ${tn('reason', m.msg.reason || 'user')}`;
+      const w = textWidth(ctx, label) + 10;
+      // Under the mark, else beside it; nowhere if that would cover something.
+      const box = [[m.x - w / 2, m.y + r + 3], [m.x + r + 4, m.y - 9], [m.x - r - 4 - w, m.y - 9]]
+        .map(([x, y]) => ({ x, y, w, h: 18 }))
+        .find((b) => b.x >= 2 && b.x + w <= this.w - 2 && b.y >= 2 && b.y + 18 <= this.h - 2
+          && !this.coversNode(b, frame) && !hitsAny(b, labels, 2) && !hitsAny(b, pills, 2) && !hitsAny(b, badges, 2)
+          && !marks.some((o) => circleHitsBox(o.x, o.y, r + 2, b)));
+      if (!box) continue;
+      labels.push(box);
       roundRect(ctx, box.x, box.y, w, 18, 5);
       ctx.fillStyle = 'rgba(255, 255, 255, 0.95)';
       ctx.fill();
       ctx.fillStyle = COLORS.danger;
-      ctx.fillText(label, p.x, p.y + k + 21.5);
+      ctx.fillText(label, box.x + w / 2, box.y + 9.5);
     }
     ctx.globalAlpha = 1;
   }
 
-  drawTimers(scene, ui) {
+  /** The node whose centre is within `d` px of (x, y), nearest first; null if none. */
+  nodeNear(x, y, d) {
+    let best = null, bestD = d * d;
+    for (const [id, q] of this.pos) {
+      const dd = (x - q.x) ** 2 + (y - q.y) ** 2;
+      if (dd < bestD) {
+        best = id;
+        bestD = dd;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * A timer firing shows a badge above its node for ui.flashWindow virtual ms. It may
+   * slide sideways or lose text to keep off other nodes, their labels, other badges and
+   * the fault buttons. Returns the badge boxes (pills keep off them).
+   */
+  drawTimers(scene, ui, frame) {
     const ctx = this.ctx;
     const win = ui.flashWindow || 1000;
+    const R = this.R;
     const seen = new Set();
-    ctx.font = `600 12px ${FONT_STACK}`;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'middle';
+    const badges = [];
+    const font = `600 12px ${FONT_STACK}`;
+    ctx.font = font;
     for (const e of timersAt(scene.model, scene.t, win)) {
       if (seen.has(e.node)) continue; // newest firing per node only
       seen.add(e.node);
       const p = this.pos.get(e.node);
       if (!p) continue;
-      const alpha = clamp(1 - (scene.t - e.t) / win, 0, 1);
-      const label = tn('timer', e.name);
-      const w = ctx.measureText(label).width + 30;
-      ctx.globalAlpha = alpha;
-      const y = p.y - this.R - 16;
-      roundRect(ctx, p.x - w / 2, y - 11, w, 22, 11);
-      ctx.fillStyle = '#fef3c7';
-      ctx.fill();
-      ctx.strokeStyle = '#d97706';
-      ctx.lineWidth = 1.5;
-      ctx.stroke();
-      // A small clock face, then the timer's name.
-      const cx = p.x - w / 2 + 13;
-      ctx.beginPath();
-      ctx.arc(cx, y, 6, 0, 2 * Math.PI);
-      ctx.strokeStyle = '#b45309';
-      ctx.lineWidth = 1.8;
-      ctx.stroke();
-      ctx.beginPath();
-      ctx.moveTo(cx, y - 3.5);
-      ctx.lineTo(cx, y);
-      ctx.lineTo(cx + 2.8, y + 1.6);
-      ctx.stroke();
-      ctx.fillStyle = '#92400e';
-      ctx.textAlign = 'left';
-      ctx.fillText(label, cx + 10, y + 0.5);
-      ctx.textAlign = 'center';
+      const y = p.y - R - 16;
+      const full = tn('timer', e.name);
+      const fits = (b) => b.x >= 2 && b.x + b.w <= this.w - 2 && b.y >= 0
+        && !(this.barBox && boxesOverlap(b, this.barBox))
+        && !hitsAny(b, badges, 2)
+        && !this.coversOthers(b, e.node, frame);
+      let placed = null;
+      // Full text, then shorter, then the clock alone; above the node (centred, then slid
+      // either way), else beside it (the fault buttons may sit right above a top node).
+      for (const maxW of [Infinity, 90, 56, 0]) {
+        ctx.font = font;
+        const text = maxW === 0 ? '' : fitText(ctx, full, maxW);
+        if (maxW && (!text || text === '…')) continue;
+        const w = text ? textWidth(ctx, text) + 30 : 22;
+        const slide = Math.max(0, w / 2 - 12);
+        const spots = [
+          [p.x - w / 2, y - 11], [p.x - slide - w / 2, y - 11], [p.x + slide - w / 2, y - 11],
+          [p.x + R * 0.7, p.y - R - 6], [p.x - R * 0.7 - w, p.y - R - 6],
+          [p.x + R + 6, p.y - 11], [p.x - R - 6 - w, p.y - 11],
+        ];
+        for (const [bx, by] of spots) {
+          const b = { x: bx, y: by, w, h: 22 };
+          if (fits(b)) {
+            placed = { b, text };
+            break;
+          }
+        }
+        if (placed) break;
+      }
+      if (!placed) placed = { b: { x: p.x - 11, y: y - 11, w: 22, h: 22 }, text: '' };
+      badges.push(placed.b);
+      ctx.globalAlpha = clamp(1 - (scene.t - e.t) / win, 0, 1);
+      this.badge(placed.b, placed.text, font);
       ctx.globalAlpha = 1;
     }
+    return badges;
   }
+
+  /** Does box b cover a node other than `own`, or any node's labels? */
+  coversOthers(b, own, frame) {
+    for (const [id, p] of this.pos) if (id !== own && circleHitsBox(p.x, p.y, this.R + 3, b)) return true;
+    return hitsAny(b, frame.boxes, 2);
+  }
+
+  badge(b, text, font) {
+    const ctx = this.ctx;
+    const y = b.y + b.h / 2;
+    roundRect(ctx, b.x, b.y, b.w, b.h, b.h / 2);
+    ctx.fillStyle = '#fef3c7';
+    ctx.fill();
+    ctx.strokeStyle = '#d97706';
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
+    // A small clock face, then the timer's name.
+    const cx = text ? b.x + 13 : b.x + b.w / 2;
+    ctx.beginPath();
+    ctx.arc(cx, y, 6, 0, 2 * Math.PI);
+    ctx.strokeStyle = '#b45309';
+    ctx.lineWidth = 1.8;
+    ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(cx, y - 3.5);
+    ctx.lineTo(cx, y);
+    ctx.lineTo(cx + 2.8, y + 1.6);
+    ctx.stroke();
+    if (!text) return;
+    ctx.font = font;
+    ctx.fillStyle = '#92400e';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(text, cx + 10, y + 0.5);
+    ctx.textAlign = 'center';
+  }
+}
+
+/** Messages grouped by their kind's colour, in order. */
+function byColor(list) {
+  const groups = new Map();
+  for (const m of list) {
+    const g = groups.get(m.color);
+    if (g) g.push(m);
+    else groups.set(m.color, [m]);
+  }
+  return groups;
 }
 
 function shade(color) {
@@ -523,17 +792,6 @@ function shade(color) {
   const n = parseInt(m[1], 16);
   const f = (c) => Math.round(c * 0.55);
   return `rgb(${f((n >> 16) & 255)}, ${f((n >> 8) & 255)}, ${f(n & 255)})`;
-}
-
-export function roundRect(ctx, x, y, w, h, r) {
-  const rr = Math.min(r, w / 2, h / 2);
-  ctx.beginPath();
-  ctx.moveTo(x + rr, y);
-  ctx.arcTo(x + w, y, x + w, y + h, rr);
-  ctx.arcTo(x + w, y + h, x, y + h, rr);
-  ctx.arcTo(x, y + h, x, y, rr);
-  ctx.arcTo(x, y, x + w, y, rr);
-  ctx.closePath();
 }
 
 /** Is point p inside the polygon (ray casting)? */

@@ -24,9 +24,13 @@ def set_speed(page, speed_log10: float):
     page.fill("#speed", str(speed_log10))
 
 
-def click_node(page, node):
+def click_node_at(page, node):
     pos = page.evaluate(f"window.__pp.nodeScreenPos({node!r})")
     page.mouse.click(pos["x"], pos["y"])
+
+
+def click_node(page, node):
+    click_node_at(page, node)
     expect(page.locator("#node-menu")).to_be_visible()
 
 
@@ -120,17 +124,18 @@ def test_drop_a_message_in_flight_by_clicking_it(open_page):
     expect(page.locator("#log")).to_contain_text(re.compile("drop", re.IGNORECASE))
 
 
-def test_partition_by_picking_a_group_is_drawn_and_healed(open_page):
+def test_partition_by_picking_groups_is_drawn_and_healed(open_page):
     page = ready(open_page("/play/raft?preset=first_election"))
     before = canvas_png(page)
     page.click("#partition-btn")
-    for n in ("n1", "n2"):
-        pos = page.evaluate(f"window.__pp.nodeScreenPos({n!r})")
-        page.mouse.click(pos["x"], pos["y"])
+    click_node_at(page, "n1")
+    page.click("#partition-next")                     # a second group; the rest form a third
+    for n in ("n2", "n3"):
+        click_node_at(page, n)
     page.click("#partition-apply")
     page.wait_for_function("window.__pp.model.partition !== null")
     groups = model(page, "m.partition")
-    assert sorted(map(sorted, groups)) == [["n1", "n2"], ["n3", "n4", "n5"]]
+    assert sorted(map(sorted, groups)) == [["n1"], ["n2", "n3"], ["n4", "n5"]]
     page.wait_for_timeout(100)
     cut = canvas_png(page)
     assert cut != before
