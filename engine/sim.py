@@ -88,6 +88,7 @@ class Simulation:
         self.params = dict(scenario.params)
         self.bugs = frozenset(scenario.bugs)
         self.until = scenario.until
+        self._max_events = limits.MAX_EVENTS   # read once: step_entry checks it for every entry
         self.tracing = trace
         self.trace: list[dict] = []
         self.seq = 0                    # trace events emitted (stays 0 when not tracing)
@@ -179,7 +180,8 @@ class Simulation:
         if net.loss and net.draw_loss():
             net.lost.add(mid)
         net.inflight[mid] = msg
-        self._push(at, _EVENT, _DELIVER, msg)
+        self._hseq += 1                  # _push, inlined: this runs for every message
+        heapq.heappush(self._heap, (at, _EVENT, self._hseq, _DELIVER, msg))
         if self._on_send is not None:
             found = self._on_send(self, msg)
             if found:
@@ -236,9 +238,12 @@ class Simulation:
         except ProtocolError:
             raise
         except Exception as e:
-            where = what if detail is None else f"{what}({detail})"
-            raise ProtocolError(f"{self.proto.name}: node {n} failed in {where} at t={self.now}: "
-                                f"{type(e).__name__}: {e}") from e
+            raise self._handler_failed(n, what, detail, e) from e
+
+    def _handler_failed(self, n: str, what: str, detail, e: Exception) -> ProtocolError:
+        where = what if detail is None else f"{what}({detail})"
+        return ProtocolError(f"{self.proto.name}: node {n} failed in {where} at t={self.now}: "
+                             f"{type(e).__name__}: {e}")
 
     # ------------------------------------------------------------ running
 
@@ -271,7 +276,7 @@ class Simulation:
                 self._after(n, None)
         # The trace limit; untraced runs are bounded by heap entries instead (a protocol
         # that re-arms a zero-delay timer forever must not hang a check or a server).
-        if self.seq >= limits.MAX_EVENTS or self.handled >= 4 * limits.MAX_EVENTS:
+        if self.seq >= self._max_events or self.handled >= 4 * self._max_events:
             self.stopped_reason = f"event limit {limits.MAX_EVENTS} reached"
             if self.tracing:
                 self._emit({"type": "note", "key": "engine.event_limit", "args": {"limit": limits.MAX_EVENTS}})
@@ -296,7 +301,7 @@ class Simulation:
         if net.inflight.pop(msg.id, None) is None:
             return  # dropped by a person while in flight
         reason = None
-        if msg.id in net.lost:
+        if net.lost and msg.id in net.lost:
             net.lost.discard(msg.id)
             reason = "loss"
         elif net.group_of is not None and net.separated(msg.src, msg.dst):
@@ -311,7 +316,12 @@ class Simulation:
             self._emit({"type": "deliver", "id": msg.id})
         self.delivered += 1
         n = msg.dst
-        self._call(n, "on_message", msg.kind, self.nodes[n].on_message, msg)
+        try:        # _call, inlined: deliveries are most of the events
+            self.nodes[n].on_message(self.ctx[n], msg)
+        except ProtocolError:
+            raise
+        except Exception as e:
+            raise self._handler_failed(n, "on_message", msg.kind, e) from e
         if self.tracing or self._after_event is not None:
             self._after(n, msg)
 
