@@ -6,7 +6,10 @@ import { invName, violationText } from './invariants.js';
 import { el, fmtBody, fmtValue } from './format.js';
 
 const MAX_LINES = 250;
-const APPEND_EVERY_MS = 60; // while a run streams, new lines are added in small bursts, not every frame
+const APPEND_EVERY_MS = 100; // while a run streams, new lines are added in small bursts, not every frame
+// ... and at most this many per burst: a busy run streams thousands of events a second, more than
+// anyone reads and more than the page can lay out; the rest are counted ("… 120 more"), never drawn.
+const APPEND_MAX = 30;
 
 // Filters: which events a view shows.
 const QUIET = new Set(['state', 'crash', 'restart', 'request', 'reply', 'violation', 'note', 'partition', 'heal',
@@ -91,6 +94,7 @@ export class EventLog {
     this.count = 0;
     this.shownFilter = null;
     this.stick = true; // follow the newest line unless the user scrolled up
+    this.gaps = false; // lines were left out while streaming (see APPEND_MAX)
     this.setTop = null; // the scrollTop we last put the log at
     root.addEventListener('scroll', () => {
       const top = root.scrollTop;
@@ -133,9 +137,15 @@ export class EventLog {
     const frag = document.createDocumentFragment();
     let added = 0;
     if (append) {
-      for (let i = this.count; i < count; i++) {
-        if (only && !only(evs[i])) continue;
-        frag.append(this.line(evs[i], model));
+      const fresh = [];
+      for (let i = this.count; i < count; i++) if (!only || only(evs[i])) fresh.push(evs[i]);
+      const skipped = fresh.length - APPEND_MAX;
+      if (skipped > 0) {
+        frag.append(el('li', { class: 'ev-skipped', text: t('log.skipped', { count: skipped }) }));
+        this.gaps = true;   // filled in by the next full render (when the run pauses)
+      }
+      for (const ev of skipped > 0 ? fresh.slice(skipped) : fresh) {
+        frag.append(this.line(ev, model));
         added++;
       }
       if (added) {
@@ -149,6 +159,7 @@ export class EventLog {
         lines.push(evs[i]);
       }
       lines.reverse();
+      this.gaps = false;
       for (const ev of lines) frag.append(this.line(ev, model));
       if (!lines.length) frag.append(el('li', { class: 'muted ev-empty', text: t('log.empty') }));
       this.root.replaceChildren(frag);

@@ -511,7 +511,8 @@ class App {
 
     this.inspector.render(st.selected, st.selected ? scene.nodes[st.selected] : null);
     this.invariants.render(scene.violations, st.focusViolation);
-    this.log.render(this.m, scene.eventCount);
+    // Paused with lines left out while it streamed: show them all now.
+    this.log.render(this.m, scene.eventCount, this.log.gaps && !(this.clock.playing && !this.clock.done));
     this.timeline.update(tt, this.m.t, this.clock.until === Infinity ? 0 : this.clock.until, this.m);
     this.menus.update(scene);
     this.renderNarration(scene);
