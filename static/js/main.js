@@ -505,8 +505,19 @@ class App {
       focusViolation: st.focusViolation,
       flashWindow: this.flashWindow(),
     };
-    this.topology.draw(st.snapshotSeen ? scene : null, ui);
-    this.spacetime.draw(st.snapshotSeen ? scene : null, ui);
+    // Both canvases are pure functions of what is in this key: when none of it changed, the frame
+    // is not redrawn (an idle page costs nothing, and a click's answer is not kept waiting behind
+    // a redundant frame). Violation halos pulse with real time, so they always redraw.
+    const sp = this.spacetime, topo = this.topology;
+    const drawKey = [tt, this.m.version, st.snapshotSeen, st.selected, st.partitionMode,
+      st.partitionGroups.map((g) => g.join(' ')).join('|'), st.hoverMsg, st.menuMsg,
+      st.focusViolation ? st.focusViolation.seq : '', this.langTick, window.devicePixelRatio,
+      topo.w, topo.h, sp.w, sp.h, sp.zoom].join(',');
+    if (drawKey !== this.drawKey || scene.violations.length) {
+      this.drawKey = drawKey;
+      topo.draw(st.snapshotSeen ? scene : null, ui);
+      sp.draw(st.snapshotSeen ? scene : null, ui);
+    }
     if (!st.snapshotSeen) return;
 
     this.inspector.render(st.selected, st.selected ? scene.nodes[st.selected] : null);
