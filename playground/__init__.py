@@ -7,6 +7,7 @@ entry point (app.py), never here.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -46,12 +47,26 @@ def detect_async_mode() -> str:
     return "threading"
 
 
+def _limits_from_env() -> dict | None:
+    raw = os.environ.get("PLAYGROUND_LIMITS")
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise ValueError(f"PLAYGROUND_LIMITS is not JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise TypeError('PLAYGROUND_LIMITS must be a JSON object, e.g. {"max_sessions": 100}')
+    return data
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(
         PLAYGROUND_ASYNC_MODE=os.environ.get("PLAYGROUND_ASYNC_MODE") or None,
         PLAYGROUND_TICKER=True,            # False: tests drive manager.tick() themselves
-        PLAYGROUND_LIMITS=None,            # dict of playground.limits.Limits overrides
+        # dict of playground.limits.Limits overrides; from the environment as JSON
+        PLAYGROUND_LIMITS=_limits_from_env(),
         PLAYGROUND_NODE_MODULES=str(ROOT / "node_modules"),
         # Reverse proxies in front of the server: their X-Forwarded-* headers are trusted, so
         # per-address limits see the client's address, not the proxy's.

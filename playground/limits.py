@@ -16,9 +16,10 @@ class Limits:
     max_sessions: int = 500               # live sessions in one process
     max_participants: int = 250           # clients in one session's room
     max_sessions_per_client: int = 8     # rooms one connection may be in (create or join), and
-                                          # live sessions it may have created (they outlive a leave)
-    max_sessions_per_address: int = 100   # live sessions created from one client address (see
-                                          # PLAYGROUND_PROXY_HOPS behind a reverse proxy)
+                                          # sessions it may have created (they outlive a leave: at
+                                          # the limit its oldest empty one is deleted to make room)
+    max_sessions_per_address: int = 200   # sessions created from one client address, likewise (a
+                                          # class behind one NAT; PLAYGROUND_PROXY_HOPS behind a proxy)
     idle_expiry_s: float = 600.0          # a session with nobody in it for this long is deleted
     max_payload_bytes: int = 131_072      # one Socket.IO message (a scenario is at most 64 KiB)
     max_id_chars: int = 64                # session ids and control tokens

@@ -139,35 +139,45 @@ class SessionManager:
 
     # ------------------------------------------------------------ client operations
 
-    def _check_can_create(self, sid: str, addr: str | None) -> None:
-        """Refuse a session the server, this connection or this address has no room for.
+    def _make_room(self, sid: str, addr: str | None) -> None:
+        """Room for one more session, or a refusal.
 
-        A session outlives its creator's leave (a reload rejoins it), so the sessions a
-        connection or an address has created and that still exist count, not only the
-        rooms it is in: a create-and-leave loop cannot fill the server.
+        A session outlives its creator's leave (a reload rejoins it), so what a connection
+        or an address has created and left counts too: at its limit, its oldest session
+        that nobody is in is deleted to make room (a student forking again and again, a
+        class behind one address), and only when every one of them is in use is the new
+        one refused. A create-and-leave loop cannot fill the server.
         """
         lim = self.limits
         per_client = ApiError("limit", f"one connection may be in at most {lim.max_sessions_per_client} "
                                        "sessions; leave one first",
                               "refused.per_client", {"n": lim.max_sessions_per_client})
+        per_address = ApiError("limit", f"this address has {lim.max_sessions_per_address} sessions in use, "
+                                        "the most it may have; leave some or try again later",
+                               "refused.per_address", {"n": lim.max_sessions_per_address})
         with self._lock:
+            if len(self.client_sessions.get(sid, ())) >= lim.max_sessions_per_client:
+                raise per_client
+            pools = [([s for s in self.sessions.values() if s.creator == sid], lim.max_sessions_per_client,
+                      per_client)]
+            if addr is not None:
+                pools.append(([s for s in self.sessions.values() if s.address == addr],
+                              lim.max_sessions_per_address, per_address))
+            for made, limit, refusal in pools:
+                if len(made) >= limit:
+                    empty = [s for s in made if not s.participants]
+                    if not empty:
+                        raise refusal
+                    old = min(empty, key=lambda s: s.last_activity)
+                    del self.sessions[old.id]
+                    self.playing.pop(old.id, None)
             if len(self.sessions) >= lim.max_sessions:
                 raise ApiError("limit", f"the server is running its maximum of {lim.max_sessions} sessions; "
                                         "try again later", "refused.server_full", {"n": lim.max_sessions})
-            if len(self.client_sessions.get(sid, ())) >= lim.max_sessions_per_client:
-                raise per_client
-            made = [s for s in self.sessions.values() if s.creator == sid]
-            if len(made) >= lim.max_sessions_per_client:
-                raise per_client
-            if addr is not None and sum(s.address == addr for s in self.sessions.values()) \
-                    >= lim.max_sessions_per_address:
-                raise ApiError("limit", f"this address has {lim.max_sessions_per_address} live sessions, the "
-                                        "most it may have; close some or try again later",
-                               "refused.per_address", {"n": lim.max_sessions_per_address})
 
     def create(self, sid: str, scenario: Scenario, t: float | None, addr: str | None = None) -> dict:
         lim = self.limits
-        self._check_can_create(sid, addr)
+        self._make_room(sid, addr)
         s = Session(secrets.token_urlsafe(9), secrets.token_urlsafe(18), scenario, self.clock(),
                     lim.max_trace_events)
         s.creator, s.address = sid, addr

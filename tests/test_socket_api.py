@@ -953,25 +953,38 @@ def test_a_client_cannot_fake_its_own_disconnect(connect, manager):
 
 
 def test_create_and_leave_in_a_loop_cannot_fill_the_server(clock):
+    """At its limit a connection's oldest empty session makes room: forking on and on works,
+    and never holds more than the limit."""
     manager, new_client = _limited_app(clock, max_sessions_per_client=3)
     c = new_client()
-    for _ in range(3):
+    made = []
+    for _ in range(6):
         ack, _ = create(c)
+        made.append(ack["session"])
+        clock.advance(1)
         c.emit("leave", {"session": ack["session"]})
+    assert sorted(manager.sessions) == sorted(made[-3:])
+    # Three sessions it is still in: no room to make.
+    others = [new_client() for _ in range(3)]
+    for o, sid in zip(others, made[-3:]):
+        o.emit("join", {"session": sid})
     refused(c, c.emit("create", {"protocol": "forward"}, callback=True), "limit")
-    assert len(manager.sessions) == 3
 
 
-def test_sessions_per_address_are_capped(clock):
+def test_sessions_per_address_recycle_the_oldest_empty_one(clock):
     manager, _ = _limited_app(clock, max_sessions_per_address=2)
     manager.io.connected = lambda sid: True
     manager.io.enter = manager.io.emit = lambda *a, **k: None
-    for sid in ("a", "b"):
-        manager.create(sid, from_dict(SMALL), None, addr="10.0.0.7")
-    with pytest.raises(ApiError) as e:
-        manager.create("c", from_dict(SMALL), None, addr="10.0.0.7")
+    first = manager.create("a", from_dict(SMALL), None, addr="10.0.0.7")["session"]
+    clock.advance(1)
+    second = manager.create("b", from_dict(SMALL), None, addr="10.0.0.7")["session"]
+    manager.sessions[first].participants.clear()        # its creator left
+    third = manager.create("c", from_dict(SMALL), None, addr="10.0.0.7")["session"]
+    assert sorted(manager.sessions) == sorted([second, third])
+    with pytest.raises(ApiError) as e:                  # both in use now
+        manager.create("d", from_dict(SMALL), None, addr="10.0.0.7")
     assert e.value.key == "refused.per_address"
-    manager.create("d", from_dict(SMALL), None, addr="10.0.0.8")   # another address is fine
+    manager.create("e", from_dict(SMALL), None, addr="10.0.0.8")   # another address is fine
 
 
 def test_many_busy_sessions_share_one_event_budget(clock):
@@ -1030,3 +1043,12 @@ def test_behind_a_proxy_its_forwarded_headers_are_read_before_socket_io_sees_the
     plain = create_app({"PLAYGROUND_ASYNC_MODE": "threading", "PLAYGROUND_TICKER": False})
     assert not isinstance(plain.wsgi_app, ProxyFix)                    # off unless asked for
 
+
+
+def test_limits_can_come_from_the_environment_as_json(monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_LIMITS", '{"max_sessions": 7}')
+    app = create_app({"PLAYGROUND_ASYNC_MODE": "threading", "PLAYGROUND_TICKER": False})
+    assert app.extensions["playground"].limits.max_sessions == 7
+    monkeypatch.setenv("PLAYGROUND_LIMITS", "[1]")
+    with pytest.raises(TypeError, match="must be a JSON object"):
+        create_app({"PLAYGROUND_ASYNC_MODE": "threading"})
