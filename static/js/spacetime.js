@@ -2,8 +2,10 @@
 // as arrows from (src, send time) to (dst, deliver time); crashes, restarts,
 // partitions and violations marked. A pure function of the model and the
 // display time; the only state is the canvas size and the zoom.
-// Legibility: lane names stagger into columns when lanes are closer than a line
-// of text (9 nodes in a short panel); time-axis labels are never clipped.
+// Legibility: the canvas asks for the height its lanes need (LANE_PITCH apart, so
+// 9 lanes get as much room as a name needs; the stylesheet caps it so the topology
+// keeps most of the stage); lane names sit in one column, each on its lane, a size
+// smaller only when the cap squeezes the lanes; time-axis labels are never clipped.
 
 import { progress } from './model.js';
 import { t as tr } from './i18n.js';
@@ -12,8 +14,10 @@ import { drawCross, fitCanvas, beginFrame, fitText, textWidth } from './canvas.j
 
 const AXIS = 24;          // the time axis under the lanes
 const LANE_TOP = 10;
+const LANE_BOTTOM = AXIS + 6; // from the last lane to the canvas's bottom edge
+const LANE_PITCH = 16;    // px between lanes the canvas asks for (its CSS height, --lanes-h)
 const LANE_FONT = 12;     // lane names: readable on a projector
-const LANE_LINE = 15;     // px a lane name needs vertically; closer lanes stagger their names
+const LANE_LINE = 14;     // px a 12 px name needs; closer lanes (a capped panel) get smaller names
 const TICK_FONT = 11;
 
 export class SpaceTime {
@@ -43,35 +47,43 @@ export class SpaceTime {
 
   setRun(ids) {
     this.ids = [...ids];
+    // The height these lanes need, for the stylesheet to clamp (the wrap's min/max height):
+    // a new node count resizes the canvas, and the ResizeObserver redraws it.
+    const need = LANE_TOP + Math.max(0, this.ids.length - 1) * LANE_PITCH + LANE_BOTTOM;
+    this.canvas.style.setProperty('--lanes-h', `${need}px`);
   }
 
   resize() {
-    fitCanvas(this.canvas, this);
+    // Redrawn at once with the last frame's input: resizing clears the canvas, and the next
+    // frame (which redraws because the size is in its key) would come one paint too late.
+    if (fitCanvas(this.canvas, this) && this.last) this.draw(this.last.scene, this.last.ui);
   }
 
+  /** A lane's y, on a whole CSS px (4 px lanes stay crisp at 1x and 2x). */
   laneY(i) {
     const n = Math.max(1, this.ids.length);
-    const top = LANE_TOP, bottom = this.h - AXIS - 6;
-    if (n === 1) return (top + bottom) / 2;
-    return top + ((bottom - top) * i) / (n - 1);
+    const top = LANE_TOP, bottom = this.h - LANE_BOTTOM;
+    if (n === 1) return Math.round((top + bottom) / 2);
+    return Math.round(top + ((bottom - top) * i) / (n - 1));
   }
 
   /**
-   * Lane-name layout: with lanes closer than a line of text, names go in k columns
-   * (lane i in column i % k), so names in one column are k lanes apart. Returns
-   * {cols, colW, gutter} (gutter: where the lanes start).
+   * Lane-name layout, one column right next to the lanes: the font (12 px, smaller only when
+   * the lanes are closer than a name's height), the width a name may take, and the gutter
+   * (where the lanes start).
    */
   laneNames() {
     const ctx = this.ctx;
     const n = this.ids.length;
-    const gap = n > 1 ? (this.laneY(n - 1) - this.laneY(0)) / (n - 1) : LANE_LINE;
-    const cols = clamp(Math.ceil(LANE_LINE / Math.max(gap, 1)), 1, 3);
-    ctx.font = `700 ${LANE_FONT}px ${FONT_STACK}`;
+    const gap = n > 1 ? (this.h - LANE_TOP - LANE_BOTTOM) / (n - 1) : LANE_LINE;
+    const size = gap >= LANE_LINE ? LANE_FONT : clamp(Math.floor(gap - 2), 9, LANE_FONT);
+    const font = `700 ${size}px ${FONT_STACK}`;
+    ctx.font = font;
     let wmax = 0;
     for (const id of this.ids) wmax = Math.max(wmax, textWidth(ctx, String(id)));
-    // A column: role dot (10) + name + air (8); long ids are cut to keep the lanes wide.
-    const colW = Math.min(wmax, Math.max(40, this.w * 0.2 / cols)) + 18;
-    return { cols, colW, nameW: colW - 18, gutter: Math.max(48, 8 + cols * colW) };
+    // Role dot (10) + name + air (8); long ids are cut to keep the lanes wide.
+    const nameW = Math.min(wmax, Math.max(40, this.w * 0.2));
+    return { font, dot: size >= LANE_FONT ? 4 : 3, nameW, gutter: Math.max(48, 26 + nameW) };
   }
 
   laneAt(y) {
@@ -94,6 +106,7 @@ export class SpaceTime {
   }
 
   draw(scene, ui) {
+    this.last = { scene, ui };
     beginFrame(this.canvas, this.ctx, this);
     const ctx = this.ctx;
     if (!scene) return;
@@ -314,34 +327,24 @@ export class SpaceTime {
     ctx.stroke();
     ctx.restore();
 
-    // Lane names, right-aligned in their column; a name in an outer column gets a faint
-    // leader to its lane so the eye can follow it.
+    // Lane names, right-aligned next to their lanes, each on its lane's line.
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    ctx.font = `700 ${LANE_FONT}px ${FONT_STACK}`;
-    this.ids.forEach((id, i) => {
+    ctx.font = names.font;
+    const right = GUTTER - 8;
+    for (const id of this.ids) {
       const view = scene.nodes[id] || {};
       const up = view.up !== false;
       const y = Y(id);
-      const col = i % names.cols; // 0: next to the lanes
-      const right = GUTTER - 8 - col * names.colW;
       const text = fitText(ctx, String(id), names.nameW);
       const tw = textWidth(ctx, text);
-      if (col > 0) {
-        ctx.strokeStyle = COLORS.line;
-        ctx.lineWidth = 1;
-        ctx.beginPath();
-        ctx.moveTo(right + 3, y);
-        ctx.lineTo(GUTTER - 4, y);
-        ctx.stroke();
-      }
       ctx.fillStyle = up ? this.roleColor(view.role) : COLORS.crashed;
       ctx.beginPath();
-      ctx.arc(right - tw - 8, y, 4, 0, 2 * Math.PI);
+      ctx.arc(right - tw - 4 - names.dot, y, names.dot, 0, 2 * Math.PI);
       ctx.fill();
       ctx.fillStyle = ui.selected === id ? COLORS.accent : up ? COLORS.ink : COLORS.muted;
       ctx.fillText(text, right, y + 0.5);
-    });
+    }
 
     // Time axis: ticks at least ~70 px apart; a label that would run off the right edge is
     // pulled in, or left out when that would crowd its neighbour.
