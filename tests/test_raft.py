@@ -162,6 +162,126 @@ def test_figure8_with_count_old_term_overwrites_a_committed_entry():
     assert run("figure8_bug", bugs=[]).violations == []
 
 
+FIGURE8_NOTES = ("raft.accept_old", "raft.old_term_majority", "raft.old_term_majority.more", "raft.commit_carries",
+                 "raft.commit_by_count", "raft.truncate.unsafe")
+
+
+def story(sim):
+    """The narration as (t, node, key, args), in trace order."""
+    return [(e["t"], e["node"], e["key"], e["args"]) for e in sim.trace if e["type"] == "note"]
+
+
+def first_at(sim, key, node=None, **args):
+    """Position in the trace of the first note `key` (by `node`, with these args), or fail."""
+    for i, e in enumerate(sim.trace):
+        if e["type"] == "note" and e["key"] == key and node in (None, e["node"]) \
+                and all(e["args"].get(k) == v for k, v in args.items()):
+            return i
+    raise AssertionError(f"no note {key} {node} {args}")
+
+
+def test_figure8_narration_tells_the_old_term_entry_story():
+    sim = run("figure8")
+    # (c) n1, leader of term 3, passes x=2 (term 1) on to n3 and n4; it has committed nothing yet.
+    passed = [(n, a["entries"], a["index"]) for t, n, k, a in story(sim) if k == "raft.accept_old" and t < 1022]
+    assert passed == [("n3", "1:x=2", 3), ("n4", "1:x=2", 3)]
+    # The key moment: x=2 is on a majority, then on 4 of 5 logs, and n1 does not commit it.
+    told = [(n, k, a) for t, n, k, a in story(sim) if k.startswith("raft.old_term_majority") and t < 1022]
+    assert told == [
+        ("n1", "raft.old_term_majority", {"index": 3, "cmd": "x=2", "entry_term": 1, "term": 3, "count": 3, "n": 5}),
+        ("n1", "raft.old_term_majority.more",
+         {"index": 3, "cmd": "x=2", "entry_term": 1, "term": 3, "count": 4, "n": 5})]
+    # The notes tell the truth at the moment they are emitted.
+    at = next(t for t, n, k, a in story(sim) if k == "raft.old_term_majority.more")
+    live = Simulation(from_dict({"protocol": "raft", "preset": "figure8"}))
+    live.run_until(at)
+    holders = [n for n in live.ids if live.disk[n]["log"][2:3] == [[1, "x=2"]]]
+    assert holders == ["n1", "n2", "n3", "n4"]
+    assert live.nodes["n1"].role == "leader" and all(live.nodes[n].commit_index < 3 for n in holders)
+    # It is the caption while n1 is cut off and crashes: the last note before n5 restarts.
+    last = [(t, k) for t, n, k, a in story(sim) if t < 1056][-1]
+    assert last == (at, "raft.old_term_majority.more")
+    # ... and x=2 is never committed: no commit from n1 in term 3, no state machine ever holds x=2.
+    assert not [a for t, n, k, a in story(sim) if k == "raft.commit" and n == "n1" and a["term"] == 3]
+    assert not [e for e in sim.trace if e["type"] == "state" and e["changes"].get("kv", {}).get("x") == "2"]
+    # (d) n5 wins term 4 (n2, whose log ends in term 3, refuses it and says why) and every holder
+    # deletes x=2, saying which entry goes and why that is safe.
+    refused = [a for t, n, k, a in story(sim) if k == "raft.refuse_log" and n == "n2" and a["term"] == 4]
+    assert refused == [{"candidate": "n5", "term": 4, "their_term": 2, "their_index": 4, "my_term": 3, "my_index": 4}]
+    won = first_at(sim, "raft.elected", "n5", term=4)
+    assert first_at(sim, "raft.old_term_majority.more", "n1") < won
+    deleted = [(n, a["entries"]) for t, n, k, a in story(sim) if k == "raft.truncate"]
+    assert deleted == [("n2", "1:x=2, 3:noop"), ("n3", "1:x=2"), ("n4", "1:x=2"), ("n1", "1:x=2, 3:noop")]
+    assert first_at(sim, "raft.truncate") > won
+    assert "never committed" in PROTO.strings["raft.truncate"]["en"]
+    # x=3 takes its place: on a majority, not committed by counting, then committed with n5's no-op.
+    assert first_at(sim, "raft.old_term_majority", "n5", cmd="x=3", entry_term=2, term=4) > first_at(sim, "raft.truncate")
+    carried = [(n, a) for t, n, k, a in story(sim) if k == "raft.commit_carries"]
+    assert carried == [("n5", {"index": 4, "cmd": "x=3", "entry_term": 2, "term": 4})]
+    assert first_at(sim, "raft.commit_carries") > first_at(sim, "raft.old_term_majority", "n5")
+    # Neither the bug's notes nor its unsafe deletion appear in the correct run.
+    assert not [k for t, n, k, a in story(sim) if k in ("raft.commit_by_count", "raft.truncate.unsafe")]
+
+
+def test_figure8_commit_narration_tells_its_own_ending():
+    sim = run("figure8_commit")
+    # n1's no-op travels with x=2: they reach a majority together, so the old-term note is never needed.
+    assert not notes(sim, "raft.old_term_majority")
+    carried = [(n, a) for t, n, k, a in story(sim) if k == "raft.commit_carries"]
+    assert carried[0] == ("n1", {"index": 3, "cmd": "x=2", "entry_term": 1, "term": 3})
+    # n5 cannot win any more: each refusal says its log (ending in term 2) is less up to date.
+    refused = [(n, a["their_term"], a["my_term"]) for t, n, k, a in story(sim)
+               if k == "raft.refuse_log" and a["candidate"] == "n5"]
+    assert refused == [("n2", 2, 3), ("n3", 2, 3), ("n4", 2, 3)]
+    assert first_at(sim, "raft.refuse_log") > first_at(sim, "raft.commit_carries")
+    # What n5 loses in the end is its own uncommitted x=3, and that is safe.
+    deleted = [(n, a["entries"]) for t, n, k, a in story(sim) if k == "raft.truncate"]
+    assert deleted == [("n5", "2:noop, 2:x=3")]
+
+
+def test_figure8_bug_narration_tells_the_commit_by_counting_then_the_overwrite():
+    sim = run("figure8_bug")
+    counted = [(t, n, a) for t, n, k, a in story(sim) if k == "raft.commit_by_count"]
+    assert counted[0] == (1020, "n1", {"index": 2, "cmd": "x=2", "entry_term": 1, "term": 3, "count": 3, "n": 5})
+    # No "not committed: older term" note: with the bug, n1 commits instead.
+    assert not [k for t, n, k, a in story(sim) if k.startswith("raft.old_term_majority")]
+    # The deletions of x=2 do not claim to be safe: x=2 was committed.
+    assert not notes(sim, "raft.truncate")
+    deleted = [(n, a["entries"]) for t, n, k, a in story(sim) if k == "raft.truncate.unsafe"]
+    assert deleted == [("n2", "1:x=2"), ("n3", "1:x=2"), ("n4", "1:x=2"), ("n1", "1:x=2")]
+    # Then the State Machine Safety violation: x=3 applied where n1 had applied x=2.
+    smv = next(i for i, e in enumerate(sim.trace) if e["type"] == "violation"
+               and e["invariant"] == "state_machine_safety")
+    assert "1:x=2" in sim.trace[smv]["message"] and "2:x=3" in sim.trace[smv]["message"]
+    assert first_at(sim, "raft.commit_by_count", "n1") < first_at(sim, "raft.truncate.unsafe") < smv
+    assert first_at(sim, "raft.commit_by_count", "n5", cmd="x=3") < smv
+
+
+@pytest.mark.parametrize("preset", [None, "first_election", "replication", "leader_crash", "split_vote",
+                                    "volatile_vote"])
+def test_ordinary_runs_are_not_flooded_with_figure8_narration(preset):
+    sim = run(preset) if preset else run(seed=3)
+    assert [e["key"] for e in sim.trace if e["type"] == "note" and e["key"] in FIGURE8_NOTES] == []
+
+
+def test_old_term_majority_is_told_once_per_count_and_not_again_for_duplicates():
+    node, ctx = make_node("n1", disk={"term": 1, "votedFor": "n1", "log": [[1, None], [1, "x=1"]]})
+    told = []
+    ctx.note = lambda key, **args: told.append((key, args))
+    node.on_timer(ctx, "election")                     # term 2
+    deliver(node, ctx, "n2", "RequestVoteReply", term=2, voteGranted=True)
+    assert node.role == "leader" and node.log[-1] == [2, None]
+    for src in ("n2", "n2", "n3", "n3"):               # each acknowledges the inherited entries twice
+        deliver(node, ctx, src, "AppendEntriesReply", term=2, success=True, matchIndex=2)
+    old = [(k, a["count"]) for k, a in told if k.startswith("raft.old_term_majority")]
+    assert old == [("raft.old_term_majority", 2), ("raft.old_term_majority.more", 3)]
+    assert node.commit_index == 0
+    deliver(node, ctx, "n2", "AppendEntriesReply", term=2, success=True, matchIndex=3)
+    assert node.commit_index == 3
+    assert told[-2:] == [("raft.commit", {"index": 3, "term": 2}),
+                         ("raft.commit_carries", {"index": 2, "cmd": "x=1", "entry_term": 1, "term": 2})]
+
+
 def test_volatile_vote_gives_two_leaders_in_one_term():
     sim = run("volatile_vote")
     assert "election_safety" in invariants(sim)

@@ -49,6 +49,14 @@ Translation keys in `strings` (each {"en": ..., "zh": ...}):
                                 tooltips and the request box's placeholder
   raft.<event>                  narration emitted with ctx.note; "{arg}" is
                                 filled from the note's args
+
+Narration marks what a student should notice, not every step: besides elections,
+votes and commits, the moments of the paper's Figure 8 are told wherever they
+happen (a follower receiving older-term entries not yet committed, a leader
+seeing its last inherited entry on a majority yet not committing it, an entry of
+its own term committing the older ones with it, a follower deleting entries and
+why that is safe). The node's told_* attributes only remember what was said, so
+a moment is told once; the protocol never reads them.
 """
 
 from __future__ import annotations
@@ -74,6 +82,17 @@ def entry_text(entry) -> str:
     """Compact rendering of a log entry: "term:command" ("3:x=1", "2:noop")."""
     cmd = entry[1]
     return f"{entry[0]}:{'noop' if cmd is None else cmd}"
+
+
+def entries_text(entries, most=3) -> str:
+    """Several entries for narration: "1:x=2, 3:noop" (the first `most`, then "…")."""
+    shown = ", ".join(entry_text(e) for e in entries[:most])
+    return shown + ", …" if len(entries) > most else shown
+
+
+def command_text(entry) -> str:
+    """An entry's command for narration: "x=2", or "noop" for a new leader's no-op."""
+    return "noop" if entry[1] is None else entry[1]
 
 
 class RaftNode(Node):
@@ -119,6 +138,12 @@ class RaftNode(Node):
         self.next_index = {}     # leader: peer -> next index to send
         self.match_index = {}    # leader: peer -> highest index known replicated there
         self.pending = {}        # index -> (op, term) of a client request waiting to be applied
+        # Narration memory (what has been said, so a moment is told once; never read by the protocol):
+        self.inherited = 0             # leader: its log's length when elected (the older-term entries)
+        self.told_old_term = (0, 0)    # leader: (index, replicas) last narrated of its last inherited
+                                       # entry stored on a majority yet not committed
+        self.told_inherited = 0        # follower: the last term in which it narrated appending
+                                       # older-term entries not known to be committed
         # Observer hook for the checker (not protocol state): lowest log index
         # changed since the checker last looked, 0 = unchanged.
         self.log_dirty = 1 if self.log else 0
@@ -209,6 +234,8 @@ class RaftNode(Node):
         nxt = len(self.log) + 1
         self.next_index = {p: nxt for p in self.peers}
         self.match_index = {p: 0 for p in self.peers}
+        self.inherited = len(self.log)
+        self.told_old_term = (0, 0)
         ctx.note("raft.elected", term=self.term)
         # A no-op of the new term: entries of older terms can only be committed
         # indirectly, once an entry of the current term is (paper section 5.4.2),
@@ -274,7 +301,8 @@ class RaftNode(Node):
             ctx.note("raft.refuse_voted", candidate=src, term=self.term, voted=self.voted_for)
             granted = False
         elif not up_to_date:
-            ctx.note("raft.refuse_log", candidate=src, term=self.term)
+            ctx.note("raft.refuse_log", candidate=src, term=self.term, their_term=b["lastLogTerm"],
+                     their_index=b["lastLogIndex"], my_term=last_term, my_index=last_index)
             granted = False
         else:
             if self.voted_for is None:
@@ -335,7 +363,25 @@ class RaftNode(Node):
         if j < n:
             at = prev + j               # 0-based position of the first new entry
             if at < last:
-                ctx.note("raft.truncate", index=at + 1, count=last - at)
+                # Narration: which entries are lost, and why that is safe (a leader
+                # holds every committed entry, so one that conflicts with its log
+                # was never committed) unless a bug toggle has broken that rule.
+                lost = entries_text(log[at:])
+                if self.bugs:
+                    ctx.note("raft.truncate.unsafe", index=at + 1, count=last - at, entries=lost)
+                else:
+                    ctx.note("raft.truncate", index=at + 1, count=last - at, entries=lost)
+            elif self.told_inherited != b["term"]:
+                # Narration, once per term: the leader passes on entries of an older
+                # term that it does not know to be committed (Figure 8's moment; a
+                # routine catch-up on committed entries is not told).
+                k = max(j, b["commitIndex"] - prev)     # the first new entry above its commit index
+                if k < n and entries[k][0] < b["term"]:
+                    self.told_inherited = b["term"]
+                    older = [e for e in entries[k:] if e[0] < b["term"]]
+                    ctx.note("raft.accept_old", index=prev + k + 1, entries=entries_text(older), leader=src,
+                             term=b["term"])
+            if at < last:
                 del log[at:]
             log.extend(entries[j:])     # the log is on disk: durable before the reply
             self.log_changed(at + 1)
@@ -375,11 +421,53 @@ class RaftNode(Node):
         n = matches[self.majority - 2]        # I hold every entry myself: majority - 1 peers suffice
         if n <= self.commit_index:
             return
-        if self.log[n - 1][0] != self.term and not self.bug_count_old_term:
-            return   # an older-term entry on a majority can still be overwritten (Figure 8)
+        log = self.log
+        entry = log[n - 1]
+        if entry[0] != self.term and not self.bug_count_old_term:
+            # An older-term entry on a majority can still be overwritten (Figure 8).
+            if n == self.inherited:
+                self.tell_old_term_majority(ctx, n, entry)
+            return
+        old = self.commit_index
         self.commit_index = n
         ctx.note("raft.commit", index=n, term=self.term)
+        if entry[0] != self.term:       # only with the count_old_term bug
+            if n == self.inherited:     # told for the last inherited entry, as without the bug
+                ctx.note("raft.commit_by_count", index=n, cmd=command_text(entry), entry_term=entry[0],
+                         term=self.term, count=self.replicas(n), n=len(self.node_ids))
+        else:
+            # Older-term commands committed along with this entry of my term (at most
+            # once a term: after that the commit index is past every older entry).
+            i = n - 1
+            while i > old and (log[i - 1][0] == self.term or log[i - 1][1] is None):
+                i -= 1
+            if i > old and log[i - 1][0] != self.term:
+                ctx.note("raft.commit_carries", index=i, cmd=command_text(log[i - 1]),
+                         entry_term=log[i - 1][0], term=self.term)
         self.apply(ctx)
+
+    def replicas(self, index):
+        """How many logs (mine included) the leader knows hold entry `index`."""
+        count = 1
+        for m in self.match_index.values():
+            if m >= index:
+                count += 1
+        return count
+
+    def tell_old_term_majority(self, ctx, n, entry):
+        """Narration: my last inherited entry (n, of an older term) is on a majority, yet I may
+        not commit it. Told when it first reaches a majority, then as more logs store it."""
+        told = (n, self.replicas(n))
+        if told <= self.told_old_term:
+            return
+        first = told[0] != self.told_old_term[0]
+        self.told_old_term = told
+        args = {"index": n, "cmd": command_text(entry), "entry_term": entry[0], "term": self.term,
+                "count": told[1], "n": len(self.node_ids)}
+        if first:
+            ctx.note("raft.old_term_majority", **args)
+        else:
+            ctx.note("raft.old_term_majority.more", **args)
 
     def apply(self, ctx):
         """Apply committed entries in order to the key-value state machine; answer waiting clients."""
@@ -955,8 +1043,11 @@ STRINGS = {
     "raft.vote": {"en": "votes for {candidate} in term {term}", "zh": "在任期 {term} 投票给 {candidate}"},
     "raft.refuse_voted": {"en": "refuses {candidate}: already voted for {voted} in term {term}",
                           "zh": "拒绝 {candidate}：任期 {term} 已投票给 {voted}"},
-    "raft.refuse_log": {"en": "refuses {candidate} in term {term}: its log is less up to date",
-                        "zh": "在任期 {term} 拒绝 {candidate}：它的日志不够新"},
+    "raft.refuse_log": {
+        "en": "refuses {candidate} in term {term}: its log ends at term {their_term}, index {their_index}, "
+              "less up to date than mine (term {my_term}, index {my_index})",
+        "zh": "在任期 {term} 拒绝 {candidate}：它的日志末尾是任期 {their_term}、索引 {their_index}，"
+              "不如我的新（任期 {my_term}、索引 {my_index}）"},
     "raft.elected": {"en": "wins a majority: leader of term {term}", "zh": "获得多数票：成为任期 {term} 的领导者"},
     "raft.deposed": {"en": "sees term {term} and steps down to follower", "zh": "看到任期 {term}，退为跟随者"},
     "raft.yield": {"en": "gives up its candidacy: term {term} has a leader or a newer term",
@@ -964,8 +1055,41 @@ STRINGS = {
     "raft.follow": {"en": "follows {leader} in term {term}", "zh": "在任期 {term} 跟随 {leader}"},
     "raft.mismatch": {"en": "rejects AppendEntries from {leader}: no matching entry at index {index}",
                       "zh": "拒绝 {leader} 的 AppendEntries：索引 {index} 处没有匹配的条目"},
-    "raft.truncate": {"en": "its log conflicts with the leader's from index {index} on: deletes those entries ({count})",
-                      "zh": "自索引 {index} 起与领导者的日志冲突：删除这些条目（{count} 个）"},
+    "raft.truncate": {
+        "en": "its log conflicts with the leader's from index {index} on: deletes {entries}. Safe: a leader holds "
+              "every committed entry, so these were never committed and no client was told they were",
+        "zh": "自索引 {index} 起与领导者的日志冲突：删除 {entries}。这是安全的：领导者拥有所有已提交的条目，"
+              "所以这些条目从未提交，也没有客户端被告知它们已提交"},
+    "raft.truncate.unsafe": {
+        "en": "its log conflicts with the leader's from index {index} on: deletes {entries}. Correct Raft deletes "
+              "only entries that were never committed, but with a bug toggle on, a committed one can be lost",
+        "zh": "自索引 {index} 起与领导者的日志冲突：删除 {entries}。正确的 Raft 只会删除从未提交的条目，"
+              "但开启缺陷开关后，已提交的条目也可能丢失"},
+    "raft.accept_old": {
+        "en": "appends {entries} from index {index}: entries of an older term, passed on by {leader} (leader of "
+              "term {term}) and not committed yet",
+        "zh": "从索引 {index} 起追加 {entries}：这是旧任期的条目，由领导者 {leader}（任期 {term}）转发，尚未提交"},
+    "raft.old_term_majority": {
+        "en": "sees {cmd} (index {index}, term {entry_term}) on {count} of {n} logs, a majority, but does not "
+              "commit it: a leader commits by counting replicas only entries of its own term ({term}); an "
+              "older-term entry stored on a majority may still be overwritten (Figure 8)",
+        "zh": "看到 {cmd}（索引 {index}，任期 {entry_term}）已存于 {n} 个日志中的 {count} 个，达到多数，但并不提交它："
+              "领导者只按副本数提交自己任期（{term}）的条目；存于多数节点的旧任期条目仍可能被覆盖（图 8）"},
+    "raft.old_term_majority.more": {
+        "en": "sees {cmd} (index {index}) on {count} of {n} logs now, and still does not commit it: it is from "
+              "term {entry_term}, older than its term {term}",
+        "zh": "看到 {cmd}（索引 {index}）现已存于 {n} 个日志中的 {count} 个，仍不提交它：它来自任期 {entry_term}，"
+              "比自己的任期 {term} 旧"},
+    "raft.commit_carries": {
+        "en": "an entry of its own term {term} is committed, so every entry before it is too, including {cmd} "
+              "(index {index}) from older term {entry_term}",
+        "zh": "自己任期 {term} 的条目已提交，它之前的所有条目也随之提交，包括来自旧任期 {entry_term} 的 {cmd}"
+              "（索引 {index}）"},
+    "raft.commit_by_count": {
+        "en": "commits {cmd} (index {index}) because {count} of {n} logs hold it, though it is from older term "
+              "{entry_term}, not its term {term}: the count_old_term bug. A later leader may still overwrite it",
+        "zh": "因为 {n} 个日志中有 {count} 个存有 {cmd}（索引 {index}）就提交了它，尽管它来自旧任期 {entry_term}"
+              "而不是自己的任期 {term}：这就是 count_old_term 缺陷。之后的领导者仍可能覆盖它"},
     "raft.accept": {"en": "appends {cmd} at index {index} (term {term})",
                     "zh": "在索引 {index} 追加 {cmd}（任期 {term}）"},
     "raft.commit": {"en": "commits up to index {index} (term {term})", "zh": "提交到索引 {index}（任期 {term}）"},
