@@ -20,9 +20,17 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _T = re.compile(r"[0-9]{1,9}")        # virtual ms; the engine caps runs far below 10^9
 
 
-def error_page(status: int, title: str, message: str, key: str | None = None, args: dict | None = None):
-    """The error page; `key` and `args` name the page's translation of `message` (English)."""
-    return render_template("error.html", title=title, message=message, key=key, args=args or {}), status
+def error_page(status: int, title: str, message: str, key: str | None = None, args: dict | None = None,
+               detail: str | None = None, links: list[dict] | None = None, protocol=None):
+    """The error page; `key` and `args` name the page's translation of `message` (English).
+
+    `detail` is the engine's own (English) wording, shown folded away for whoever reports
+    the problem; `links` ({href, key, text}) offer the ways on, e.g. the lessons there are,
+    named in the strings of `protocol`.
+    """
+    return render_template("error.html", title=title, message=message, key=key, args=args or {},
+                           detail=detail, links=links or [],
+                           protocols=[protocol.describe()] if protocol else []), status
 
 
 @bp.get("/")
@@ -48,20 +56,34 @@ def play(name: str):
     if preset is not None and token is not None:
         return error_page(400, "Cannot open this run", "Use either preset= or s= in the link, not both.",
                           "error.page.preset_and_token")
+    if preset is not None and not any(p.name == preset for p in proto.presets):
+        lessons = [{"href": f"/play/{proto.name}?preset={p.name}", "key": f"p:{proto.name}:preset.{p.name}",
+                    "text": p.title} for p in proto.presets]
+        return error_page(404, "Cannot open this run",
+                          f"{proto.title} has no lesson called “{preset[:60]}”. Its lessons:",
+                          "error.page.bad_preset", {"name": preset[:60], "protocol": proto.title},
+                          links=lessons, protocol=proto)
     try:
         if token is not None:
             scenario = from_token(token)
-            if scenario.protocol != proto.name:
-                raise ScenarioError(f"this shared run is for {scenario.protocol}, not {proto.name}")
         else:
             scenario = from_dict({"protocol": proto.name, "preset": preset})
     except ScenarioError as e:
         detail = str(e)[:300]
         if token is not None:
-            return error_page(400, "Cannot open this run", f"Bad shared run: {detail}",
-                              "error.page.bad_token", {"detail": detail})
-        return error_page(400, "Cannot open this run", f"Bad preset: {detail}",
-                          "error.page.bad_preset", {"detail": detail})
+            return error_page(400, "Cannot open this run",
+                              "This shared run's link is damaged or incomplete: perhaps it was cut short "
+                              "when it was copied. Ask for the link again.",
+                              "error.page.bad_token", detail=detail)
+        return error_page(400, "Cannot open this run", "This lesson cannot be opened.",
+                          "error.page.bad_lesson", detail=detail)
+    if scenario.protocol != proto.name:
+        other = registry.get(scenario.protocol)
+        return error_page(400, "Cannot open this run", f"This shared run is a run of {scenario.protocol}, "
+                          f"not of {proto.name}.", "error.page.token_other_protocol",
+                          {"other": scenario.protocol, "name": proto.name},
+                          links=[{"href": f"/play/{other.name}?s={token}", "key": "error.page.open_there",
+                                  "text": f"Open it in {other.title}", "args": {"name": other.title}}])
     t = None
     if t_raw is not None:
         if not _T.fullmatch(t_raw) or int(t_raw) > scenario.until:

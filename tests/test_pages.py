@@ -90,10 +90,10 @@ def test_play_page_boot_for_a_live_session(app, http, connect):
 
 @pytest.mark.parametrize("url, status, words", [
     ("/play/nope", 404, "nope"),
-    ("/play/forward?preset=nope", 400, "preset"),
+    ("/play/forward?preset=nope", 404, "no lesson"),
     ("/play/forward?s=not-a-token", 400, "shared run"),
     ("/play/forward?s=", 400, "shared run"),
-    ("/play/forward?s=" + "A" * 20_000, 400, "too long"),
+    ("/play/forward?s=" + "A" * 20_000, 400, "shared run"),
     ("/play/forward?t=-5", 400, "t must be"),
     ("/play/forward?t=abc", 400, "t must be"),
     ("/play/forward?t=99999999", 400, "t must be"),
@@ -113,13 +113,37 @@ def test_bad_requests_get_an_error_page_with_a_way_back(http, rendered, url, sta
     assert "Traceback" not in html
 
 
-def test_a_token_for_another_protocol_is_refused(http, rendered):
+def test_a_token_for_another_protocol_is_refused_with_a_link_to_where_it_runs(http, rendered):
     if "raft" not in registry.names():
         pytest.fail("protocol 'raft' is not registered: engine/protocols/raft.py must provide it")
     token = from_dict({"protocol": "raft"}).to_token()
     r = http.get(f"/play/forward?s={token}")
     assert r.status_code == 400
-    assert "raft" in error_context(rendered)["message"]
+    ctx = error_context(rendered)
+    assert "raft" in ctx["message"]
+    assert [link["href"] for link in ctx["links"]] == [f"/play/raft?s={token}"]
+
+
+def test_a_broken_link_says_so_plainly_and_keeps_the_engines_words_folded_away(http, rendered):
+    token = from_dict({"protocol": "forward"}).to_token()
+    r = http.get(f"/play/forward?s={token[:-6]}")        # cut short when it was copied
+    assert r.status_code == 400
+    ctx = error_context(rendered)
+    assert "damaged or incomplete" in ctx["message"] and ctx["key"] == "error.page.bad_token"
+    assert "malformed" not in ctx["message"] and "cut short" in ctx["detail"]
+    html = r.get_data(as_text=True)
+    assert "<details" in html and html.index("malformed") > html.index("<details")
+
+
+def test_an_unknown_lesson_lists_the_lessons_there_are(http, rendered):
+    proto = registry.get("raft")
+    r = http.get("/play/raft?preset=nosuch")
+    assert r.status_code == 404
+    ctx = error_context(rendered)
+    assert "nosuch" in ctx["message"] and ctx["args"]["name"] == "nosuch"
+    assert [link["href"] for link in ctx["links"]] == [f"/play/raft?preset={p.name}" for p in proto.presets]
+    html = r.get_data(as_text=True)
+    assert 'id="protocols-data"' in html                # the lesson titles translate on the page
 
 
 def test_presets_of_the_real_protocols_open(http, rendered):
