@@ -184,7 +184,11 @@ class Session:
         self.playing = False
         self.check_live()
         if self.sim.next_event_time() is None:
-            # An idle run (2PC before any request) would otherwise step straight to its end.
+            # An idle run (2PC before any request, or after its transaction ended) would
+            # otherwise step straight to its end.
+            if self.sim.now > 0:
+                raise bad("nothing more is scheduled: the run is quiet; send a request or cause a fault to go on",
+                          "refused.quiet")
             raise bad("nothing is scheduled yet: send a request or cause a fault first", "refused.idle")
         self.sim.step_event()
         self.t = max(self.t, float(self.sim.now))

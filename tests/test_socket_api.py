@@ -878,9 +878,19 @@ def test_a_snapshot_that_cannot_be_sent_leaves_no_orphan_session(connect, manage
 def test_step_on_an_idle_run_is_refused_instead_of_ending_it(connect, manager):
     c = connect()
     ack, _ = create(c, scenario={"protocol": "2pc"})   # booted at t=0; nothing happens until a request
-    refused(c, ctl(c, ack, "step"), "bad_request")
+    reply = ctl(c, ack, "step")
+    refused(c, reply, "bad_request")
+    assert reply["key"] == "refused.idle"
     assert not manager.sessions[ack["session"]].sim.done
     assert act(c, ack, do="request", node="c", op="begin", arg="x")["ok"]
+    # Once the transaction is over, stepping says the run went quiet, not that nothing ever began.
+    for _ in range(200):
+        reply = ctl(c, ack, "step")
+        if not reply["ok"]:
+            break
+    refused(c, reply, "bad_request")
+    assert reply["key"] == "refused.quiet"
+    assert manager.sessions[ack["session"]].sim.nodes["c"].view()["phase"]["tx1"] == "COMMITTED"
 
 
 def test_a_lesson_with_too_few_nodes_gets_an_explanation(connect):

@@ -47,6 +47,14 @@ export class Controls {
       this.speedDragging = false;
       this.setSpeed(sliderToSpeed(this.speed.value));
     });
+    this.speed.addEventListener('keydown', (e) => {
+      // The arrows move the slider a rung of the speed ladder (0.1x -> 0.2x): its own 0.01 step
+      // would round back to the same speed.
+      const dir = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[e.key];
+      if (!dir) return;
+      e.preventDefault();
+      this.bumpSpeed(dir);
+    });
     this.share.addEventListener('click', () => this.doShare());
     this.$('share-copy').addEventListener('click', () => this.copy(this.shareUrl.value));
     this.$('watch-copy').addEventListener('click', () => this.copy(this.watchUrl.value));
@@ -163,6 +171,13 @@ export class Controls {
     }
     if (typing) return;
     const key = e.key;
+    // A focused control keeps the keys it uses itself: Space ticks a checkbox or picks a tab,
+    // the arrows move a slider or between tabs. Space on a plain button still plays/pauses.
+    const el = e.target && e.target.closest ? e.target.closest('input, [role="tab"]') : null;
+    const ownsSpace = el && (el.getAttribute('role') === 'tab' || el.type === 'checkbox' || el.type === 'radio');
+    const ownsArrows = el && (el.getAttribute('role') === 'tab' || el.type === 'range' || el.type === 'radio');
+    if ((ownsSpace && (key === ' ' || key === 'Spacebar'))
+        || (ownsArrows && key.startsWith('Arrow'))) return;
     if (!this.help.hidden) {
       // The help dialog is modal: no shortcut reaches the run behind it (Space stays with the
       // dialog's focused button); only ? and Escape close it.
@@ -175,7 +190,7 @@ export class Controls {
     const controller = this.app.state.role === 'controller';
     let handled = true;
     if (key === ' ' || key === 'Spacebar') {
-      // Space is play/pause everywhere (a presenter's habit), even with a button focused.
+      // Space is play/pause (a presenter's habit), even with a button focused.
       if (controller) this.togglePlay();
     } else if (key === 'ArrowRight') {
       if (controller) this.app.cmd('step');

@@ -29,8 +29,23 @@ const UNLOGGED_FIELDS = new Set(['up', 'label']);
 function fmtChanges(changes) {
   return Object.entries(changes || {})
     .filter(([k]) => !UNLOGGED_FIELDS.has(k))
-    .map(([k, v]) => `${tn('field', k)}=${k === 'role' && typeof v === 'string' ? tn('role', v) : fmtValue(v, 40)}`)
+    .map(([k, v]) => `${tn('field', k)}=${k === 'role' && typeof v === 'string' ? tn('role', v) : fmtField(v)}`)
     .join(', ');
+}
+
+/** A field's value for a log line: a flat map reads as {tx1: PREPARED}, not as JSON. */
+function fmtField(v) {
+  if (v && typeof v === 'object' && !Array.isArray(v)
+      && Object.values(v).every((x) => x === null || typeof x !== 'object')) {
+    const inner = Object.entries(v).map(([k, x]) => `${k}: ${fmtValue(x, 20)}`).join(', ');
+    return fmtValue(`{${inner}}`, 60);
+  }
+  return fmtValue(v, 40);
+}
+
+/** A state event that changed only unlogged fields (a crash's `up`) gets no line of its own. */
+function worthALine(ev) {
+  return ev.type !== 'state' || Object.keys(ev.changes || {}).some((k) => !UNLOGGED_FIELDS.has(k));
 }
 
 /** One line of text for a trace event (translated). */
@@ -124,7 +139,8 @@ export class EventLog {
 
   /** Render the tail of model.events[0 .. count): appended to while the run goes on, rebuilt otherwise. */
   render(model, count, force = false) {
-    const only = FILTERS[this.filter];
+    const filter = FILTERS[this.filter];
+    const only = (ev) => worthALine(ev) && (!filter || filter(ev));
     const evs = model.events;
     count = Math.min(count, evs.length);
     if (!force && model === this.model && this.filter === this.shownFilter && count === this.count) return;
@@ -138,7 +154,7 @@ export class EventLog {
     let added = 0;
     if (append) {
       const fresh = [];
-      for (let i = this.count; i < count; i++) if (!only || only(evs[i])) fresh.push(evs[i]);
+      for (let i = this.count; i < count; i++) if (only(evs[i])) fresh.push(evs[i]);
       const skipped = fresh.length - APPEND_MAX;
       if (skipped > 0) {
         frag.append(el('li', { class: 'ev-skipped', text: t('log.skipped', { count: skipped }) }));
@@ -155,7 +171,7 @@ export class EventLog {
     } else {
       const lines = [];
       for (let i = count - 1; i >= 0 && lines.length < MAX_LINES; i--) {
-        if (only && !only(evs[i])) continue;
+        if (!only(evs[i])) continue;
         lines.push(evs[i]);
       }
       lines.reverse();

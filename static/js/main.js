@@ -213,10 +213,15 @@ class App {
     if (again && this.state.session) {
       // Reconnected: re-join the same session (the server sends a fresh snapshot).
       const resp = await this.net.join(this.state.session, this.state.control);
-      if (!resp.ok && !resp.timeout && this.state.role === 'controller' && this.state.token) {
-        // The session is gone (server restarted or expired): rebuild it from the share token.
-        await this.createFrom({ token: this.state.token, t: Math.round(this.m.t) });
-        this.toast(t('session.rebuilt'), 'ok');
+      if (!resp.ok && !resp.timeout) {
+        // The session is gone (server restarted or expired): rebuild the run from its share
+        // token where it was. The owner goes on with it; a watcher gets its own copy and is told
+        // the live link is gone (the owner's rebuilt run has a new one).
+        const owner = this.state.role === 'controller';
+        const spec = this.state.token ? { token: this.state.token, t: Math.round(this.m.t) }
+          : { scenario: { protocol: this.boot.protocol } };
+        await this.createFrom(spec);
+        this.toast(t(owner ? 'session.rebuilt' : 'session.watch_lost'), owner ? 'ok' : 'warn');
       }
       return;
     }
@@ -574,11 +579,12 @@ class App {
 
   renderStatus(scene) {
     const st = this.state;
-    const key = `${st.viewers}|${scene.inflight.length}|${st.preview !== null}|${this.langTick}|${this.clock.done}`;
+    const key = `${st.viewers}|${st.role}|${scene.inflight.length}|${st.preview !== null}|${this.langTick}|${this.clock.done}`;
     if (key === this.statusKey) return;
     this.statusKey = key;
     const parts = [t('status.inflight', { count: scene.inflight.length })];
-    if (st.viewers > 1) parts.push(t('status.viewers', { count: st.viewers })); // not "1 watching" when alone
+    // The owner sees how many others watch (the class); a watcher has the banner instead.
+    if (st.role === 'controller' && st.viewers > 1) parts.push(t('status.viewers', { count: st.viewers - 1 }));
     if (st.preview !== null) parts.push(t('status.preview'));
     if (this.clock.done) parts.push(t('status.done'));
     $('status').textContent = parts.join(' · ');

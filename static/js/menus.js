@@ -349,12 +349,16 @@ export class Menus {
     this.partNext.disabled = !controller || !cur.length || left < 2 || groups.length >= GROUP_COLORS.length - 1;
     this.healBtn.disabled = !controller || !(scene && scene.partition);
     this.partHint.hidden = !st.partitionMode;
+    this.partHint.parentElement.classList.toggle('partitioning', st.partitionMode);
     if (st.partitionMode) {
       const letter = String.fromCharCode(65 + groups.length - 1);
       const text = cur.length
         ? t('partition.hint.count', { group: letter, count: cur.length, left })
         : t('partition.hint', { group: letter });
-      if (this.partHint.textContent !== text) this.partHint.textContent = text;
+      if (this.partHint.textContent !== text) {
+        this.partHint.textContent = text;
+        this.partHint.title = text;   // the strip is one line: the whole hint on hover
+      }
     }
   }
 

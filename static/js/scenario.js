@@ -1,4 +1,4 @@
-// Scenario panel: preset picker (#preset navigates to ?preset=), bug toggles
+// Scenario panel: preset picker (#preset loads the lesson into this session), bug toggles
 // (#bugs, data-bug) and parameters (#params, data-param); bug and parameter
 // changes send `configure` with the current scenario minus its actions.
 
@@ -47,7 +47,13 @@ export class ScenarioPanel {
     this.preset.addEventListener('change', () => {
       const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
       const p = this.preset.value;
-      window.location.assign(`/play/${encodeURIComponent(name)}${p ? `?preset=${encodeURIComponent(p)}` : ''}`);
+      if (this.app.state.role === 'controller') {
+        // The same session loads the lesson, so everyone watching it follows the teacher.
+        this.app.configure(p ? { protocol: name, preset: p } : { protocol: name });
+      } else {
+        // A watcher leaves the live run for a lesson of their own.
+        window.location.assign(`/play/${encodeURIComponent(name)}${p ? `?preset=${encodeURIComponent(p)}` : ''}`);
+      }
     });
   }
 
@@ -69,7 +75,7 @@ export class ScenarioPanel {
   buildPresets() {
     const proto = this.protocol;
     if (!proto) return;
-    const current = this.scenario && this.scenario.preset ? this.scenario.preset : this.app.boot.preset || '';
+    const current = this.scenario ? this.scenario.preset || '' : this.app.boot.preset || '';
     const opts = [el('option', { value: '', 'data-i18n': 'preset.none', text: t('preset.none') })];
     for (const p of proto.presets || []) {
       opts.push(el('option', { value: p.name, text: t(`preset.${p.name}`, null, p.title) }));

@@ -42,32 +42,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
-    port = free_port()
-    (ROOT / "test-results").mkdir(exist_ok=True)
-    log = open(ROOT / "test-results" / "server.log", "w")  # noqa: SIM115 -- closed at teardown
+def start_server(port: int, log) -> subprocess.Popen:
+    """`python app.py --port PORT` (default async mode), once it accepts connections."""
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}; see test-results/server.log")
+            raise RuntimeError(f"server exited with {proc.returncode}; see test-results/")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return proc
         except OSError:
             time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start within 30 s")
-    yield f"http://127.0.0.1:{port}"
+    proc.kill()
+    raise RuntimeError("server did not start within 30 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server():
+    port = free_port()
+    (ROOT / "test-results").mkdir(exist_ok=True)
+    with open(ROOT / "test-results" / "server.log", "w") as log:
+        proc = start_server(port, log)
+        yield f"http://127.0.0.1:{port}"
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import ROOT, free_port, start_server, stop_server
+
 READY = "window.__pp && window.__pp.ready"
 
 
@@ -143,6 +145,31 @@ def test_partition_by_picking_groups_is_drawn_and_healed(open_page):
     page.wait_for_function("window.__pp.model.partition === null")
 
 
+def test_while_picking_groups_every_node_stays_clickable(open_page):
+    """The picking hint sits under the canvas, never over a node (at a laptop's 1280x800)."""
+    page = ready(open_page("/play/raft?preset=first_election", width=1280, height=800))
+    ids = model(page, "m.ids")
+    page.click("#partition-btn")
+
+    def uncovered():
+        return page.evaluate("""(ids) => ids.filter((id) => {
+            const p = window.__pp.nodeScreenPos(id);
+            return document.elementFromPoint(p.x, p.y) !== document.getElementById('canvas');
+        })""", ids)
+
+    assert uncovered() == []
+    for n in ("n1", "n2"):
+        click_node_at(page, n)
+        expect(page.locator("#partition-hint")).to_be_visible()
+        assert uncovered() == [], f"covered after picking {n}"
+    page.click("#partition-next")
+    click_node_at(page, "n3")
+    assert uncovered() == []
+    page.click("#partition-apply")
+    page.wait_for_function("window.__pp.model.partition !== null")
+    assert sorted(map(sorted, model(page, "m.partition"))) == [["n1", "n2"], ["n3"], ["n4", "n5"]]
+
+
 def test_share_url_reproduces_the_same_run(open_page):
     page = ready(open_page("/play/2pc?preset=commit"))
     node_action(page, "p2", "crash")
@@ -187,6 +214,42 @@ def test_keyboard_space_plays_and_pauses(open_page):
     t1 = model(page, "m.t")
     page.wait_for_timeout(300)
     assert model(page, "m.t") == t1
+
+
+def test_a_focused_control_keeps_its_own_keys(open_page):
+    page = ready(open_page("/play/raft?preset=first_election"))
+    page.click("#tab-scenario")
+    box = page.locator("#bugs input[type=checkbox]").first
+    box.focus()
+    page.keyboard.press("Space")                   # ticks the bug toggle, does not play
+    expect(box).to_be_checked()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pp.playing") is False and model(page, "m.t") == 0
+    speed = page.locator("#speed")
+    before = speed.input_value()
+    speed.focus()
+    page.keyboard.press("ArrowRight")              # moves the slider, does not step the run
+    assert speed.input_value() != before
+    page.wait_for_timeout(300)
+    assert model(page, "m.t") == 0
+    page.locator("#tab-run").focus()
+    page.keyboard.press("Space")                   # a plain tab button: Space picks it, no play
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pp.playing") is False
+
+
+def test_choosing_a_lesson_keeps_the_class_in_the_same_session(open_page):
+    teacher = ready(open_page("/play/raft?preset=first_election"))
+    session = teacher.evaluate("window.__pp.session")
+    student = ready(open_page(f"/play/raft?session={session}"))
+    teacher.select_option("#preset", "figure8")
+    student.wait_for_function("document.getElementById('preset').value === 'figure8'")
+    assert teacher.evaluate("window.__pp.session") == session
+    assert student.evaluate("window.__pp.session") == session
+    assert student.evaluate("window.__pp.role") == "viewer"
+    teacher.click("#play")                        # the student follows the new lesson live
+    student.wait_for_function("window.__pp.model.t > 0")
+    teacher.click("#play")
 
 
 def test_bad_links_show_a_clear_page_with_a_way_back(browser, server):
@@ -263,3 +326,44 @@ def test_refusals_and_error_pages_speak_chinese(open_page, browser, server):
     expect(missing.locator(".error-message")).to_have_text("没有名为“nosuch”的协议。")
     assert re.search(r"[\u4e00-\u9fff]", missing.title())
     ctx.close()
+
+
+def test_after_a_server_restart_the_owner_goes_on_and_a_watcher_gets_its_own_copy(browser, errors):
+    """A server of its own, stopped and started again on the same port mid-run."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    pages = []
+
+    def page_at(path):
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        # While the server is down the socket's reconnect attempts fail: expected, not errors.
+        page.on("pageerror", lambda e: errors.append(f"{path}: {e}"))
+        page.goto(base + path)
+        pages.append(ctx)
+        return ready(page)
+
+    with open(ROOT / "test-results" / "server-restart.log", "w") as log:
+        proc = start_server(port, log)
+        try:
+            teacher = page_at("/play/2pc?preset=coordinator_crash")
+            session = teacher.evaluate("window.__pp.session")
+            student = page_at(f"/play/2pc?session={session}")
+            teacher.click("#play")
+            student.wait_for_function("window.__pp.model.nodes.c.up === false", timeout=30000)
+            stop_server(proc)
+            teacher.wait_for_function("!document.getElementById('canvas-overlay').hidden")
+            proc = start_server(port, log)
+            teacher.wait_for_function(f"window.__pp.session !== {session!r}", timeout=30000)
+            student.wait_for_function(f"window.__pp.session !== {session!r}", timeout=30000)
+            assert teacher.evaluate("window.__pp.role") == "controller"
+            # The watcher is not left on a session that is gone: the run is its own now, and it is told.
+            assert student.evaluate("window.__pp.role") == "controller"
+            assert student.evaluate("window.__pp.session") != teacher.evaluate("window.__pp.session")
+            expect(student.locator("#toasts")).to_contain_text("new live link")
+            expect(student.locator(".viewer-banner")).to_be_hidden()
+            assert model(student, "m.nodes.c.up") is False      # the same run, where it was
+        finally:
+            for ctx in pages:
+                ctx.close()
+            stop_server(proc)
