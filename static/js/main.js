@@ -16,7 +16,9 @@
 import { initI18n, addStrings, onLangChange, translatePage, t, tn, has } from './i18n.js';
 import { Net } from './net.js';
 import { Clock } from './clock.js';
-import { createModel, fromSnapshot, applyEvents, advanceTo, sceneAt, lastNoteAt, prevEventTime } from './model.js';
+import {
+  createModel, fromSnapshot, applyEvents, advanceTo, sceneAt, lastNoteAt, lastFaultAt, prevEventTime,
+} from './model.js';
 import { Topology } from './topology.js';
 import { SpaceTime } from './spacetime.js';
 import { Inspector } from './inspector.js';
@@ -544,16 +546,24 @@ class App {
 
   renderNarration(scene) {
     const note = lastNoteAt(this.m, scene.t);
-    const key = `${note ? note.seq : ''}|${this.langTick}`;
+    // A fault after the latest note (a crash the note knows nothing of) is flagged before it,
+    // so the caption never tells of a node at work that the canvas shows dead.
+    let fault = lastFaultAt(this.m, scene.t);
+    if (fault && note && fault.seq < note.seq) fault = null;
+    const key = `${note ? note.seq : ''}|${fault ? fault.seq : ''}|${this.langTick}`;
     if (key === this.narrationKey) return;
     this.narrationKey = key;
     const box = $('narration');
-    box.classList.toggle('empty', !note);
-    if (!note) {
-      box.replaceChildren();
-      return;
+    box.classList.toggle('empty', !note && !fault);
+    const parts = [];
+    if (fault) {
+      const what = t(`narr.${fault.type}`, { node: fault.node });
+      parts.push(el('span', { class: 'narr-fault', text: `${fmtMs(fault.t)} · ${what}` }));
     }
-    box.replaceChildren(el('span', { class: 'narr-t', text: fmtMs(note.t) }), el('span', { text: describeEvent(note, this.m) }));
+    if (note) {
+      parts.push(el('span', { class: 'narr-t', text: fmtMs(note.t) }), el('span', { text: describeEvent(note, this.m) }));
+    }
+    box.replaceChildren(...parts);
   }
 
   renderBanner(scene) {

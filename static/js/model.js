@@ -23,7 +23,8 @@ export function createModel(info = {}) {
     partition: null,     // [[ids], [ids]] or null
     partitions: [],      // [{t, groups|null}] history, for scrubbing and the space-time diagram
     violations: [],      // violation events (+ t, seq)
-    notes: [],           // note events and faults (the narration caption tells the latest)
+    notes: [],           // note events (the narration caption)
+    faults: [],          // crash, restart, partition, heal events (the caption flags one after its note)
     timers: [],          // timer events (node, name, t)
     armed: null,         // live {node: [armed timer names]} when the server sends it, else null (unknown)
     events: [],          // every trace event, in order (the log)
@@ -130,7 +131,7 @@ export function applyEvent(m, ev) {
       v.up = false;
       m.changedAt[ev.node].up = t;
       noteHistory(m, ev.node, t);
-      m.notes.push(ev);
+      m.faults.push(ev);
       break;
     }
     case 'restart': {
@@ -138,18 +139,18 @@ export function applyEvent(m, ev) {
       v.up = true;
       m.changedAt[ev.node].up = t;
       noteHistory(m, ev.node, t);
-      m.notes.push(ev);
+      m.faults.push(ev);
       break;
     }
     case 'partition':
       m.partition = (ev.groups || []).map((g) => [...g]);
       m.partitions.push({ t, groups: m.partition });
-      m.notes.push(ev);
+      m.faults.push(ev);
       break;
     case 'heal':
       m.partition = null;
       m.partitions.push({ t, groups: null });
-      m.notes.push(ev);
+      m.faults.push(ev);
       break;
     case 'violation':
       m.violations.push({
@@ -302,10 +303,16 @@ export function sceneAt(m, t) {
   };
 }
 
-/** The most recent note or fault at or before time t (narration caption). */
+/** The most recent note at or before time t (narration caption). */
 export function lastNoteAt(m, t) {
   const i = lastIndexAtOrBefore(m.notes, t, 't');
   return i >= 0 ? m.notes[i] : null;
+}
+
+/** The most recent fault (crash, restart, partition, heal) at or before time t. */
+export function lastFaultAt(m, t) {
+  const i = lastIndexAtOrBefore(m.faults, t, 't');
+  return i >= 0 ? m.faults[i] : null;
 }
 
 /** Timer firings in (t - window, t]. */

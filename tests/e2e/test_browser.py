@@ -102,6 +102,8 @@ def test_crash_coordinator_after_votes_blocks_participants_and_server_agrees(ope
     page.wait_for_function("(window.__pp.model.nodes.c.phase || {}).tx1 === 'LOGGING'", timeout=30000)
     node_action(page, "c", "crash")
     page.wait_for_function("window.__pp.model.nodes.c.up === false")
+    # The caption no longer tells of the COMMIT being written as if c were still at work.
+    expect(page.locator("#narration .narr-fault")).to_have_text(re.compile(r"· c crashed$"))
     set_speed(page, 1)                    # 10x to the end of the run (4 s virtual)
     page.wait_for_function("window.__pp.done", timeout=30000)
     for p in ("p1", "p2", "p3"):
