@@ -130,10 +130,11 @@ export class EventLog {
   }
 
   line(ev, model) {
-    return el('li', { class: `ev ev-${ev.type}`, dataset: { seq: ev.seq, type: ev.type } }, [
+    const text = describeEvent(ev, model);
+    return el('li', { class: `ev ev-${ev.type}`, dataset: { seq: ev.seq, type: ev.type }, title: text }, [
       el('span', { class: 'ev-t', text: String(Math.round(ev.t)) }),
       el('span', { class: 'ev-type', text: tn('event', ev.type) }),
-      el('span', { class: 'ev-text', text: describeEvent(ev, model) }),
+      el('span', { class: 'ev-text', text }),
     ]);
   }
 

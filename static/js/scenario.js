@@ -31,7 +31,14 @@ export class ScenarioPanel {
     this.enabled = false;
     this.inUse = null; // JSON of collect() while every field shows the scenario in use
     this.bugCount = document.getElementById('bug-count');
-    this.lesson.addEventListener('click', () => this.lesson.parentElement.classList.toggle('expanded'));
+    this.lessonMore = document.getElementById('lesson-more');
+    const toggleLesson = () => {
+      this.lesson.parentElement.classList.toggle('expanded');
+      this.updateLessonMore();
+    };
+    this.lesson.addEventListener('click', toggleLesson);
+    this.lessonMore.addEventListener('click', toggleLesson);
+    window.addEventListener('resize', () => this.updateLessonMore());
     this.tabs = [...document.querySelectorAll('.side-tab')];
     for (const tab of this.tabs) {
       tab.addEventListener('click', () => this.showTab(tab.dataset.tab));
@@ -85,6 +92,16 @@ export class ScenarioPanel {
     const p = (proto.presets || []).find((x) => x.name === current);
     this.lesson.textContent = p ? t(`preset.${p.name}.lesson`, null, p.lesson) : t('preset.free');
     this.lesson.title = this.lesson.textContent;
+    this.updateLessonMore();
+  }
+
+  /** "More" shows only when the lesson is cut short (or opened: then "Less"). */
+  updateLessonMore() {
+    const open = this.lesson.parentElement.classList.contains('expanded');
+    const clipped = this.lesson.scrollHeight > this.lesson.clientHeight + 1;
+    this.lessonMore.hidden = !open && !clipped;
+    this.lessonMore.textContent = t(open ? 'lesson.less' : 'lesson.more');
+    this.lessonMore.setAttribute('aria-expanded', String(open));
   }
 
   /** A snapshot arrived: show its scenario. */

@@ -369,3 +369,16 @@ def test_after_a_server_restart_the_owner_goes_on_and_a_watcher_gets_its_own_cop
             for ctx in pages:
                 ctx.close()
             stop_server(proc)
+
+
+def test_a_long_lesson_says_it_has_more_and_opens(open_page):
+    page = ready(open_page("/play/raft?preset=figure8", width=1280, height=800))
+    more = page.locator("#lesson-more")
+    expect(more).to_be_visible()                   # the lesson is cut to one line here
+    clipped = page.evaluate("(() => { const p = document.getElementById('lesson'); return p.scrollHeight > p.clientHeight + 1; })()")
+    assert clipped
+    more.click()
+    expect(more).to_have_text("Less")
+    assert page.evaluate("(() => { const p = document.getElementById('lesson'); return p.scrollHeight <= p.clientHeight + 1; })()")
+    more.click()
+    expect(more).to_have_text("More")
