@@ -81,7 +81,9 @@ export function translatePage(root = document) {
   }
   for (const el of root.querySelectorAll('[data-i18n-attr]')) {
     for (const part of el.getAttribute('data-i18n-attr').split(';')) {
-      const [attr, key] = part.split(':').map((s) => s && s.trim());
+      const at = part.indexOf(':'); // the key may hold colons itself (p:<protocol>:<key>)
+      const attr = at > 0 ? part.slice(0, at).trim() : '';
+      const key = at > 0 ? part.slice(at + 1).trim() : '';
       if (!attr || !key) continue;
       const store = `data-i18n-orig-${attr}`;
       if (!el.hasAttribute(store)) el.setAttribute(store, el.getAttribute(attr) || '');
