@@ -220,7 +220,8 @@ export class Controls {
     const c = app.clock;
     const controller = app.state.role === 'controller';
     const atStart = app.displayTime() <= 0;
-    const key = `${c.playing}|${c.done}|${controller}|${app.state.ready}|${c.speed}|${app.langTick}|${atStart}`;
+    const live = app.state.ready && app.state.connected; // nothing plays without the server
+    const key = `${c.playing}|${c.done}|${controller}|${live}|${c.speed}|${app.langTick}|${atStart}`;
     if (key === this.lastKey) return;
     this.lastKey = key;
     const playing = c.playing && !c.done;
@@ -229,7 +230,7 @@ export class Controls {
     const label = this.play.querySelector('.label');
     label.textContent = playing ? t('controls.pause') : t('controls.play');
     this.play.querySelector('.icon use').setAttribute('href', playing ? '#i-pause' : '#i-play');
-    for (const b of [this.play, this.step, this.back, this.restart, this.speed]) b.disabled = !controller || !app.state.ready;
+    for (const b of [this.play, this.step, this.back, this.restart, this.speed]) b.disabled = !controller || !live;
     if (atStart) this.back.disabled = true; // nothing before t = 0
     if (!this.speedDragging) {
       this.speed.value = String(speedToSlider(c.speed));

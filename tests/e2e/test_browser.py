@@ -355,6 +355,7 @@ def test_after_a_server_restart_the_owner_goes_on_and_a_watcher_gets_its_own_cop
             student.wait_for_function("window.__pp.model.nodes.c.up === false", timeout=30000)
             stop_server(proc)
             teacher.wait_for_function("!document.getElementById('canvas-overlay').hidden")
+            expect(teacher.locator("#play")).to_be_disabled()     # nothing plays without the server
             proc = start_server(port, log)
             teacher.wait_for_function(f"window.__pp.session !== {session!r}", timeout=30000)
             student.wait_for_function(f"window.__pp.session !== {session!r}", timeout=30000)
