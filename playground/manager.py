@@ -253,10 +253,17 @@ class SessionManager:
                     s.last_tick = now
                     self._emit_playback(s)
                 elif cmd == "pause":
+                    if s.playing and s.participants:
+                        # Pause where the clock is now, not at the last tick: the page has shown
+                        # time moving on since then, and a pause must not step it back.
+                        self._tick_one(s, now, lim.max_events_per_tick)
                     s.playing = False
                     self._emit_playback(s)
                 elif cmd == "speed":
-                    s.speed = float(number("speed", value, lim.min_speed, lim.max_speed))
+                    speed = float(number("speed", value, lim.min_speed, lim.max_speed))
+                    if s.playing and s.participants:
+                        self._tick_one(s, now, lim.max_events_per_tick)   # the time so far at the old speed
+                    s.speed = speed
                     self._emit_playback(s)
                 elif cmd == "step":
                     s.step()

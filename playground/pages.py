@@ -79,9 +79,9 @@ def play(name: str):
                           "error.page.bad_lesson", detail=detail)
     if scenario.protocol != proto.name:
         other = registry.get(scenario.protocol)
-        return error_page(400, "Cannot open this run", f"This shared run is a run of {scenario.protocol}, "
-                          f"not of {proto.name}.", "error.page.token_other_protocol",
-                          {"other": scenario.protocol, "name": proto.name},
+        return error_page(400, "Cannot open this run", f"This shared run is a run of {other.title}, "
+                          f"not of {proto.title}.", "error.page.token_other_protocol",
+                          {"other": other.title, "name": proto.title},
                           links=[{"href": f"/play/{other.name}?s={token}", "key": "error.page.open_there",
                                   "text": f"Open it in {other.title}", "args": {"name": other.title}}])
     t = None

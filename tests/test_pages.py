@@ -120,7 +120,7 @@ def test_a_token_for_another_protocol_is_refused_with_a_link_to_where_it_runs(ht
     r = http.get(f"/play/forward?s={token}")
     assert r.status_code == 400
     ctx = error_context(rendered)
-    assert "raft" in ctx["message"]
+    assert "Raft" in ctx["message"] and ctx["args"]["other"] == "Raft"
     assert [link["href"] for link in ctx["links"]] == [f"/play/raft?s={token}"]
 
 

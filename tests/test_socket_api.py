@@ -277,6 +277,20 @@ def test_speed_scales_virtual_time(connect, manager, clock):
     assert recv(c)["events"][-1]["playback"]["t"] == pytest.approx(100.5)
 
 
+def test_pause_and_speed_take_effect_where_the_clock_is_not_at_the_last_tick(connect, manager, clock):
+    c = connect()
+    ack, _ = create(c)
+    ctl(c, ack, "play")
+    ticks(manager, clock)                           # t = 50 (1x, one 50 ms tick)
+    recv(c)
+    clock.advance(0.030)                            # 30 ms later, between two ticks
+    ctl(c, ack, "speed", 2)                         # those 30 ms ran at 1x
+    clock.advance(0.010)                            # 10 ms more at 2x
+    ctl(c, ack, "pause")                            # the page showed t move on: no step back
+    last = recv(c)["playback"][-1]
+    assert last["playing"] is False and last["t"] == pytest.approx(50 + 30 + 20)
+
+
 def test_a_stalled_tick_jumps_at_most_max_tick_elapsed(connect, manager, clock):
     c = connect()
     ack, _ = create(c)

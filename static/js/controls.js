@@ -171,10 +171,12 @@ export class Controls {
     }
     if (typing) return;
     const key = e.key;
-    // A focused control keeps the keys it uses itself: Space ticks a checkbox or picks a tab,
-    // the arrows move a slider or between tabs. Space on a plain button still plays/pauses.
-    const el = e.target && e.target.closest ? e.target.closest('input, [role="tab"]') : null;
-    const ownsSpace = el && (el.getAttribute('role') === 'tab' || el.type === 'checkbox' || el.type === 'radio');
+    // A focused control keeps the keys it uses itself: Space presses a button, ticks a checkbox
+    // or picks a tab; the arrows move a slider or between tabs. The playback bar's buttons
+    // leave Space to play/pause, as a media player's do (a presenter clicks Step, then Space).
+    const el = e.target && e.target.closest ? e.target.closest('input, button, [role="tab"]') : null;
+    const ownsSpace = el && (el.type === 'checkbox' || el.type === 'radio'
+      || (el.tagName === 'BUTTON' && !el.closest('.control-bar')));
     const ownsArrows = el && (el.getAttribute('role') === 'tab' || el.type === 'range' || el.type === 'radio');
     if ((ownsSpace && (key === ' ' || key === 'Spacebar'))
         || (ownsArrows && key.startsWith('Arrow'))) return;
@@ -190,7 +192,7 @@ export class Controls {
     const controller = this.app.state.role === 'controller';
     let handled = true;
     if (key === ' ' || key === 'Spacebar') {
-      // Space is play/pause (a presenter's habit), even with a button focused.
+      // Space is play/pause (a presenter's habit) wherever no control claims it.
       if (controller) this.togglePlay();
     } else if (key === 'ArrowRight') {
       if (controller) this.app.cmd('step');

@@ -17,6 +17,16 @@ export function fmtValue(v, max = 60) {
   return s;
 }
 
+/** A value as a person reads it: {tx1: PREPARED}, [1:noop, 1:x=1], not JSON with its quotes. */
+export function fmtReadable(v, max = 60) {
+  const inner = (x) => {
+    if (Array.isArray(x)) return `[${x.map(inner).join(', ')}]`;
+    if (x && typeof x === 'object') return `{${Object.entries(x).map(([k, y]) => `${k}: ${inner(y)}`).join(', ')}}`;
+    return fmtValue(x, Infinity);
+  };
+  return fmtValue(inner(v), max);
+}
+
 /** Short summary of a value for node labels, or null when it says nothing (empty). */
 export function fmtShort(v) {
   if (v === null || v === undefined || v === '') return null;

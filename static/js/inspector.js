@@ -2,7 +2,7 @@
 // apart from volatile ones (lost on a crash), changed values flashed briefly.
 
 import { labelText, t, tn } from './i18n.js';
-import { el, fmtValue, icon } from './format.js';
+import { el, fmtReadable, icon } from './format.js';
 
 const HIDDEN = new Set(['up', 'role', 'label']);
 const FLASH_MS = 1600; // keep in step with the .field.changed animation in app.css
@@ -68,7 +68,7 @@ export class Inspector {
       const hint = durableSec ? t('inspector.durable.hint') : t('inspector.volatile.hint');
       const rows = fields.map((f) => {
         const present = f.name in view;
-        const text = present ? fmtValue(view[f.name], 400) : '—';
+        const text = present ? fmtReadable(view[f.name], 400) : '—';
         next.set(f.name, text);
         if (sameNode && prev.has(f.name) && prev.get(f.name) !== text) this.flashAt.set(f.name, now);
         const age = now - (this.flashAt.get(f.name) ?? -1e9);

@@ -20,6 +20,8 @@ export function violationText(v) {
   return v.key ? t(v.key, v.args, v.message) : v.message;
 }
 
+const MAX_SHOWN = 2; // violations listed under one invariant (one can break hundreds of times)
+
 export class Invariants {
   constructor(root, { onFocus }) {
     this.root = root;
@@ -52,8 +54,14 @@ export class Invariants {
       this.root.append(el('li', { class: 'muted', text: t('invariants.none') }));
       return;
     }
+    // Broken ones first, so they are in view in a short panel; the rest keep their order.
+    list.sort((a, b) => Number(byName.has(b.name)) - Number(byName.has(a.name)));
     for (const inv of list) {
-      const vs = byName.get(inv.name) || [];
+      const all = byName.get(inv.name) || [];
+      // The first violation (where it began) and the focused one; the rest are counted.
+      let vs = all.slice(0, MAX_SHOWN);
+      const f = focus && all.find((v) => v.seq === focus.seq);
+      if (f && !vs.includes(f)) vs = [...vs.slice(0, MAX_SHOWN - 1), f];
       const bad = vs.length > 0;
       const help = invHelp(inv.name, inv.help);
       // Compact while it holds (help on hover); explained in full once violated.
@@ -85,6 +93,9 @@ export class Invariants {
             : null,
         ]);
         li.append(item);
+      }
+      if (all.length > vs.length) {
+        li.append(el('div', { class: 'inv-more muted', text: t('invariants.more', { count: all.length - vs.length }) }));
       }
       this.root.append(li);
     }

@@ -3,7 +3,7 @@
 
 import { has, t, tn } from './i18n.js';
 import { invName, violationText } from './invariants.js';
-import { el, fmtBody, fmtValue } from './format.js';
+import { el, fmtBody, fmtReadable, fmtValue } from './format.js';
 
 const MAX_LINES = 250;
 const APPEND_EVERY_MS = 100; // while a run streams, new lines are added in small bursts, not every frame
@@ -33,14 +33,9 @@ function fmtChanges(changes) {
     .join(', ');
 }
 
-/** A field's value for a log line: a flat map reads as {tx1: PREPARED}, not as JSON. */
+/** A field's value for a log line: {tx1: PREPARED}, not JSON. */
 function fmtField(v) {
-  if (v && typeof v === 'object' && !Array.isArray(v)
-      && Object.values(v).every((x) => x === null || typeof x !== 'object')) {
-    const inner = Object.entries(v).map(([k, x]) => `${k}: ${fmtValue(x, 20)}`).join(', ');
-    return fmtValue(`{${inner}}`, 60);
-  }
-  return fmtValue(v, 40);
+  return fmtReadable(v, v && typeof v === 'object' ? 60 : 40);
 }
 
 /** A state event that changed only unlogged fields (a crash's `up`) gets no line of its own. */

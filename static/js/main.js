@@ -31,6 +31,8 @@ import { ScenarioPanel } from './scenario.js';
 import { el, fmtMs, clamp } from './format.js';
 
 const $ = (id) => document.getElementById(id);
+// Refusals that only say there is nothing to do: shown plainly, not as errors.
+const NOTICES = new Set(['refused.idle', 'refused.quiet']);
 
 function readJSON(id) {
   const node = $(id);
@@ -100,7 +102,6 @@ class App {
     this.clock = new Clock();
     this.langTick = 0;
     this.scene = null;
-    this.toastSeen = new Map();
 
     this.topology = new Topology(this.canvas);
     const roleColor = (r) => this.topology.roleColor(r);
@@ -185,14 +186,18 @@ class App {
     this.state.connected = on;
     const dot = $('conn');
     dot.dataset.state = on ? 'on' : 'off';
-    dot.title = on ? t('conn.on') : t('conn.off');
+    // Before the first snapshot "connecting"; after it, the connection was lost.
+    const text = on ? t('conn.on') : t(this.state.ready ? 'conn.down' : 'conn.off');
+    dot.title = text;
     const label = dot.querySelector('.conn-label');
-    if (label) label.textContent = on ? t('conn.on') : t('conn.off');
+    if (label) label.textContent = text;
     // Losing the server mid-run: say so over the canvas and stop the clock (nothing plays
     // without it); the reconnect rejoins and its snapshot takes the cover off again.
+    if (this.state.snapshotSeen) this.applyRole();
     const cover = $('canvas-overlay');
     if (!on && this.state.ready) {
       this.clock.playing = false;
+      this.menus.closeAll();   // the cover takes the canvas's clicks until the server is back
       cover.querySelector('[data-i18n]').textContent = t('conn.lost');
       cover.hidden = false;
     } else if (on && this.state.ready) {
@@ -214,7 +219,13 @@ class App {
     this.setConnected(true);
     if (again && this.state.session) {
       // Reconnected: re-join the same session (the server sends a fresh snapshot).
-      const resp = await this.net.join(this.state.session, this.state.control);
+      this.rejoining = true;
+      let resp;
+      try {
+        resp = await this.net.join(this.state.session, this.state.control);
+      } finally {
+        this.rejoining = false;
+      }
       if (!resp.ok && !resp.timeout) {
         // The session is gone (server restarted or expired): rebuild the run from its share
         // token where it was. The owner goes on with it; a watcher gets its own copy and is told
@@ -342,20 +353,25 @@ class App {
 
   onError(p) {
     const msg = errorText(p);
-    // A vanished session is handled by the join fallback (a fresh run, or a rebuilt one).
-    if (p && p.code === 'unknown_session' && (!this.state.snapshotSeen || this.state.role === 'controller')) return;
-    this.toast(msg, 'error');
+    // A vanished session is handled by the join fallback (a fresh run, a rebuilt one or a
+    // watcher's own copy), which says so itself.
+    if (p && p.code === 'unknown_session' && (!this.state.snapshotSeen || this.rejoining)) return;
+    // "Nothing is scheduled" and the like are notices, not failures.
+    this.toast(msg, p && NOTICES.has(p.key) ? 'info' : 'error');
   }
 
   applyRole() {
     const controller = this.state.role === 'controller';
+    // Nothing is sent while the server is unreachable: the controls wait for it.
+    const canAct = controller && this.state.connected;
     document.body.dataset.role = this.state.role || '';
     $('viewer-banner').hidden = controller;
     $('role-badge').textContent = controller ? t('session.controller') : t('session.viewer');
     $('role-badge').dataset.role = this.state.role || '';
-    this.timeline.setEnabled(controller);
-    this.scenarioPanel.setEnabled(controller);
-    if (!controller && this.state.partitionMode) this.menus.togglePartitionMode(false);
+    this.timeline.setEnabled(canAct);
+    this.scenarioPanel.setEnabled(canAct, { viewer: !controller });
+    if (!canAct && this.state.partitionMode) this.menus.togglePartitionMode(false);
+    this.menus.updatePartitionControls(this.currentScene());
   }
 
   setProtocol(proto) {
@@ -448,16 +464,16 @@ class App {
   }
 
   toast(text, kind = 'info') {
-    const now = performance.now();
-    const last = this.toastSeen.get(text);
-    if (last && now - last < 800) return;
-    this.toastSeen.set(text, now);
     const box = $('toasts');
-    const node = el('div', { class: `toast toast-${kind}`, role: 'status' }, text);
-    box.append(node);
-    while (box.children.length > 4) box.firstChild.remove();
-    setTimeout(() => node.classList.add('leaving'), 4200);
-    setTimeout(() => node.remove(), 4700);
+    // The same message again (a key held down) renews the one on screen instead of stacking.
+    const same = [...box.children].find((n) => n.textContent === text && !n.classList.contains('leaving'));
+    const node = same || el('div', { class: `toast toast-${kind}`, role: 'status' }, text);
+    if (!same) box.append(node);
+    while (box.children.length > 2) box.firstChild.remove(); // two at most: the stage stays in view
+    clearTimeout(node.leaveTimer);
+    clearTimeout(node.removeTimer);
+    node.leaveTimer = setTimeout(() => node.classList.add('leaving'), 4200);
+    node.removeTimer = setTimeout(() => node.remove(), 4700);
   }
 
   setDocTitle() {
@@ -556,14 +572,25 @@ class App {
     const box = $('narration');
     box.classList.toggle('empty', !note && !fault);
     const parts = [];
+    const whole = [];
     if (fault) {
-      const what = t(`narr.${fault.type}`, { node: fault.node });
+      // The latest fault, and how many more came since the note (a cut, then a crash).
+      let more = 0;
+      for (let i = this.m.faults.indexOf(fault) - 1; i >= 0; i--) {
+        if (note && this.m.faults[i].seq < note.seq) break;
+        more++;
+      }
+      const what = t(`narr.${fault.type}`, { node: fault.node }) + (more ? ` (+${more})` : '');
       parts.push(el('span', { class: 'narr-fault', text: `${fmtMs(fault.t)} · ${what}` }));
+      whole.push(`${fmtMs(fault.t)} · ${what}`);
     }
     if (note) {
-      parts.push(el('span', { class: 'narr-t', text: fmtMs(note.t) }), el('span', { text: describeEvent(note, this.m) }));
+      const text = describeEvent(note, this.m);
+      parts.push(el('span', { class: 'narr-t', text: fmtMs(note.t) }), el('span', { text }));
+      whole.push(`${fmtMs(note.t)} ${text}`);
     }
     box.replaceChildren(...parts);
+    box.title = whole.join('\n'); // a caption cut at two lines reads whole on hover
   }
 
   renderBanner(scene) {

@@ -336,7 +336,7 @@ export class Menus {
 
   updatePartitionControls(scene) {
     const st = this.app.state;
-    const controller = st.role === 'controller';
+    const controller = st.role === 'controller' && st.connected;
     const groups = st.partitionGroups;
     const cur = groups[groups.length - 1];
     const picked = groups.reduce((k, g) => k + g.length, 0);
@@ -352,9 +352,12 @@ export class Menus {
     this.partHint.parentElement.classList.toggle('partitioning', st.partitionMode);
     if (st.partitionMode) {
       const letter = String.fromCharCode(65 + groups.length - 1);
-      const text = cur.length
-        ? t('partition.hint.count', { group: letter, count: cur.length, left })
-        : t('partition.hint', { group: letter });
+      // Only what can be done next: Cut needs two groups, + Group a node left over for it.
+      let key = 'partition.hint';
+      if (cur.length && left >= 2) key = this.partNext.disabled ? 'partition.hint.cut' : 'partition.hint.count';
+      else if (cur.length && left === 1) key = 'partition.hint.last';
+      else if (cur.length) key = this.chosenGroups() ? 'partition.hint.all' : 'partition.hint.one_group';
+      const text = t(key, { group: letter, count: cur.length, left });
       if (this.partHint.textContent !== text) {
         this.partHint.textContent = text;
         this.partHint.title = text;   // the strip is one line: the whole hint on hover

@@ -54,13 +54,11 @@ export class ScenarioPanel {
     this.preset.addEventListener('change', () => {
       const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
       const p = this.preset.value;
-      if (this.app.state.role === 'controller') {
-        // The same session loads the lesson, so everyone watching it follows the teacher.
-        this.app.configure(p ? { protocol: name, preset: p } : { protocol: name });
-      } else {
-        // A watcher leaves the live run for a lesson of their own.
-        window.location.assign(`/play/${encodeURIComponent(name)}${p ? `?preset=${encodeURIComponent(p)}` : ''}`);
-      }
+      // The same session loads the lesson, so everyone watching it follows the teacher.
+      this.app.configure(p ? { protocol: name, preset: p } : { protocol: name });
+      // Hand the keys back to the page: a focused <select> takes the arrows (the next → would
+      // load the next lesson instead of stepping the run).
+      this.preset.blur();
     });
   }
 
@@ -111,8 +109,11 @@ export class ScenarioPanel {
     this.render();
   }
 
-  setEnabled(on) {
+  setEnabled(on, { viewer = false } = {}) {
     this.enabled = on;
+    // Only the owner picks the lesson (a watcher forks to try their own); nobody while offline.
+    this.preset.disabled = !on;
+    this.preset.title = viewer ? t('preset.viewer') : '';
     if (!this.rows) return;
     for (const input of this.bugs.querySelectorAll('input')) input.disabled = !on;
     for (const input of this.params.querySelectorAll('input, select')) input.disabled = !on;
@@ -147,7 +148,11 @@ export class ScenarioPanel {
       this.numRow('seed', () => t('params.seed'), 0, 4294967295, 1, () => t('params.seed.help')),
     ];
     for (const p of proto.params || []) {
-      const label = () => tn('param', p.name);
+      // Sentence case beside the page's own rows (Nodes, Latency min): protocols write "vote timeout".
+      const label = () => {
+        const s = tn('param', p.name);
+        return s.charAt(0).toUpperCase() + s.slice(1);
+      };
       const help = () => t(`param.${p.name}.help`, null, p.help || '');
       if (p.kind === 'choice') {
         const sel = el('select', { dataset: { param: `p.${p.name}` }, disabled: !this.enabled },

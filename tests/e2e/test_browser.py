@@ -383,3 +383,26 @@ def test_a_long_lesson_says_it_has_more_and_opens(open_page):
     assert page.evaluate("(() => { const p = document.getElementById('lesson'); return p.scrollHeight <= p.clientHeight + 1; })()")
     more.click()
     expect(more).to_have_text("More")
+
+
+def test_nodes_stay_put_whatever_the_caption_says(open_page):
+    """Captions come, wrap to two lines and go, the partition hint takes their place: the
+    canvas keeps its size, so no node ever moves under the pointer."""
+    page = ready(open_page("/play/2pc?preset=coordinator_crash", width=1024, height=768))
+    ids = model(page, "m.ids")
+
+    def where():
+        return [page.evaluate(f"window.__pp.nodeScreenPos({n!r})") for n in ids]
+
+    home = where()
+    captions = set()
+    for _ in range(40):
+        page.click("#step")
+        page.wait_for_timeout(20)
+        captions.add(page.locator("#narration").inner_text())
+        assert where() == home
+    assert len(captions) > 3                       # the caption did change along the way
+    page.click("#partition-btn")
+    assert where() == home
+    page.keyboard.press("Escape")
+    assert where() == home
