@@ -266,6 +266,8 @@ class SessionManager:
                     s.speed = speed
                     self._emit_playback(s)
                 elif cmd == "step":
+                    if s.playing and s.participants:
+                        self._tick_one(s, now, lim.max_events_per_tick)   # from where the page shows it
                     s.step()
                     self._emit_events(s)
                 elif cmd in ("seek", "restart"):

@@ -20,17 +20,22 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _T = re.compile(r"[0-9]{1,9}")        # virtual ms; the engine caps runs far below 10^9
 
 
+def title_arg(proto) -> dict:
+    """A protocol's title as a page argument the page translates ({key, text})."""
+    return {"key": f"p:{proto.name}:title", "text": proto.title}
+
+
 def error_page(status: int, title: str, message: str, key: str | None = None, args: dict | None = None,
-               detail: str | None = None, links: list[dict] | None = None, protocol=None):
+               detail: str | None = None, links: list[dict] | None = None, protocols=()):
     """The error page; `key` and `args` name the page's translation of `message` (English).
 
     `detail` is the engine's own (English) wording, shown folded away for whoever reports
-    the problem; `links` ({href, key, text}) offer the ways on, e.g. the lessons there are,
-    named in the strings of `protocol`.
+    the problem; `links` ({href, key, text, args}) offer the ways on, e.g. the lessons there
+    are. `protocols` lend the page their strings (titles and lesson names in both languages).
     """
     return render_template("error.html", title=title, message=message, key=key, args=args or {},
                            detail=detail, links=links or [],
-                           protocols=[protocol.describe()] if protocol else []), status
+                           protocols=[p.describe() for p in protocols]), status
 
 
 @bp.get("/")
@@ -61,8 +66,8 @@ def play(name: str):
                     "text": p.title} for p in proto.presets]
         return error_page(404, "Cannot open this run",
                           f"{proto.title} has no lesson called “{preset[:60]}”. Its lessons:",
-                          "error.page.bad_preset", {"name": preset[:60], "protocol": proto.title},
-                          links=lessons, protocol=proto)
+                          "error.page.bad_preset", {"name": preset[:60], "protocol": title_arg(proto)},
+                          links=lessons, protocols=[proto])
     try:
         if token is not None:
             scenario = from_token(token)
@@ -79,11 +84,13 @@ def play(name: str):
                           "error.page.bad_lesson", detail=detail)
     if scenario.protocol != proto.name:
         other = registry.get(scenario.protocol)
+        there = f"/play/{other.name}?s={token}" + (f"&t={t_raw}" if t_raw and _T.fullmatch(t_raw) else "")
         return error_page(400, "Cannot open this run", f"This shared run is a run of {other.title}, "
                           f"not of {proto.title}.", "error.page.token_other_protocol",
-                          {"other": other.title, "name": proto.title},
-                          links=[{"href": f"/play/{other.name}?s={token}", "key": "error.page.open_there",
-                                  "text": f"Open it in {other.title}", "args": {"name": other.title}}])
+                          {"other": title_arg(other), "name": title_arg(proto)},
+                          links=[{"href": there, "key": "error.page.open_there",
+                                  "text": f"Open it in {other.title}", "args": {"name": title_arg(other)}}],
+                          protocols=[proto, other])
     t = None
     if t_raw is not None:
         if not _T.fullmatch(t_raw) or int(t_raw) > scenario.until:
@@ -98,9 +105,13 @@ def play(name: str):
             return error_page(404, "Session not found", "This live session has ended or never existed.",
                               "error.page.no_session")
         if live.base.protocol != proto.name:
+            other = registry.get(live.base.protocol)
             return error_page(400, "Cannot open this run",
-                              f"This live session runs {live.base.protocol}, not {proto.name}.",
-                              "error.page.other_protocol", {"other": live.base.protocol, "name": proto.name})
+                              f"This live session runs {other.title}, not {proto.title}.",
+                              "error.page.other_protocol", {"other": title_arg(other), "name": title_arg(proto)},
+                              links=[{"href": f"/play/{other.name}?session={session}", "key": "error.page.open_there",
+                                      "text": f"Open it in {other.title}", "args": {"name": title_arg(other)}}],
+                              protocols=[proto, other])
     boot = {"protocol": proto.name, "preset": preset, "token": token, "t": t, "session": session}
     return render_template("play.html", protocol=proto.describe(), boot=boot)
 

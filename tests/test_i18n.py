@@ -31,6 +31,20 @@ def test_english_and_chinese_have_the_same_keys_and_placeholders():
         assert placeholders(en[k]) == placeholders(zh[k]), k
 
 
+def test_every_key_the_server_and_the_page_name_is_translated():
+    """Keys written out in the code: a server refusal or error page ("refused.*", "error.page.*")
+    and the page's t('...') calls. (Keys built from parts are checked by the tests of what emits them.)"""
+    root = I18N.parent.parent
+    en = load("en")
+    named = set()
+    for py in (root / "playground").glob("*.py"):
+        named |= set(re.findall(r'"((?:refused|error\.page)\.[a-z_.]+)"', py.read_text(encoding="utf-8")))
+    for js in (root / "static" / "js").glob("*.js"):
+        named |= set(re.findall(r"\bt\('([a-z_]+\.[a-z_.]+)'", js.read_text(encoding="utf-8")))
+    assert len(named) > 50                       # the patterns still find the code's keys
+    assert sorted(named - set(en)) == []
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_skip_reason_has_a_translation(lang):
     d = load(lang)

@@ -93,7 +93,7 @@ def test_play_page_boot_for_a_live_session(app, http, connect):
     ("/play/forward?preset=nope", 404, "no lesson"),
     ("/play/forward?s=not-a-token", 400, "shared run"),
     ("/play/forward?s=", 400, "shared run"),
-    ("/play/forward?s=" + "A" * 20_000, 400, "shared run"),
+    ("/play/forward?s=" + "A" * 20_000, 400, "too long"),
     ("/play/forward?t=-5", 400, "t must be"),
     ("/play/forward?t=abc", 400, "t must be"),
     ("/play/forward?t=99999999", 400, "t must be"),
@@ -107,7 +107,7 @@ def test_bad_requests_get_an_error_page_with_a_way_back(http, rendered, url, sta
     r = http.get(url)
     assert r.status_code == status
     ctx = error_context(rendered)
-    assert words.lower() in (ctx["title"] + " " + ctx["message"]).lower()
+    assert words.lower() in " ".join((ctx["title"], ctx["message"], ctx.get("detail") or "")).lower()
     html = r.get_data(as_text=True)
     assert 'href="/"' in html
     assert "Traceback" not in html
@@ -120,8 +120,12 @@ def test_a_token_for_another_protocol_is_refused_with_a_link_to_where_it_runs(ht
     r = http.get(f"/play/forward?s={token}")
     assert r.status_code == 400
     ctx = error_context(rendered)
-    assert "Raft" in ctx["message"] and ctx["args"]["other"] == "Raft"
+    assert "Raft" in ctx["message"] and ctx["args"]["other"] == {"key": "p:raft:title", "text": "Raft"}
     assert [link["href"] for link in ctx["links"]] == [f"/play/raft?s={token}"]
+    http.get(f"/play/forward?s={token}&t=1500")       # the shared moment goes along
+    assert [link["href"] for link in error_context(rendered)["links"]] == [f"/play/raft?s={token}&t=1500"]
+    html = r.get_data(as_text=True)
+    assert '"name": "raft"' in html                   # Raft's strings are on the page: its title translates
 
 
 def test_a_broken_link_says_so_plainly_and_keeps_the_engines_words_folded_away(http, rendered):

@@ -70,6 +70,15 @@ export class Controls {
         && !this.share.contains(e.target)) this.sharePop.hidden = true;
     });
     document.addEventListener('keydown', (e) => this.onKey(e));
+    // Which control the mouse (not the keyboard) focused last: it does not claim Space.
+    // (:focus-visible cannot tell at keydown: the key press itself makes it match.)
+    this.pointerAt = -Infinity;
+    this.mouseFocused = null;
+    document.addEventListener('pointerdown', () => { this.pointerAt = performance.now(); }, true);
+    document.addEventListener('keydown', () => { this.pointerAt = -Infinity; }, true); // Tab: keyboard focus
+    document.addEventListener('focusin', (e) => {
+      this.mouseFocused = performance.now() - this.pointerAt < 500 ? e.target : null;
+    }, true);
   }
 
   togglePlay() {
@@ -174,7 +183,10 @@ export class Controls {
     // A focused control keeps the keys it uses itself: Space presses a button, ticks a checkbox
     // or picks a tab; the arrows move a slider or between tabs. The playback bar's buttons
     // leave Space to play/pause, as a media player's do (a presenter clicks Step, then Space).
-    const el = e.target && e.target.closest ? e.target.closest('input, button, [role="tab"]') : null;
+    // Only a control reached from the keyboard claims them: one the mouse just clicked (a bug
+    // toggle, a tab) leaves Space to play/pause, as before the click.
+    let el = e.target && e.target.closest ? e.target.closest('input, button, [role="tab"]') : null;
+    if (el && el === this.mouseFocused) el = null;
     const ownsSpace = el && (el.type === 'checkbox' || el.type === 'radio'
       || (el.tagName === 'BUTTON' && !el.closest('.control-bar')));
     const ownsArrows = el && (el.getAttribute('role') === 'tab' || el.type === 'range' || el.type === 'radio');
@@ -207,7 +219,7 @@ export class Controls {
     } else if (key === 's' || key === 'S') {
       this.doShare();
     } else if (key === 'p' || key === 'P') {
-      if (controller) this.app.menus.togglePartitionMode();
+      if (controller && this.app.state.connected) this.app.menus.togglePartitionMode();
     } else if (key === '?') {
       this.toggleHelp();
     } else {

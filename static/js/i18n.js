@@ -64,14 +64,22 @@ export function tn(prefix, name) {
   return t(`${prefix}.${name}`, null, String(name));
 }
 
+/** An element's data-i18n-args; an argument given as {key, text} is translated itself
+ *  (a protocol's title inside a sentence of the page). */
 function parseArgs(el) {
   const raw = el.getAttribute('data-i18n-args');
   if (!raw) return null;
+  let args;
   try {
-    return JSON.parse(raw);
+    args = JSON.parse(raw);
   } catch {
     return null;
   }
+  if (!args || typeof args !== 'object') return null;
+  for (const [name, v] of Object.entries(args)) {
+    if (v && typeof v === 'object' && typeof v.key === 'string') args[name] = t(v.key, null, String(v.text ?? v.key));
+  }
+  return args;
 }
 
 export function translatePage(root = document) {

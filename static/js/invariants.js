@@ -73,7 +73,7 @@ export class Invariants {
         el('div', { class: 'inv-head' }, [
           // Holding: a check mark (the chip's name and tooltip say the rest); broken: the word.
           bad ? el('span', { class: 'inv-badge', text: t('invariants.violated') })
-            : el('span', { class: 'inv-badge', text: '✓', 'aria-label': t('invariants.ok') }),
+            : el('span', { class: 'inv-badge', text: '✓', role: 'img', 'aria-label': t('invariants.ok') }),
           el('span', { class: 'inv-name', text: invName(inv.name) }),
         ]),
         help && bad ? el('div', { class: 'inv-help', text: help }) : null,

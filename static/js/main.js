@@ -231,6 +231,7 @@ class App {
         // token where it was. The owner goes on with it; a watcher gets its own copy and is told
         // the live link is gone (the owner's rebuilt run has a new one).
         const owner = this.state.role === 'controller';
+        this.goneSession = this.state.session;
         const spec = this.state.token ? { token: this.state.token, t: Math.round(this.m.t) }
           : { scenario: { protocol: this.boot.protocol } };
         await this.createFrom(spec);
@@ -243,6 +244,7 @@ class App {
       this.state.session = this.boot.session;
       const resp = await this.net.join(this.boot.session, control);
       if (!resp.ok && !resp.timeout && !this.state.snapshotSeen) {
+        this.goneSession = this.boot.session;
         this.toast(t('error.session.gone'), 'warn');
         this.createFrom({ scenario: { protocol: this.boot.protocol } });
       }
@@ -291,7 +293,7 @@ class App {
     if (st.session && p.session !== st.session && !st.awaitingCreate) return;
     const old = st.session;
     if (old && old !== p.session) {
-      this.net.leave(old);
+      if (old !== this.goneSession) this.net.leave(old); // a vanished session has nobody to leave
       st.focusViolation = null;
       st.dismissedViolation = null;
     }
@@ -399,6 +401,7 @@ class App {
     }
     return this.net.cmd(cmd, value).then((r) => {
       if (r.timeout) this.toast(t('error.timeout'), 'error');
+      if (r.offline) this.toast(t('conn.down'), 'warn');
       return r;
     });
   }
@@ -410,6 +413,7 @@ class App {
     }
     return this.net.action(action).then((r) => {
       if (r.timeout) this.toast(t('error.timeout'), 'error');
+      if (r.offline) this.toast(t('conn.down'), 'warn');
       if (r.ok && Array.isArray(r.cut) && r.cut.length) {
         const list = r.cut.map((a) => `${t(`action.${a.do}`)}${a.node ? ` ${a.node}` : ''} @ ${fmtMs(a.at)}`);
         this.toast(t('fork.cut', { t: fmtMs(r.action.at), list: list.join(', ') }), 'warn');
@@ -421,7 +425,12 @@ class App {
   configure(scenario) {
     if (this.state.role !== 'controller') return;
     this.net.configure(scenario).then((r) => {
-      if (!r.ok) this.scenarioPanel.render(); // put the server's values back
+      if (r.offline) this.toast(t('conn.down'), 'warn');
+      if (!r.ok) {
+        // Put the server's values back, the lesson picker's included.
+        this.scenarioPanel.buildPresets();
+        this.scenarioPanel.render();
+      }
     });
   }
 
@@ -580,7 +589,7 @@ class App {
         if (note && this.m.faults[i].seq < note.seq) break;
         more++;
       }
-      const what = t(`narr.${fault.type}`, { node: fault.node }) + (more ? ` (+${more})` : '');
+      const what = t(`narr.${fault.type}`, { node: fault.node }) + (more ? t('narr.more', { count: more }) : '');
       parts.push(el('span', { class: 'narr-fault', text: `${fmtMs(fault.t)} · ${what}` }));
       whole.push(`${fmtMs(fault.t)} · ${what}`);
     }

@@ -353,7 +353,7 @@ export class Menus {
     if (st.partitionMode) {
       const letter = String.fromCharCode(65 + groups.length - 1);
       // Only what can be done next: Cut needs two groups, + Group a node left over for it.
-      let key = 'partition.hint';
+      let key = groups.length > 1 && this.chosenGroups() ? 'partition.hint.next' : 'partition.hint';
       if (cur.length && left >= 2) key = this.partNext.disabled ? 'partition.hint.cut' : 'partition.hint.count';
       else if (cur.length && left === 1) key = 'partition.hint.last';
       else if (cur.length) key = this.chosenGroups() ? 'partition.hint.all' : 'partition.hint.one_group';

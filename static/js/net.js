@@ -45,6 +45,12 @@ export class Net {
         resolve({ ok: false, error: 'no socket' });
         return;
       }
+      if (!this.socket.connected) {
+        // socket.io would buffer it and send it after the reconnect, to a run that has moved
+        // on (or is gone): a key pressed while offline must do nothing, not act later.
+        resolve({ ok: false, error: 'offline', offline: true });
+        return;
+      }
       this.socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err, resp) => {
         if (err) resolve({ ok: false, error: 'timeout', timeout: true });
         else resolve(resp && typeof resp === 'object' ? resp : { ok: true });
@@ -63,7 +69,7 @@ export class Net {
   }
 
   leave(session = this.session) {
-    if (this.socket && session) this.socket.emit('leave', { session });
+    if (this.socket && this.socket.connected && session) this.socket.emit('leave', { session });
   }
 
   cmd(cmd, value) {

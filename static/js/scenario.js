@@ -51,15 +51,40 @@ export class ScenarioPanel {
         next.focus();
       });
     }
+    // A lesson chosen with the mouse loads at once. With the keyboard the arrows only browse
+    // (Chromium fires `change` on each one, and each load restarts the class's run): Enter or
+    // leaving the picker loads the one shown.
+    this.presetKeys = false;
+    this.preset.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        this.presetKeys = false;
+        this.loadLesson();
+      } else if (e.key.startsWith('Arrow') || ['Home', 'End', 'PageUp', 'PageDown'].includes(e.key)
+                 || e.key.length === 1) {
+        this.presetKeys = true;   // browsing (a letter jumps to a lesson too)
+      }
+    });
     this.preset.addEventListener('change', () => {
-      const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
-      const p = this.preset.value;
-      // The same session loads the lesson, so everyone watching it follows the teacher.
-      this.app.configure(p ? { protocol: name, preset: p } : { protocol: name });
+      if (this.presetKeys) return;
+      this.loadLesson();
       // Hand the keys back to the page: a focused <select> takes the arrows (the next → would
-      // load the next lesson instead of stepping the run).
+      // show the next lesson instead of stepping the run).
       this.preset.blur();
     });
+    this.preset.addEventListener('blur', () => {
+      if (!this.presetKeys) return;
+      this.presetKeys = false;
+      this.loadLesson();
+    });
+  }
+
+  /** Load the lesson the picker shows into this session (the class follows), if it is another. */
+  loadLesson() {
+    const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
+    const p = this.preset.value;
+    const current = this.scenario ? this.scenario.preset || '' : this.app.boot.preset || '';
+    if (p === current) return;
+    this.app.configure(p ? { protocol: name, preset: p } : { protocol: name });
   }
 
   /** The side column shows either the run (inspector, invariants, log) or its setup. */

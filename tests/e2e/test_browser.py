@@ -222,22 +222,51 @@ def test_a_focused_control_keeps_its_own_keys(open_page):
     page = ready(open_page("/play/raft?preset=first_election"))
     page.click("#tab-scenario")
     box = page.locator("#bugs input[type=checkbox]").first
-    box.focus()
+    for _ in range(40):                            # reach it the keyboard's way
+        page.keyboard.press("Tab")
+        if box.evaluate("(b) => b === document.activeElement"):
+            break
     page.keyboard.press("Space")                   # ticks the bug toggle, does not play
     expect(box).to_be_checked()
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pp.playing") is False and model(page, "m.t") == 0
     speed = page.locator("#speed")
     before = speed.input_value()
+    page.keyboard.press("Shift+Tab")               # a key press first: the focus below is the keyboard's
     speed.focus()
     page.keyboard.press("ArrowRight")              # moves the slider, does not step the run
     assert speed.input_value() != before
     page.wait_for_timeout(300)
     assert model(page, "m.t") == 0
+    page.keyboard.press("Shift+Tab")
     page.locator("#tab-run").focus()
-    page.keyboard.press("Space")                   # a plain tab button: Space picks it, no play
+    page.keyboard.press("Space")                   # a tab reached by keyboard: Space picks it, no play
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pp.playing") is False
+
+
+def test_after_a_mouse_click_on_a_control_space_still_plays(open_page):
+    page = ready(open_page("/play/raft?preset=first_election"))
+    page.click("#tab-scenario")                    # the mouse leaves focus on the tab...
+    page.keyboard.press("Space")                   # ...but Space is still play/pause
+    page.wait_for_function("window.__pp.playing === true")
+    page.keyboard.press("Space")
+    page.wait_for_function("window.__pp.playing === false")
+
+
+def test_the_lesson_picker_browses_with_the_arrows_and_loads_on_enter(open_page):
+    page = ready(open_page("/play/raft?preset=first_election"))
+    session = page.evaluate("window.__pp.session")
+    lesson = page.locator("#lesson").inner_text()
+    page.keyboard.press("Tab")                     # keyboard focus, as a keyboard user gets there
+    page.focus("#preset")
+    page.keyboard.press("ArrowDown")               # browsing: the lesson is not loaded yet
+    page.wait_for_timeout(400)
+    assert page.input_value("#preset") != "first_election"
+    assert page.locator("#lesson").inner_text() == lesson
+    page.keyboard.press("Enter")                   # now it loads, into the same session
+    page.wait_for_function(f"document.getElementById('lesson').textContent !== {lesson!r}")
+    assert page.evaluate("window.__pp.session") == session
 
 
 def test_choosing_a_lesson_keeps_the_class_in_the_same_session(open_page):
@@ -364,6 +393,11 @@ def test_after_a_server_restart_the_owner_goes_on_and_a_watcher_gets_its_own_cop
             assert student.evaluate("window.__pp.role") == "controller"
             assert student.evaluate("window.__pp.session") != teacher.evaluate("window.__pp.session")
             expect(student.locator("#toasts")).to_contain_text("new live link")
+            expect(teacher.locator("#toasts")).to_contain_text("rebuilt")
+            # ...and nothing contradicts it ("that session no longer exists").
+            for page_ in (teacher, student):
+                page_.wait_for_timeout(500)
+                expect(page_.locator(".toast-error")).to_have_count(0)
             expect(student.locator(".viewer-banner")).to_be_hidden()
             assert model(student, "m.nodes.c.up") is False      # the same run, where it was
         finally:
