@@ -30,6 +30,10 @@ class Limits:
     min_events_per_tick: int = 100        # a session's share never drops below this
     max_trace_events: int = 100_000       # trace events one run may hold (~11 MB of JSON); then it
                                           # stops there: playing, seeking and opening a link alike
+    max_backlog_packets: int = 100        # a client with this many packets not yet written to its
+                                          # socket (~5 s of batches) gets no more batches until it
+                                          # has caught up, then one fresh snapshot (a slow link
+                                          # costs itself a jump, not the server its memory)
     rebuild_chunk: int = 2_000            # heap entries between yields while seeking
     yield_every_s: float = 0.002          # the ticker yields to other clients at least this often
     expire_every_s: float = 5.0           # how often idle sessions are swept

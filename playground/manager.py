@@ -35,6 +35,7 @@ class SessionManager:
         self.wall = wall              # epoch seconds: `sent_at`, comparable across processes
         self.sessions: dict[str, Session] = {}
         self.playing: dict[str, Session] = {}          # what the ticker visits
+        self.lagging: dict[str, Session] = {}          # ...and these: a client's batches wait
         self.client_sessions: dict[str, dict[str, None]] = {}   # client sid -> session ids (ordered set)
         self._lock = threading.Lock()
         self._describe: dict[str, dict] = {}
@@ -109,6 +110,7 @@ class SessionManager:
                 if not mine:
                     del self.client_sessions[sid]
             found = s.participants.pop(sid, None) is not None
+            s.lagging.discard(sid)
         if found:
             s.last_activity = self.clock()
         return found
@@ -171,6 +173,7 @@ class SessionManager:
                     old = min(empty, key=lambda s: s.last_activity)
                     del self.sessions[old.id]
                     self.playing.pop(old.id, None)
+                    self.lagging.pop(old.id, None)
             if len(self.sessions) >= lim.max_sessions:
                 raise ApiError("limit", f"the server is running its maximum of {lim.max_sessions} sessions; "
                                         "try again later", "refused.server_full", {"n": lim.max_sessions})
@@ -354,6 +357,8 @@ class SessionManager:
             if time.perf_counter() >= slice_end:
                 self._yield()
                 slice_end = time.perf_counter() + lim.yield_every_s
+        if self.lagging:
+            self._resync_lagging(active)
         now = self.clock()
         if self._last_expire is None:
             self._last_expire = now
@@ -376,7 +381,11 @@ class SessionManager:
         try:
             # One batch per tick, and only if events came, time moved or playback stopped.
             if s.has_pending() or s.t != t0 or not s.playing:
-                self.io.emit("events", s.take_events(wall), to=s.room)
+                slow, caught_up = self._sort_out_lagging(s)
+                self.io.emit("events", s.take_events(wall), to=s.room, skip=slow + caught_up or None)
+                for sid in caught_up:   # everything it missed, this batch included
+                    self.io.emit("snapshot", s.snapshot(s.participants[sid], self.describe(s.base.protocol)),
+                                 to=sid)
         except Exception:   # e.g. a protocol view that is not JSON: stop this session only
             log.exception("session %s: cannot stream its events", s.id)
             s.fail("the server could not send this run's events")
@@ -387,6 +396,42 @@ class SessionManager:
             s.playing = False
             self._emit_playback(s)
             self.io.emit("error", s.too_long_error().payload(), to=s.room)
+
+    def _sort_out_lagging(self, s: Session) -> tuple[list[str], list[str]]:
+        """(still behind, caught up): the participants this tick's batch skips. Behind: its
+        socket has not yet taken max_backlog_packets already sent to it. Caught up: it was
+        behind and has taken everything; it gets a fresh snapshot instead of this batch."""
+        backlog = getattr(self.io, "backlog", None)
+        if backlog is None:
+            return [], []
+        limit = self.limits.max_backlog_packets
+        for sid in [sid for sid in s.participants if sid not in s.lagging and backlog(sid) >= limit]:
+            s.lagging.add(sid)
+            log.info("session %s: a client is %d packets behind; its batches wait", s.id, limit)
+        caught_up = sorted(sid for sid in s.lagging if backlog(sid) == 0)
+        s.lagging.difference_update(caught_up)
+        with self._lock:
+            if s.lagging and self.sessions.get(s.id) is s:
+                self.lagging[s.id] = s     # visited until it catches up, playing or not
+            else:
+                self.lagging.pop(s.id, None)
+        return sorted(s.lagging), caught_up
+
+    def _resync_lagging(self, playing: list[Session]) -> None:
+        """Sessions no longer playing whose clients fell behind: the ones that caught up
+        get their snapshot now (a run that stopped sends no batch to wait for)."""
+        with self._lock:
+            waiting = [s for s in self.lagging.values() if s not in playing]
+        for s in waiting:
+            if not s.lock.acquire(blocking=False):
+                continue
+            try:
+                _, caught_up = self._sort_out_lagging(s)
+                for sid in caught_up:
+                    self.io.emit("snapshot", s.snapshot(s.participants[sid], self.describe(s.base.protocol)),
+                                 to=sid)
+            finally:
+                s.lock.release()
 
     def expire(self, now: float | None = None) -> list[str]:
         """Delete sessions nobody has been in for idle_expiry_s (after dropping any
@@ -403,4 +448,5 @@ class SessionManager:
             for s in dead:
                 del self.sessions[s.id]
                 self.playing.pop(s.id, None)
+                self.lagging.pop(s.id, None)
         return [s.id for s in dead]

@@ -106,6 +106,7 @@ class Session:
         self.log = TraceLog()         # trace events already streamed
         self.max_trace_events = max_trace_events
         self.participants: dict[str, str] = {}   # client sid -> "controller" | "viewer"
+        self.lagging: set[str] = set()           # participants skipped until their socket drains
         self.creator: str | None = None          # the connection that created it, and its address:
         self.address: str | None = None          # creation limits count sessions per each
         self.last_tick = now

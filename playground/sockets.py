@@ -36,6 +36,19 @@ class SocketIOAdapter:
     def connected(self, sid: str) -> bool:
         return self.socketio.server.manager.is_connected(sid, "/")
 
+    def backlog(self, sid: str) -> int:
+        """Packets queued for this client and not yet written to its socket (0 if unknown).
+
+        Engine.IO keeps one outgoing queue per client, drained as fast as its socket takes
+        them; python-socketio offers no public reading of it, so this reads the queue and
+        reports 0 where a version keeps it elsewhere (the manager then sends as before)."""
+        server = self.socketio.server
+        try:
+            sock = server.eio.sockets.get(server.manager.eio_sid_from_sid(sid, "/"))
+            return sock.queue.qsize() if sock is not None else 0
+        except (AttributeError, KeyError, TypeError, NotImplementedError):
+            return 0
+
     def sleep(self, seconds: float) -> None:
         self.socketio.sleep(seconds)
 

@@ -225,6 +225,50 @@ def test_ticks_stream_one_batch_per_session_per_tick(connect, manager, clock):
     assert streamed == reference_trace(SMALL, 500)
 
 
+def test_a_watcher_whose_socket_falls_behind_skips_batches_then_gets_one_snapshot(connect, manager, clock,
+                                                                                 monkeypatch):
+    teacher, student = connect(), connect()
+    ack, _ = create(teacher)
+    student.emit("join", {"session": ack["session"]})
+    recv(student)
+    session = manager.sessions[ack["session"]]
+    slow_sid = next(sid for sid, role in session.participants.items() if role == "viewer")
+    queued = {slow_sid: 0}
+    monkeypatch.setattr(manager.io, "backlog", lambda sid: queued.get(sid, 0), raising=False)
+    ctl(teacher, ack, "play")
+    recv(teacher), recv(student)
+    ticks(manager, clock)
+    assert recv(student)["events"] and recv(teacher)["events"]        # both stream while it keeps up
+    queued[slow_sid] = manager.limits.max_backlog_packets              # its link stalls
+    for _ in range(5):
+        ticks(manager, clock)
+        assert len(recv(teacher)["events"]) == 1                       # the class goes on
+        assert "events" not in recv(student)                           # nothing more piles up for it
+    queued[slow_sid] = 3
+    ticks(manager, clock)
+    assert "events" not in recv(student) and "snapshot" not in recv(student)   # still draining
+    queued[slow_sid] = 0                                               # caught up
+    ticks(manager, clock)
+    got = recv(student)
+    assert "events" not in got and len(got["snapshot"]) == 1           # one snapshot: all it missed
+    snap = got["snapshot"][0]
+    assert snap["role"] == "viewer" and snap["control"] is None
+    assert snap["playback"]["t"] == pytest.approx(session.t)
+    assert [e["seq"] for e in snap["events"]] == list(range(len(snap["events"])))
+    assert len(snap["events"]) == session.sim.seq                      # up to the latest event
+    ticks(manager, clock)
+    assert len(recv(student)["events"]) == 1                           # and the batches again
+    # A run that stops while a client is behind still sends it its snapshot once it catches up.
+    queued[slow_sid] = manager.limits.max_backlog_packets
+    ticks(manager, clock)
+    ctl(teacher, ack, "pause")
+    recv(student)
+    queued[slow_sid] = 0
+    ticks(manager, clock)
+    assert len(recv(student)["snapshot"]) == 1
+    assert manager.lagging == {}
+
+
 def test_nothing_is_sent_when_nothing_changed(connect, manager, clock):
     c = connect()
     ack, _ = create(c)
