@@ -121,6 +121,16 @@ class SessionManager:
     def _emit_events(self, s: Session) -> None:
         self.io.emit("events", s.take_events(self.wall()), to=s.room)
 
+    def _send_snapshot(self, s: Session, sid: str, role: str) -> None:
+        """One client's snapshot, with its role (the control token only to a controller)."""
+        self.io.emit("snapshot", s.snapshot(role, self.describe(s.base.protocol)), to=sid)
+
+    def _catch_up(self, s: Session, now: float) -> None:
+        """A playing run advanced to `now` before a pause, speed change or step acts on it:
+        the page has shown time moving on since the last tick, and must not see it step back."""
+        if s.playing and s.participants:
+            self._tick_one(s, now, self.limits.max_events_per_tick)
+
     def _emit_room_snapshot(self, s: Session) -> None:
         """Everyone in the room gets a snapshot with their own role: one encode for
         all viewers, one per controller (the control token goes only to them)."""
@@ -196,7 +206,7 @@ class SessionManager:
         with s.lock:
             try:
                 self._add_participant(s, sid, "controller")
-                self.io.emit("snapshot", s.snapshot("controller", self.describe(scenario.protocol)), to=sid)
+                self._send_snapshot(s, sid, "controller")
             except Exception:
                 self._remove_participant(s, sid)   # no orphan session holding a place
                 with self._lock:
@@ -217,7 +227,7 @@ class SessionManager:
                 # whole history again for each repeated join is how one client ate the memory).
                 return {"ok": True, "session": s.id, "role": role}
             self._add_participant(s, sid, role)
-            self.io.emit("snapshot", s.snapshot(role, self.describe(s.base.protocol)), to=sid)
+            self._send_snapshot(s, sid, role)
             self._emit_playback(s)   # the viewer count changed
         return {"ok": True, "session": s.id, "role": role}
 
@@ -256,21 +266,16 @@ class SessionManager:
                     s.last_tick = now
                     self._emit_playback(s)
                 elif cmd == "pause":
-                    if s.playing and s.participants:
-                        # Pause where the clock is now, not at the last tick: the page has shown
-                        # time moving on since then, and a pause must not step it back.
-                        self._tick_one(s, now, lim.max_events_per_tick)
+                    self._catch_up(s, now)
                     s.playing = False
                     self._emit_playback(s)
                 elif cmd == "speed":
                     speed = float(number("speed", value, lim.min_speed, lim.max_speed))
-                    if s.playing and s.participants:
-                        self._tick_one(s, now, lim.max_events_per_tick)   # the time so far at the old speed
+                    self._catch_up(s, now)    # the time so far ran at the old speed
                     s.speed = speed
                     self._emit_playback(s)
                 elif cmd == "step":
-                    if s.playing and s.participants:
-                        self._tick_one(s, now, lim.max_events_per_tick)   # from where the page shows it
+                    self._catch_up(s, now)    # step from where the page shows the run
                     s.step()
                     self._emit_events(s)
                 elif cmd in ("seek", "restart"):
@@ -384,8 +389,7 @@ class SessionManager:
                 slow, caught_up = self._sort_out_lagging(s)
                 self.io.emit("events", s.take_events(wall), to=s.room, skip=slow + caught_up or None)
                 for sid in caught_up:   # everything it missed, this batch included
-                    self.io.emit("snapshot", s.snapshot(s.participants[sid], self.describe(s.base.protocol)),
-                                 to=sid)
+                    self._send_snapshot(s, sid, s.participants[sid])
         except Exception:   # e.g. a protocol view that is not JSON: stop this session only
             log.exception("session %s: cannot stream its events", s.id)
             s.fail("the server could not send this run's events")
@@ -428,8 +432,7 @@ class SessionManager:
             try:
                 _, caught_up = self._sort_out_lagging(s)
                 for sid in caught_up:
-                    self.io.emit("snapshot", s.snapshot(s.participants[sid], self.describe(s.base.protocol)),
-                                 to=sid)
+                    self._send_snapshot(s, sid, s.participants[sid])
             finally:
                 s.lock.release()
 

@@ -25,6 +25,12 @@ def title_arg(proto) -> dict:
     return {"key": f"p:{proto.name}:title", "text": proto.title}
 
 
+def open_in(proto, href: str) -> dict:
+    """An error page's way on: the same run opened under the protocol it belongs to."""
+    return {"href": href, "key": "error.page.open_there", "text": f"Open it in {proto.title}",
+            "args": {"name": title_arg(proto)}}
+
+
 def error_page(status: int, title: str, message: str, key: str | None = None, args: dict | None = None,
                detail: str | None = None, links: list[dict] | None = None, protocols=()):
     """The error page; `key` and `args` name the page's translation of `message` (English).
@@ -88,8 +94,7 @@ def play(name: str):
         return error_page(400, "Cannot open this run", f"This shared run is a run of {other.title}, "
                           f"not of {proto.title}.", "error.page.token_other_protocol",
                           {"other": title_arg(other), "name": title_arg(proto)},
-                          links=[{"href": there, "key": "error.page.open_there",
-                                  "text": f"Open it in {other.title}", "args": {"name": title_arg(other)}}],
+                          links=[open_in(other, there)],
                           protocols=[proto, other])
     t = None
     if t_raw is not None:
@@ -109,8 +114,7 @@ def play(name: str):
             return error_page(400, "Cannot open this run",
                               f"This live session runs {other.title}, not {proto.title}.",
                               "error.page.other_protocol", {"other": title_arg(other), "name": title_arg(proto)},
-                              links=[{"href": f"/play/{other.name}?session={session}", "key": "error.page.open_there",
-                                      "text": f"Open it in {other.title}", "args": {"name": title_arg(other)}}],
+                              links=[open_in(other, f"/play/{other.name}?session={session}")],
                               protocols=[proto, other])
     boot = {"protocol": proto.name, "preset": preset, "token": token, "t": t, "session": session}
     return render_template("play.html", protocol=proto.describe(), boot=boot)

@@ -140,6 +140,7 @@ class App {
     this.net = new Net({
       onConnect: (again) => this.onConnect(again),
       onDisconnect: () => this.setConnected(false),
+      onOffline: () => this.toast(t('conn.down'), 'warn'),   // a request refused: not sent, not kept
       onSnapshot: (p) => this.onSnapshot(p),
       onEvents: (p) => this.onEvents(p),
       onPlayback: (p) => this.onPlayback(p),
@@ -401,7 +402,6 @@ class App {
     }
     return this.net.cmd(cmd, value).then((r) => {
       if (r.timeout) this.toast(t('error.timeout'), 'error');
-      if (r.offline) this.toast(t('conn.down'), 'warn');
       return r;
     });
   }
@@ -413,7 +413,6 @@ class App {
     }
     return this.net.action(action).then((r) => {
       if (r.timeout) this.toast(t('error.timeout'), 'error');
-      if (r.offline) this.toast(t('conn.down'), 'warn');
       if (r.ok && Array.isArray(r.cut) && r.cut.length) {
         const list = r.cut.map((a) => `${t(`action.${a.do}`)}${a.node ? ` ${a.node}` : ''} @ ${fmtMs(a.at)}`);
         this.toast(t('fork.cut', { t: fmtMs(r.action.at), list: list.join(', ') }), 'warn');
@@ -425,7 +424,6 @@ class App {
   configure(scenario) {
     if (this.state.role !== 'controller') return;
     this.net.configure(scenario).then((r) => {
-      if (r.offline) this.toast(t('conn.down'), 'warn');
       if (!r.ok) {
         // Put the server's values back, the lesson picker's included.
         this.scenarioPanel.buildPresets();

@@ -360,7 +360,7 @@ export class Menus {
       const text = t(key, { group: letter, count: cur.length, left });
       if (this.partHint.textContent !== text) {
         this.partHint.textContent = text;
-        this.partHint.title = text;   // the strip is one line: the whole hint on hover
+        this.partHint.title = text;   // cut at two lines on a narrow canvas: the whole hint on hover
       }
     }
   }

@@ -48,6 +48,7 @@ export class Net {
       if (!this.socket.connected) {
         // socket.io would buffer it and send it after the reconnect, to a run that has moved
         // on (or is gone): a key pressed while offline must do nothing, not act later.
+        if (this.h.onOffline) this.h.onOffline(event);
         resolve({ ok: false, error: 'offline', offline: true });
         return;
       }

@@ -82,9 +82,13 @@ export class ScenarioPanel {
   loadLesson() {
     const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
     const p = this.preset.value;
-    const current = this.scenario ? this.scenario.preset || '' : this.app.boot.preset || '';
-    if (p === current) return;
+    if (p === this.currentPreset()) return;
     this.app.configure(p ? { protocol: name, preset: p } : { protocol: name });
+  }
+
+  /** The lesson the session runs ('' for free play): the snapshot's, or the link's before it. */
+  currentPreset() {
+    return this.scenario ? this.scenario.preset || '' : this.app.boot.preset || '';
   }
 
   /** The side column shows either the run (inspector, invariants, log) or its setup. */
@@ -105,7 +109,7 @@ export class ScenarioPanel {
   buildPresets() {
     const proto = this.protocol;
     if (!proto) return;
-    const current = this.scenario ? this.scenario.preset || '' : this.app.boot.preset || '';
+    const current = this.currentPreset();
     const opts = [el('option', { value: '', 'data-i18n': 'preset.none', text: t('preset.none') })];
     for (const p of proto.presets || []) {
       opts.push(el('option', { value: p.name, text: t(`preset.${p.name}`, null, p.title) }));
