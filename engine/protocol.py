@@ -15,7 +15,7 @@ restart builds a fresh node object around the same disk and calls
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -27,7 +27,7 @@ class Param:
     default: int | float
     min: int | float
     max: int | float
-    help: str = ""
+    help: str = ""        # English; empty = strings["param.<name>.help"]
     kind: str = "int"  # "int" | "float" | "choice"
     choices: tuple[str, ...] = ()
 
@@ -44,7 +44,7 @@ class Bug:
     """A named way to break a rule the real protocol needs."""
 
     name: str
-    help: str  # English; translations under strings["bug.<name>"]
+    help: str = ""  # English; empty = strings["bug.<name>"]
 
     def describe(self) -> dict:
         return {"name": self.name, "help": self.help}
@@ -57,7 +57,7 @@ class Operation:
     name: str
     roles: tuple[str, ...] = ()   # roles that accept it; empty = any node
     arg: str | None = None        # placeholder for a free-text argument, None = no argument
-    help: str = ""
+    help: str = ""                # English; empty = strings["op.<name>.help"]
     default: str | None = None    # the argument the menu suggests (pre-filled, editable)
 
     def describe(self) -> dict:
@@ -71,7 +71,7 @@ class Field:
 
     name: str
     durable: bool = False
-    help: str = ""
+    help: str = ""   # English; empty = strings["field.<name>.help"] (or none)
 
     def describe(self) -> dict:
         return {"name": self.name, "durable": self.durable, "help": self.help}
@@ -83,13 +83,14 @@ class Preset:
 
     `scenario` holds scenario fields (nodes, params, network, bugs, actions,
     until, seed) that override the protocol's defaults. `lesson` says in one
-    English sentence what the run shows; translations live in the protocol's
-    strings under "preset.<name>" and "preset.<name>.lesson".
+    English sentence what the run shows. Both texts live in the protocol's
+    strings under "preset.<name>" and "preset.<name>.lesson"; left empty
+    here, the protocol fills them in from there (write English once).
     """
 
     name: str
-    title: str
-    lesson: str
+    title: str = ""
+    lesson: str = ""
     scenario: dict = field(default_factory=dict)
 
     def describe(self) -> dict:
@@ -158,6 +159,8 @@ class Context:
     persist(**fields)            write fields to the node's disk (same as node.disk.update)
     note(key, /, **args)         narration, translated in the browser via strings[key]
     reply(op, result)            answer a client request
+    observe(fact, /, **args)     tell the checker what just happened (e.g. "log_changed", index=3);
+                                 a no-op when nothing checks the run
     rng                          this node's seeded random.Random
     now                          virtual time in ms (data, not a clock)
     node_ids                     every node id in the run, in order
@@ -202,6 +205,17 @@ class Node:
         """
         return {"role": self.role}
 
+    def observe(self) -> dict:
+        """What a checker may read of this node now: its public facts.
+
+        Checkers read this (through `sim.observe(node_id)`) or the engine-owned
+        disk, never a node's attributes, so one checker serves every protocol
+        that reports the same facts. By default it is the view; a protocol
+        whose checker needs more (a full log, an in-memory lock table) returns
+        those here. Read-only for the checker.
+        """
+        return self.view()
+
 
 class Checker:
     """Invariants of one run. Subclass it; the simulator calls it.
@@ -213,12 +227,22 @@ class Checker:
     distinct (invariant, message) once.
     """
 
-    invariants: tuple[tuple[str, str], ...] = ()  # (name, one-line English description)
+    # Names, each described in the protocol's strings as "inv.<name>" (a one-line
+    # statement) and "invariant.<name>" (a short heading). A (name, English) pair
+    # is accepted too, for a protocol without strings.
+    invariants: tuple[str | tuple[str, str], ...] = ()
 
     def __init__(self, params: dict, bugs: frozenset, node_ids: list[str]):
         self.params = params
         self.bugs = bugs
         self.node_ids = node_ids
+
+    def observe(self, node_id: str, fact: str, args: dict) -> None:
+        """A fact a node reported with ctx.observe while its handler ran.
+
+        Record it; judge it in after_event (which runs once the handler is
+        done), so a violation is reported after the event that caused it.
+        """
 
     def on_send(self, sim, msg: Message) -> list[Violation] | None:
         """Observe a message as it is sent (for history-based invariants)."""
@@ -232,7 +256,12 @@ class Checker:
 
 
 class Protocol:
-    """Declarations of one protocol. Subclass, fill in, expose as PROTOCOL."""
+    """Declarations of one protocol. Subclass, fill in, expose as PROTOCOL.
+
+    English is written once, in `strings`: a declaration whose text is left
+    empty (a Param's help, a Bug's help, a Preset's title and lesson...) takes
+    it from strings when the protocol is built (key scheme: docs/architecture.md).
+    """
 
     name = ""
     title = ""
@@ -255,6 +284,26 @@ class Protocol:
     # 10-30 ms message flight is visible on screen.
     default_speed = 0.1
     checker_class: type[Checker] = Checker
+
+    def __init__(self):
+        t = self.text
+        self.params = tuple(p if p.help else replace(p, help=t(f"param.{p.name}.help")) for p in self.params)
+        self.bugs = tuple(b if b.help else replace(b, help=t(f"bug.{b.name}")) for b in self.bugs)
+        self.operations = tuple(o if o.help else replace(o, help=t(f"op.{o.name}.help"))
+                                for o in self.operations)
+        self.fields = tuple(f if f.help else replace(f, help=t(f"field.{f.name}.help")) for f in self.fields)
+        self.presets = tuple(replace(p, title=p.title or t(f"preset.{p.name}"),
+                                     lesson=p.lesson or t(f"preset.{p.name}.lesson")) for p in self.presets)
+        if not self.title:
+            self.title = t("title")
+        if not self.summary:
+            self.summary = t("summary")
+        self.invariants = tuple(i if isinstance(i, tuple) else (i, t(f"inv.{i}"))
+                                for i in self.checker_class.invariants)
+
+    def text(self, key: str, lang: str = "en") -> str:
+        """A translated string ("" when the protocol has none under `key`)."""
+        return self.strings.get(key, {}).get(lang, "")
 
     def node_ids(self, n: int) -> list[str]:
         """Ids for a run with n nodes (n as the user set it)."""
@@ -299,7 +348,7 @@ class Protocol:
             "roles": dict(self.roles),
             "timers": list(self.timers),
             "presets": [p.describe() for p in self.presets],
-            "invariants": [{"name": n, "help": h} for n, h in self.checker_class.invariants],
+            "invariants": [{"name": n, "help": h} for n, h in self.invariants],
             "network": dict(self.default_network),
             "until": self.default_until,
             "speed": self.default_speed,

@@ -75,6 +75,11 @@ class _NodeContext:
         if self._sim.tracing:
             self._sim._emit({"type": "note", "node": self.node_id, "key": key, "args": args})
 
+    def observe(self, fact: str, /, **args) -> None:
+        hook = self._sim._observe
+        if hook is not None:
+            hook(self.node_id, fact, args)
+
     def reply(self, op: str, result) -> None:
         if self._sim.tracing:
             self._sim._emit({"type": "reply", "node": self.node_id, "op": op, "result": result})
@@ -120,6 +125,7 @@ class Simulation:
         # Hooks a checker does not override are skipped: they run once per message or event.
         self._on_send = self._hook("on_send")
         self._after_event = self._hook("after_event")
+        self._observe = self._hook("observe")
 
         # One boot event starts every node, so checkers never see a half-started cluster.
         # It has an action's priority and is pushed first: it precedes even actions at t=0.
@@ -513,6 +519,11 @@ class Simulation:
 
     def node_view(self, n: str) -> dict:
         return self._view(n)
+
+    def observe(self, n: str):
+        """What a checker may read of node n now (Node.observe), or None while it is down."""
+        node = self.nodes[n]
+        return None if node is None else node.observe()
 
     def snapshot(self) -> dict:
         """The whole visible state now (what a joining client needs)."""

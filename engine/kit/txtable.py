@@ -1,0 +1,39 @@
+"""A transaction -> state table that stays small in views.
+
+A long run holds hundreds of transactions; a view shows the unfinished ones
+and the last RECENT finished ones.
+"""
+
+from __future__ import annotations
+
+RECENT = 8
+
+
+class TxTable(dict):
+    """tx -> state (set entries with table[tx] = state); `finished` names the final states."""
+
+    def __init__(self, finished: tuple):
+        super().__init__()
+        self.finished = finished
+        self.open: dict[str, None] = {}   # unfinished transactions, in order
+        self.last: list[str] = []         # the last RECENT finished ones
+
+    def __setitem__(self, tx, state):
+        super().__setitem__(tx, state)
+        if state in self.finished:
+            self.open.pop(tx, None)
+            if tx not in self.last:
+                self.last.append(tx)
+                del self.last[:-RECENT]
+        else:
+            self.open[tx] = None
+
+    def recent(self) -> dict:
+        """The open and recently finished transactions, by number ("tx12" sorts after "tx9")."""
+        txs = sorted([*self.open, *self.last], key=tx_number)
+        return {tx: self[tx] for tx in txs}
+
+
+def tx_number(tx: str) -> int:
+    digits = "".join(ch for ch in tx if ch.isdigit())
+    return int(digits) if digits else 0
