@@ -31,7 +31,7 @@ def _args(argv):
 def _patch(mode):
     if mode == "eventlet":
         import warnings
-        # Eventlet is the product's chosen default (DESIGN.md) even though it now
+        # Eventlet is the product's chosen default even though it now
         # warns on import that it is deprecated; the warning says nothing to act on.
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
         import eventlet

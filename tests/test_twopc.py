@@ -3,11 +3,16 @@ the checker (safety and eventual), random fault schedules and the bug toggle."""
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from engine import fuzz
-from engine.protocols import registry, twopc
+from engine.kit import atomic_commit, txtable
+from engine.protocols import registry
+from engine.protocols.twopc import checker
+from engine.protocols.twopc.checker import TwoPCChecker
+from engine.protocols.twopc.node import Coordinator, Participant
 from engine.scenario import ScenarioError, from_dict
 from engine.sim import Simulation
 
@@ -67,10 +72,10 @@ def test_every_string_the_page_needs_has_english_and_chinese():
     s = PROTO.strings
     keys = ["summary"]
     keys += [f"preset.{p.name}" for p in PROTO.presets] + [f"preset.{p.name}.lesson" for p in PROTO.presets]
-    keys += [f"bug.{b.name}" for b in PROTO.bugs] + [f"inv.{n}" for n, _ in PROTO.checker_class.invariants]
+    keys += [f"bug.{b.name}" for b in PROTO.bugs] + [f"inv.{n}" for n in PROTO.checker_class.invariants]
     keys += [f"field.{f.name}" for f in PROTO.fields] + [f"role.{r}" for r in PROTO.roles]
     keys += [f"op.{o.name}" for o in PROTO.operations] + [f"param.{p.name}" for p in PROTO.params]
-    keys += [f"timer.{t}" for t in PROTO.timers]
+    keys += [f"timer.{t}" for t in PROTO.timers] + [f"invariant.{n}" for n in PROTO.checker_class.invariants]
     for k in keys:
         assert s[k]["en"] and s[k]["zh"], k
         assert s[k]["en"] != s[k]["zh"], k
@@ -93,6 +98,62 @@ def test_every_narration_key_emitted_is_translated_with_its_arguments():
     for key, args in emitted.items():
         assert key in PROTO.strings, key
         assert placeholders(PROTO.strings[key]["en"]) <= args, key
+
+
+def test_every_message_kind_sent_has_a_name_in_both_languages():
+    sent = set()
+    sims = [preset(p.name) for p in PROTO.presets]
+    sims += [Simulation(fuzz.random_run("2pc", seed, bugs=["heuristic_abort"] if seed % 2 else [])[0]).run()
+             for seed in range(1, 30)]
+    for sim in sims:
+        sent |= {e["kind"] for e in sim.trace if e["type"] == "send"}
+    handled = set(Coordinator.HANDLERS) | set(Participant.HANDLERS)
+    assert sent == handled == {"Prepare", "Vote", "Commit", "Abort", "Ack", "QueryOutcome", "Outcome"}
+    assert {k for k in PROTO.strings if k.startswith("kind.")} == {f"kind.{kind}" for kind in sent}
+    for kind in sent:
+        s = PROTO.strings[f"kind.{kind}"]
+        assert s["en"] == kind and s["zh"] and s["zh"] != kind, kind
+
+
+def test_declarations_take_their_english_from_the_strings():
+    """Declarations write no English; the protocol fills it in from strings.toml, so it is written once."""
+    cls, s = type(PROTO), PROTO.strings
+    assert not cls.title and not cls.summary
+    assert all(not x.help for x in (*cls.params, *cls.bugs, *cls.operations, *cls.fields))
+    assert all(not p.title and not p.lesson for p in cls.presets)
+    assert PROTO.title == s["title"]["en"] and PROTO.summary == s["summary"]["en"]
+    assert [p.help for p in PROTO.params] == [s[f"param.{p.name}.help"]["en"] for p in PROTO.params]
+    assert [b.help for b in PROTO.bugs] == [s[f"bug.{b.name}"]["en"] for b in PROTO.bugs]
+    assert [o.help for o in PROTO.operations] == [s[f"op.{o.name}.help"]["en"] for o in PROTO.operations]
+    assert [f.help for f in PROTO.fields if f.name != "role"] == [
+        s[f"field.{f.name}.help"]["en"] for f in PROTO.fields if f.name != "role"]
+    assert [(p.title, p.lesson) for p in PROTO.presets] == [
+        (s[f"preset.{p.name}"]["en"], s[f"preset.{p.name}.lesson"]["en"]) for p in PROTO.presets]
+    # The checker names its invariants; their statements are strings, in the checker's order.
+    assert all(isinstance(n, str) for n in TwoPCChecker.invariants)
+    assert PROTO.invariants == tuple((n, s[f"inv.{n}"]["en"]) for n in (
+        "atomicity", "commit_needs_prepared", "commit_matches_decision", "decision_stable", "locks_held",
+        "all_resolved"))
+
+
+def test_nodes_report_to_the_checker_what_it_judges():
+    """The checker reads nodes only through observe(): a participant's every status (not only the
+    recent ones its view shows), locks and waiting Prepares; the coordinator's unfinished transactions."""
+    acts = [begin(20 + 40 * i, "xy"[i % 2]) for i in range(20)] + [{"at": 900, "do": "crash", "node": "c"}]
+    sim = Simulation(scenario(actions=acts, until=1000))
+    sim.run_until(899)
+    p1 = sim.observe("p1")
+    assert set(p1) == {"role", "status", "locks", "waiting"}
+    shown = sim.node_view("p1")["status"]
+    assert set(p1["status"]) | set(p1["waiting"]) == {f"tx{i}" for i in range(1, 21)}
+    assert len(p1["status"]) > len(shown) and shown.items() <= p1["status"].items()
+    assert p1["locks"] == sim.node_view("p1")["locks"] and p1["waiting"] == sim.node_view("p1")["waiting"]
+    c = sim.observe("c")
+    phase = sim.nodes["c"].phase
+    assert c["unfinished"] == [tx for tx, state in phase.items() if state not in ("COMMITTED", "ABORTED")]
+    assert c["unfinished"]
+    sim.run()
+    assert sim.observe("c") is None     # down: nothing to report
 
 
 # ---------------------------------------------------------------- presets
@@ -220,14 +281,14 @@ def test_same_partition_without_the_bug_keeps_p3_blocked_then_commits():
 @pytest.mark.parametrize("name", ["commit", "vote_no", "coordinator_crash", "commit_one", "participant_crash"])
 def test_correct_presets_have_no_violation_and_get_the_eventual_check(name, monkeypatch):
     calls = []
-    real = twopc.TwoPCChecker.on_quiet
+    real = TwoPCChecker.on_quiet
 
     def spy(self, sim):
         found = real(self, sim)
         calls.append(sim.until - max(a["at"] for a in sim.actions) >= self.settle_time(sim))
         return found
 
-    monkeypatch.setattr(twopc.TwoPCChecker, "on_quiet", spy)
+    monkeypatch.setattr(TwoPCChecker, "on_quiet", spy)
     sim = preset(name)
     assert sim.violations == []
     assert calls == [True]     # the run was long enough for the eventual property to be judged
@@ -347,7 +408,7 @@ def test_views_stay_small_in_a_long_run():
     sim = run(actions=acts, until=20000)
     v = views(sim)
     assert v["c"]["next_tx"] == 301
-    assert len(v["c"]["phase"]) <= twopc.RECENT and len(v["p1"]["status"]) <= twopc.RECENT
+    assert len(v["c"]["phase"]) <= txtable.RECENT and len(v["p1"]["status"]) <= txtable.RECENT
     assert sim.violations == []
 
 
@@ -356,7 +417,7 @@ def test_views_stay_small_in_a_long_run():
 def test_eventual_check_flags_a_participant_left_in_doubt(monkeypatch):
     # Mutate the protocol: a PREPARED participant never asks. After the
     # coordinator restarts without a decision, nobody resolves tx1.
-    monkeypatch.setattr(twopc.Participant, "query_due", lambda self, ctx, tx: None)
+    monkeypatch.setattr(Participant, "query_due", lambda self, ctx, tx: None)
     sim = preset("coordinator_crash")
     found = [v for v in sim.violations if v["invariant"] == "all_resolved"]
     assert found and all(v.get("eventual") for v in found)
@@ -364,13 +425,13 @@ def test_eventual_check_flags_a_participant_left_in_doubt(monkeypatch):
 
 
 def test_eventual_check_stays_silent_when_the_run_ends_too_soon(monkeypatch):
-    monkeypatch.setattr(twopc.Participant, "query_due", lambda self, ctx, tx: None)
+    monkeypatch.setattr(Participant, "query_due", lambda self, ctx, tx: None)
     sim = preset("coordinator_crash", until=3000)
     assert sim.violations == []
 
 
 def test_checker_catches_a_coordinator_that_presumes_abort_while_collecting(monkeypatch):
-    monkeypatch.setattr(twopc.Coordinator, "outcome",
+    monkeypatch.setattr(Coordinator, "outcome",
                         lambda self, tx: "COMMIT" if tx in self.decisions else "ABORT")
     sim = run(actions=[begin(100), {"at": 111, "do": "timeout", "node": "p1", "timer": "query"}], until=3000)
     assert "atomicity" in {v["invariant"] for v in sim.violations}
@@ -402,14 +463,14 @@ def test_after_random_faults_stop_every_transaction_resolves(base):
 
 
 def test_all_resolved_flags_participants_that_never_release_a_commit_lock(monkeypatch):
-    original = twopc.Participant.finish
+    original = Participant.finish
 
     def finish(self, ctx, tx, final):
         key = self.keys[tx]
         original(self, ctx, tx, final)
         if final == "COMMITTED":
             self.locks[key] = tx
-    monkeypatch.setattr(twopc.Participant, "finish", finish)
+    monkeypatch.setattr(Participant, "finish", finish)
     flagged = 0
     for seed in range(1, 11):
         _sc, found = fuzz.random_run("2pc", seed, until=8000, settle=12_000, eventual=True)
@@ -431,12 +492,12 @@ def test_in_doubt_participant_keeps_its_lock_across_a_crash():
 
 
 def test_checker_catches_a_recovery_that_forgets_locks(monkeypatch):
-    original = twopc.Participant.on_recover
+    original = Participant.on_recover
 
     def forgetful(self, ctx):
         original(self, ctx)
         self.locks = {}          # the log says PREPARED, but the lock is not taken back
-    monkeypatch.setattr(twopc.Participant, "on_recover", forgetful)
+    monkeypatch.setattr(Participant, "on_recover", forgetful)
     sim = run(actions=IN_DOUBT_THEN_SECOND_TX, until=6000)
     keys = [v["key"] for v in sim.violations if v["invariant"] == "locks_held"]
     assert keys[:2] == ["viol.locks_held.lost", "viol.locks_held.shared"]
@@ -444,19 +505,19 @@ def test_checker_catches_a_recovery_that_forgets_locks(monkeypatch):
 
 
 def test_checker_catches_participants_that_ignore_locks(monkeypatch):
-    monkeypatch.setattr(twopc.Participant, "handle_prepare",
+    monkeypatch.setattr(Participant, "handle_prepare",
                         lambda self, ctx, msg: self.prepare(ctx, msg.body["tx"], msg.body["key"]))
     sim = run(actions=[begin(100), begin(105)], until=3000)
     assert "viol.locks_held.shared" in {v["key"] for v in sim.violations}
 
 
 def test_every_violation_message_is_translated_from_its_own_template(monkeypatch):
-    with open(twopc.__file__, encoding="utf-8") as f:
-        source = f.read()
-    declared = set(re.findall(r'_violation\(\s*"\w+",\s*"([^"]+)"', source))
+    # The keys the checkers name: 2PC's own and the atomic-commitment kit's (whose AC3 key is built from its name).
+    declared = {f"viol.{TwoPCChecker.AC3}"}
+    for module in (checker, atomic_commit):
+        declared |= set(re.findall(r'"(viol\.[a-z_.]+)"', Path(module.__file__).read_text(encoding="utf-8")))
     assert len(declared) == 14
-    for key in declared:
-        assert key in PROTO.strings, key
+    assert declared == {k for k in PROTO.strings if k.startswith("viol.")}
     emitted = []
     bugs = [b.name for b in PROTO.bugs]
     for p in PROTO.presets:
@@ -466,10 +527,10 @@ def test_every_violation_message_is_translated_from_its_own_template(monkeypatch
         emitted += fuzz.random_run("2pc", seed, bugs=["heuristic_abort"])[1]
     # Checker paths no correct run reaches: a participant that never asks,
     # a coordinator that presumes abort while still collecting votes.
-    monkeypatch.setattr(twopc.Participant, "query_due", lambda self, ctx, tx: None)
+    monkeypatch.setattr(Participant, "query_due", lambda self, ctx, tx: None)
     emitted += preset("coordinator_crash").violations
     monkeypatch.undo()
-    monkeypatch.setattr(twopc.Coordinator, "outcome",
+    monkeypatch.setattr(Coordinator, "outcome",
                         lambda self, tx: "COMMIT" if tx in self.decisions else "ABORT")
     emitted += run(actions=[begin(100), {"at": 111, "do": "timeout", "node": "p1", "timer": "query"}],
                    until=3000).violations
@@ -480,7 +541,7 @@ def test_every_violation_message_is_translated_from_its_own_template(monkeypatch
     # The direct constructor gives the same shape for every declared key.
     for key in declared:
         args = {name: f"<{name}>" for name in placeholders(PROTO.strings[key]["en"])}
-        v = twopc._violation("atomicity", key, ("c",), **args).as_dict()
+        v = TwoPCChecker.texts.violation("atomicity", key, ("c",), **args).as_dict()
         check_violation_texts(PROTO, [v])
 
 
