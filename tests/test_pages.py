@@ -115,7 +115,7 @@ def test_bad_requests_get_an_error_page_with_a_way_back(http, rendered, url, sta
 
 def test_a_token_for_another_protocol_is_refused_with_a_link_to_where_it_runs(http, rendered):
     if "raft" not in registry.names():
-        pytest.fail("protocol 'raft' is not registered: engine/protocols/raft.py must provide it")
+        pytest.fail("protocol 'raft' is not registered: engine/protocols/raft/ must provide it")
     token = from_dict({"protocol": "raft"}).to_token()
     r = http.get(f"/play/forward?s={token}")
     assert r.status_code == 400

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 
 from engine import fuzz
+from engine.kit import log_safety
+from engine.kit.log_safety import LogSafetyChecker
 from engine.protocol import Message
 from engine.protocols import raft
+from engine.protocols.raft import checker as raft_checker
+from engine.protocols.raft import node as raft_node
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
@@ -37,6 +41,31 @@ def replies(sim, node=None):
 def leaders(sim):
     views = sim.summary()["nodes"]
     return sorted(n for n, v in views.items() if v["up"] and v["role"] == "leader")
+
+
+class CheckerWindow:
+    """A run as a checker (or the nemesis) may read it: sim.observe, the disks, the network,
+    the clock; never a node object."""
+
+    def __init__(self, sim):
+        self._sim = sim
+
+    def __getattr__(self, name):
+        assert name != "nodes", "read a node object instead of sim.observe"
+        return getattr(self._sim, name)
+
+
+def run_windowed(preset=None, **data):
+    """run(), with the checker reading the run only through a CheckerWindow."""
+    d = {"protocol": "raft", **data}
+    if preset:
+        d["preset"] = preset
+    sim = Simulation(from_dict(d), trace=True)
+    checker = sim.checker
+    after, quiet = checker.after_event, checker.on_quiet
+    sim._after_event = lambda s, n, msg: after(CheckerWindow(s), n, msg)
+    checker.on_quiet = lambda s: quiet(CheckerWindow(s))
+    return sim.run()
 
 
 def invariants(sim):
@@ -338,7 +367,7 @@ def test_converges_flags_a_follower_that_never_learns_the_commit_index(monkeypat
     original = raft.RaftNode.handle_append_entries
     monkeypatch.setattr(raft.RaftNode, "handle_append_entries",
                         lambda self, ctx, src, b: original(self, ctx, src, {**b, "commitIndex": 0}))
-    sim = run(until=10_000, actions=[{"at": 500, "do": "request", "node": "n2", "op": "put", "arg": "x=1"}])
+    sim = run_windowed(until=10_000, actions=[{"at": 500, "do": "request", "node": "n2", "op": "put", "arg": "x=1"}])
     assert [v["key"] for v in sim.violations] == ["viol.converges.behind"]
     assert sim.violations[0]["eventual"] is True
 
@@ -359,9 +388,16 @@ def test_each_bug_is_found_and_replays(bug):
 
 
 def test_every_violation_message_is_translated_from_its_own_template():
-    source = Path(raft.__file__).read_text(encoding="utf-8")
-    declared = set(re.findall(r'_violation\(\s*"\w+",\s*"([^"]+)"', source))
-    one_message = {f"viol.{name}" for name, _ in PROTO.checker_class.invariants if name != "converges"}
+    checker = PROTO.checker_class
+    # The kit's log-safety findings, each under one of the checker's invariants ...
+    assert {inv for inv, _ in checker.VIOLATIONS.values()} == set(checker.invariants) - {"converges"}
+    declared = {key for _, key in checker.VIOLATIONS.values()}
+    # ... and Raft's own (converges), named in its checker.
+    source = Path(raft_checker.__file__).read_text(encoding="utf-8")
+    own = set(re.findall(r'\.violation\(\s*"\w+",\s*"([^"]+)"', source))
+    assert own == {"viol.converges.no_leader", "viol.converges.behind"}
+    declared |= own
+    one_message = {f"viol.{name}" for name in checker.invariants if name != "converges"}
     assert declared == one_message | {"viol.converges.no_leader", "viol.converges.behind",
                                       "viol.state_machine_safety.again"}
     emitted = []
@@ -377,7 +413,25 @@ def test_every_violation_message_is_translated_from_its_own_template():
     check_violation_texts(PROTO, emitted)
     for key in declared:
         args = {name: f"<{name}>" for name in placeholders(PROTO.strings[key]["en"])}
-        check_violation_texts(PROTO, [raft._violation("log_matching", key, ("n1",), **args).as_dict()])
+        check_violation_texts(PROTO, [raft_checker.TEXTS.violation("log_matching", key, ("n1",), **args).as_dict()])
+
+
+@pytest.mark.parametrize("preset", ["figure8_bug", "volatile_vote", "no_up_to_date_check", "partitioned_leader"])
+def test_the_checker_reads_only_observations_and_disks(preset):
+    """Same trace, same violations, with the checker kept away from the node objects."""
+    free = run(preset)
+    windowed = run_windowed(preset)
+    assert windowed.trace == free.trace and windowed.violations == free.violations
+    bugs = next(p for p in PROTO.presets if p.name == preset).scenario.get("bugs")
+    assert bool(free.violations) == bool(bugs)          # the bug presets do break something
+
+
+def test_the_log_safety_checker_is_protocol_agnostic():
+    source = Path(log_safety.__file__).read_text(encoding="utf-8")
+    imports = [line for line in source.splitlines() if line.startswith(("from ", "import "))]
+    assert imports and not [line for line in imports if "protocols" in line or "raft" in line.lower()]
+    assert issubclass(PROTO.checker_class, LogSafetyChecker)
+    assert not [k for k in vars(PROTO.checker_class) if k.startswith("check_") or k == "after_event"]
 
 
 # ---------------------------------------------------------------- durability and clients
@@ -438,6 +492,7 @@ class FakeCtx:
     def __init__(self, node):
         self.node = node
         self.sent = []
+        self.facts = []      # what the node told the checker (ctx.observe)
         self.timers = {}
         self.rng = random.Random(0)
         self.now = 0
@@ -458,6 +513,9 @@ class FakeCtx:
 
     def note(self, key, **args):
         pass
+
+    def observe(self, fact, /, **args):
+        self.facts.append((fact, args))
 
     def reply(self, op, result):
         self.sent.append(("client", op, result, None))
@@ -562,6 +620,29 @@ def test_candidate_persists_its_term_and_self_vote_before_asking():
     assert "election" not in ctx.timers
 
 
+def test_the_node_reports_each_log_change_and_its_public_facts():
+    node, ctx = make_node()
+    obs = node.observe()
+    assert {k: obs[k] for k in ("role", "term", "voted_for", "log", "last_applied")} == {
+        "role": "follower", "term": 0, "voted_for": None, "log": [], "last_applied": 0}
+    append(node, ctx, 0, 0, [[1, None], [1, "x=1"]])
+    assert ctx.facts == [("log_changed", {"index": 1})]
+    ctx.facts.clear()
+    append(node, ctx, 0, 0, [[1, None]], commit=1)              # nothing new: nothing to report
+    assert ctx.facts == []
+    append(node, ctx, 1, 1, [[2, "z=3"]], term=2, src="n3")     # overwrites from index 2
+    assert ctx.facts == [("log_changed", {"index": 2})]
+    obs = node.observe()
+    assert (obs["term"], obs["log"], obs["last_applied"]) == (2, [[1, None], [2, "z=3"]], 1)
+    # A leader's no-op and a client's put are reported too.
+    leader, lctx = make_node("n1", disk={"term": 1, "votedFor": "n1", "log": [[1, None]]})
+    leader.on_timer(lctx, "election")
+    deliver(leader, lctx, "n2", "RequestVoteReply", term=2, voteGranted=True)
+    leader.on_request(lctx, "put", "y=1")
+    assert lctx.facts == [("log_changed", {"index": 2}), ("log_changed", {"index": 3})]
+    assert (leader.observe()["role"], leader.observe()["voted_for"]) == ("leader", "n1")
+
+
 def test_leader_commits_only_current_term_entries_by_counting():
     for bugs, expect in (((), 0), (("count_old_term",), 2)):
         node, ctx = make_node("n1", bugs=bugs, disk={"term": 1, "votedFor": "n1",
@@ -584,14 +665,18 @@ def test_translations_cover_every_key():
     keys += [f"timer.{t}" for t in PROTO.timers]
     keys += [f"param.{p.name}" for p in PROTO.params]
     keys += [f"bug.{b.name}" for b in PROTO.bugs]
-    keys += [f"inv.{name}" for name, _ in PROTO.checker_class.invariants]
+    keys += [f"inv.{name}" for name in PROTO.checker_class.invariants]
     for p in PROTO.presets:
         keys += [f"preset.{p.name}", f"preset.{p.name}.lesson"]
-    source = Path(raft.__file__).read_text(encoding="utf-8")
+    source = Path(raft_node.__file__).read_text(encoding="utf-8")
     emitted = set(re.findall(r'ctx\.note\("([^"]+)"', source))
     assert len(emitted) >= 10
     keys += sorted(emitted)
-    keys += [f"msg.{k}" for k in sorted(set(re.findall(r'ctx\.send\([^,]+, "([A-Za-z]+)"', source)))]
+    # Message kinds: the page looks a kind up as strings["kind.<Kind>"].
+    kinds = sorted(set(re.findall(r'ctx\.send\([^,]+, "([A-Za-z]+)"', source)))
+    assert kinds == ["AppendEntries", "AppendEntriesReply", "RequestVote", "RequestVoteReply"]
+    keys += [f"kind.{k}" for k in kinds]
+    assert [k for k in PROTO.strings if k.startswith("msg.")] == []
     for k in keys:
         assert k in PROTO.strings, k
         assert set(PROTO.strings[k]) == {"en", "zh"}, k
@@ -599,6 +684,26 @@ def test_translations_cover_every_key():
         assert en and zh and sorted(re.findall(r"\{(\w+)\}", en)) == sorted(re.findall(r"\{(\w+)\}", zh)), k
     for p in PROTO.presets:
         assert PROTO.strings[f"preset.{p.name}.lesson"]["en"] == p.lesson
+
+
+def test_declarations_write_no_english():
+    """English is written once, in strings.toml: the declarations leave every text empty."""
+    cls = type(PROTO)
+    assert (cls.title, cls.summary) == ("", "")
+    assert [p.help for p in cls.params] == [""] * len(cls.params)
+    assert [b.help for b in cls.bugs] == [""] * len(cls.bugs)
+    assert [o.help for o in cls.operations] == [""] * len(cls.operations)
+    assert [f.help for f in cls.fields] == [""] * len(cls.fields)
+    assert [(p.title, p.lesson) for p in cls.presets] == [("", "")] * len(cls.presets)
+    assert all(isinstance(name, str) for name in PROTO.checker_class.invariants)
+    d = PROTO.describe()
+    en = {k: v["en"] for k, v in PROTO.strings.items()}
+    assert (d["title"], d["summary"]) == (en["title"], en["summary"])
+    assert all(p["help"] == en[f"param.{p['name']}.help"] for p in d["params"])
+    assert all(b["help"] == en[f"bug.{b['name']}"] for b in d["bugs"])
+    assert all((p["title"], p["lesson"]) == (en[f"preset.{p['name']}"], en[f"preset.{p['name']}.lesson"])
+               for p in d["presets"])
+    assert all(i["help"] == en[f"inv.{i['name']}"] for i in d["invariants"])
 
 
 def test_declarations():
@@ -621,7 +726,7 @@ def test_fuzz_action_moves_are_valid_replayable_actions():
     for at in range(300, 5000, 50):
         sim.run_until(at - 1)
         leaders = [n for n in sim.ids if sim.up[n] and sim.nodes[n].role == "leader"]
-        got = PROTO.fuzz_action(rng, sim, at)
+        got = PROTO.fuzz_action(rng, CheckerWindow(sim), at)     # it reads sim.observe, not nodes
         if got is None:
             continue
         for a in got if isinstance(got, list) else [got]:

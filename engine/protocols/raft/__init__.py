@@ -1,0 +1,120 @@
+"""Raft (Ongaro & Ousterhout, "In Search of an Understandable Consensus
+Algorithm", USENIX ATC 2014; Ongaro's dissertation, chapter 3): the declarations.
+
+    node.py        RaftNode: one server, read it next to Figure 2 of the paper
+    checker.py     its invariants: kit.log_safety's properties, and converges
+    presets.py     the lessons' scenarios (the paper's Figure 8 among them)
+    strings.toml   every text, in English and Chinese (key scheme: docs/architecture.md)
+
+Bug toggles: volatile_vote, count_old_term, no_up_to_date_check. Each breaks
+one rule (strings.toml says which, under bug.<name>; in node.py the self.bug_*
+flags mark where), and a preset shows what follows.
+
+The declarations below write no English: a help text, a title or a lesson
+left empty is filled in from strings.toml when the protocol is built. Raft's
+own keys there: raft.<event> (narration, ctx.note) and raft.label[.candidate]
+(the line under a node on the canvas).
+"""
+
+from __future__ import annotations
+
+from ...protocol import Bug, Field, Operation, Param, Protocol
+from .checker import TEXTS, RaftChecker
+from .node import CANDIDATE, FOLLOWER, LEADER, RaftNode
+from .presets import PRESETS
+
+
+class Raft(Protocol):
+    name = "raft"
+    category = "consensus"
+    nodes_default = 5
+    nodes_min = 3
+    nodes_max = 9
+    params = (
+        Param("election_timeout", 150, 10, 10_000),
+        Param("election_spread", 100, 0, 200),
+        Param("heartbeat", 50, 5, 5_000),
+        Param("max_entries", 4, 1, 1_000),
+    )
+    bugs = (Bug("volatile_vote"), Bug("count_old_term"), Bug("no_up_to_date_check"))
+    operations = (Operation("put", arg="key=value", default="x=1"),)
+    fields = (
+        Field("role"),
+        Field("term", durable=True),
+        Field("votedFor", durable=True),
+        Field("log", durable=True),
+        Field("logStart"),
+        Field("commitIndex"),
+        Field("leader"),
+        Field("kv"),
+        Field("votes"),
+        Field("matchIndex"),
+        Field("nextIndex"),
+    )
+    roles = {FOLLOWER: "#64748b", CANDIDATE: "#d97706", LEADER: "#2563eb"}
+    timers = ("election", "heartbeat")
+    presets = PRESETS
+    strings = TEXTS.strings
+    default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
+    default_until = 10_000
+    checker_class = RaftChecker
+    # Random fault schedules (engine.fuzz): the bugs need leaders cut off in a
+    # minority that still take writes (count_old_term) and nodes restarting
+    # in the middle of elections (volatile_vote), so crashes, partitions and
+    # client writes are drawn more often than the engine's defaults.
+    fuzz_weights = {"crash": 12, "restart": 10, "drop": 1, "duplicate": 1, "partition": 10, "heal": 1,
+                    "request": 11, "timeout": 5, "protocol": 20}
+
+    def create_node(self, node_id, node_ids, params, bugs, disk):
+        return RaftNode(node_id, node_ids, params, bugs, disk)
+
+    def random_request(self, rng, node_ids):
+        key = "xyz"[rng.randrange(3)]
+        return rng.choice(node_ids), "put", f"{key}={rng.randrange(1, 10)}"
+
+    def fuzz_action(self, rng, sim, at):
+        """A Raft-aware fault for random schedules (a Jepsen-style nemesis), or None.
+
+        Four moves: two nodes time out at once (a contested term) while a third
+        bounces; a node that just voted crashes and restarts at once (does it
+        remember its vote?);
+        a client writes through the leader; the leader is cut off with less
+        than a majority around it (it accepts writes it can never commit).
+        Returns ordinary actions, so a schedule still replays as data. It reads
+        the nodes as a checker does, through sim.observe.
+        """
+        ids = sim.ids
+        up = {n: sim.observe(n) for n in ids if sim.up[n]}
+        move = rng.random()
+        if move < 0.3:
+            # Contest an election: two nodes time out at once and compete in one term,
+            # and a third crashes and restarts while their vote requests are in flight.
+            armed = [n for n in up if sim.timers[n].get("election") is not None]
+            if len(armed) >= 3:
+                a, b, v = rng.sample(armed, 3)
+                lo, hi = sim.network.latency
+                bounce = at + rng.randint(lo, hi)
+                return [{"at": at, "do": "timeout", "node": a, "timer": "election"},
+                        {"at": at, "do": "timeout", "node": b, "timer": "election"},
+                        {"at": bounce, "do": "crash", "node": v},
+                        {"at": bounce + 1, "do": "restart", "node": v}]
+        elif move < 0.45:
+            # Bounce a voter: crash a node that voted this term and bring it straight back.
+            voters = [n for n, o in up.items() if o["voted_for"] not in (None, n) and o["role"] != LEADER]
+            if voters:
+                n = rng.choice(voters)
+                return [{"at": at, "do": "crash", "node": n}, {"at": at + 1, "do": "restart", "node": n}]
+        leaders = [n for n, o in up.items() if o["role"] == LEADER]
+        if not leaders:
+            return None
+        leader = rng.choice(leaders)
+        if rng.random() < 0.5:
+            _, op, arg = self.random_request(rng, ids)
+            return {"at": at, "do": "request", "node": leader, "op": op, "arg": arg}
+        others = [n for n in ids if n != leader]
+        rng.shuffle(others)
+        k = rng.randrange(len(ids) // 2)       # companions: the leader's side stays a minority
+        return {"at": at, "do": "partition", "groups": [sorted([leader, *others[:k]]), sorted(others[k:])]}
+
+
+PROTOCOL = Raft()
