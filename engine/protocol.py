@@ -56,7 +56,7 @@ class Operation:
 
     name: str
     roles: tuple[str, ...] = ()   # roles that accept it; empty = any node
-    arg: str | None = None        # placeholder for a free-text argument, None = no argument
+    arg: str | bool | None = None  # a free-text argument's placeholder (True: strings["op.<name>.arg"]), None = none
     help: str = ""                # English; empty = strings["op.<name>.help"]
     default: str | None = None    # the argument the menu suggests (pre-filled, editable)
 
@@ -231,11 +231,18 @@ class Checker:
     # statement) and "invariant.<name>" (a short heading). A (name, English) pair
     # is accepted too, for a protocol without strings.
     invariants: tuple[str | tuple[str, str], ...] = ()
+    # The protocol's strings, set by the simulator when it builds the checker.
+    strings: dict[str, dict[str, str]] = {}
 
     def __init__(self, params: dict, bugs: frozenset, node_ids: list[str]):
         self.params = params
         self.bugs = bugs
         self.node_ids = node_ids
+
+    def violation(self, invariant: str, key: str, nodes, **args) -> Violation:
+        """A violation whose English message is strings[key]["en"] filled with args; the key
+        and args travel along, so the page shows the same message in the reader's language."""
+        return Violation(invariant, self.strings[key]["en"].format(**args), tuple(nodes), key=key, args=args)
 
     def observe(self, node_id: str, fact: str, args: dict) -> None:
         """A fact a node reported with ctx.observe while its handler ran.
@@ -289,7 +296,8 @@ class Protocol:
         t = self.text
         self.params = tuple(p if p.help else replace(p, help=t(f"param.{p.name}.help")) for p in self.params)
         self.bugs = tuple(b if b.help else replace(b, help=t(f"bug.{b.name}")) for b in self.bugs)
-        self.operations = tuple(o if o.help else replace(o, help=t(f"op.{o.name}.help"))
+        self.operations = tuple(replace(o, help=o.help or t(f"op.{o.name}.help"),
+                                        arg=t(f"op.{o.name}.arg") if o.arg is True else o.arg)
                                 for o in self.operations)
         self.fields = tuple(f if f.help else replace(f, help=t(f"field.{f.name}.help")) for f in self.fields)
         self.presets = tuple(replace(p, title=p.title or t(f"preset.{p.name}"),
@@ -332,6 +340,16 @@ class Protocol:
         recorded and replay like any other action. `sim` may be read, never changed.
         """
         return None
+
+    def settle_ms(self, params: dict, network: dict) -> int:
+        """How long `check` runs on after its faults stop (network healed, loss and
+        duplication off, every crashed node restarted) before the checker's eventual
+        properties are judged, in ms; 0 = judge none. Override it with a bound the
+        protocol's own timers justify. Default: generous, 10x the largest numeric
+        parameter or 20x the slowest message, at least 20 s and at most 120 s.
+        """
+        numbers = [v for v in params.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return int(min(120_000, max(20_000, 10 * max(numbers, default=0), 20 * network["latency"][1])))
 
     def describe(self) -> dict[str, Any]:
         """Everything the page needs, as JSON."""

@@ -122,6 +122,8 @@ class Simulation:
         # Views appear with each node's on_start (the first state event is the full view).
         self.views: dict[str, dict] = {n: {"up": True} for n in self.ids}
         self.checker = self.proto.checker_class(self.params, self.bugs, self.ids) if check else None
+        if self.checker is not None:
+            self.checker.strings = self.proto.strings
         # Hooks a checker does not override are skipped: they run once per message or event.
         self._on_send = self._hook("on_send")
         self._after_event = self._hook("after_event")

@@ -11,6 +11,7 @@ import pytest
 from engine import fuzz
 from engine.kit import log_safety
 from engine.kit.log_safety import LogSafetyChecker
+from engine.kit.strings import Texts
 from engine.protocol import Message
 from engine.protocols import raft
 from engine.protocols.raft import checker as raft_checker
@@ -413,7 +414,7 @@ def test_every_violation_message_is_translated_from_its_own_template():
     check_violation_texts(PROTO, emitted)
     for key in declared:
         args = {name: f"<{name}>" for name in placeholders(PROTO.strings[key]["en"])}
-        check_violation_texts(PROTO, [raft_checker.TEXTS.violation("log_matching", key, ("n1",), **args).as_dict()])
+        check_violation_texts(PROTO, [Texts(PROTO.strings).violation("log_matching", key, ("n1",), **args).as_dict()])
 
 
 @pytest.mark.parametrize("preset", ["figure8_bug", "volatile_vote", "no_up_to_date_check", "partitioned_leader"])

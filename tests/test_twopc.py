@@ -9,6 +9,7 @@ import pytest
 
 from engine import fuzz
 from engine.kit import atomic_commit, txtable
+from engine.kit.strings import Texts
 from engine.protocols import registry
 from engine.protocols.twopc import checker
 from engine.protocols.twopc.checker import TwoPCChecker
@@ -541,7 +542,7 @@ def test_every_violation_message_is_translated_from_its_own_template(monkeypatch
     # The direct constructor gives the same shape for every declared key.
     for key in declared:
         args = {name: f"<{name}>" for name in placeholders(PROTO.strings[key]["en"])}
-        v = TwoPCChecker.texts.violation("atomicity", key, ("c",), **args).as_dict()
+        v = Texts(PROTO.strings).violation("atomicity", key, ("c",), **args).as_dict()
         check_violation_texts(PROTO, [v])
 
 

@@ -32,12 +32,10 @@ and "viol.<AC3>".
 from __future__ import annotations
 
 from ..protocol import Checker, Violation
-from .strings import Texts
 from .wal import LogReader
 
 
 class AtomicCommitChecker(Checker):
-    texts: Texts                      # the protocol's strings
     coordinator = "c"                 # the node that starts transactions and logs decisions
     # Log records (record[0]); record[1] is always the transaction.
     YES = "PREPARED"                  # a participant's durable yes vote
@@ -60,7 +58,7 @@ class AtomicCommitChecker(Checker):
         self.found: list[Violation] = []
 
     def v(self, invariant, key, nodes, **args) -> Violation:
-        return self.texts.violation(invariant, key, nodes, **args)
+        return self.violation(invariant, key, nodes, **args)
 
     # ------------------------------------------------------------ what is said
 

@@ -64,7 +64,7 @@ its log changed (the changed suffix), it applied entries (those entries), it
 became leader (the committed prefix, once a term) or the committed prefix
 grew (every node's last entry).
 
-A protocol subclasses LogSafetyChecker, sets `texts` (its strings) and the
+A protocol subclasses LogSafetyChecker (its strings come from the simulator), sets the
 class attributes below (LEADER, ONE_VOTE, DISK_LOG, invariants, VIOLATIONS),
 and may override the hooks `entry_text` (how an entry reads in a message)
 and `last_key` (which of two logs is more up to date). It adds invariants of
@@ -87,13 +87,12 @@ placeholders:
 from __future__ import annotations
 
 from ..protocol import Checker
-from .strings import Texts, distinct
+from .strings import distinct
 
 BOOTED = -1
 
 
 class LogSafetyChecker(Checker):
-    texts: Texts                      # the protocol's strings
     LEADER = "leader"                 # the role that leads a term
     ONE_VOTE = True                   # one vote per node per term (a voting protocol)
     DISK_LOG = "log"                  # where a node's durable log lives on its disk
@@ -141,7 +140,7 @@ class LogSafetyChecker(Checker):
 
     def v(self, what, nodes, **args):
         invariant, key = self.VIOLATIONS[what]
-        return self.texts.violation(invariant, key, nodes, **args)
+        return self.violation(invariant, key, nodes, **args)
 
     # ------------------------------------------------------------ observing
 

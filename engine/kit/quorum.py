@@ -17,6 +17,14 @@ class Tally:
     def add(self, voter: str, yes: bool) -> None:
         self.votes[voter] = yes
 
+    def __contains__(self, voter: str) -> bool:
+        """Has this voter answered (yes or no)?"""
+        return voter in self.votes
+
+    def yes(self) -> list[str]:
+        """The voters that said yes, in the order they first voted."""
+        return [v for v, ok in self.votes.items() if ok]
+
     def granted(self) -> int:
         return sum(1 for ok in self.votes.values() if ok)
 

@@ -18,8 +18,9 @@ own keys there: raft.<event> (narration, ctx.note) and raft.label[.candidate]
 
 from __future__ import annotations
 
+from ...kit.strings import load_strings
 from ...protocol import Bug, Field, Operation, Param, Protocol
-from .checker import TEXTS, RaftChecker
+from .checker import RaftChecker
 from .node import CANDIDATE, FOLLOWER, LEADER, RaftNode
 from .presets import PRESETS
 
@@ -37,7 +38,7 @@ class Raft(Protocol):
         Param("max_entries", 4, 1, 1_000),
     )
     bugs = (Bug("volatile_vote"), Bug("count_old_term"), Bug("no_up_to_date_check"))
-    operations = (Operation("put", arg="key=value", default="x=1"),)
+    operations = (Operation("put", arg=True, default="x=1"),)
     fields = (
         Field("role"),
         Field("term", durable=True),
@@ -54,7 +55,7 @@ class Raft(Protocol):
     roles = {FOLLOWER: "#64748b", CANDIDATE: "#d97706", LEADER: "#2563eb"}
     timers = ("election", "heartbeat")
     presets = PRESETS
-    strings = TEXTS.strings
+    strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 10_000
     checker_class = RaftChecker

@@ -9,10 +9,7 @@ ctx.observe("log_changed", ...)) and the engine-owned disk.
 from __future__ import annotations
 
 from ...kit.log_safety import LogSafetyChecker
-from ...kit.strings import Texts, load_strings
 from .node import LEADER, entry_text
-
-TEXTS = Texts(load_strings(__file__))   # the package's strings.toml (the protocol's strings too)
 
 
 class RaftChecker(LogSafetyChecker):
@@ -23,7 +20,6 @@ class RaftChecker(LogSafetyChecker):
     in its term, and every node has committed what the leader has.
     """
 
-    texts = TEXTS
     LEADER = LEADER
     invariants = (*LogSafetyChecker.invariants, "converges")
     entry_text = staticmethod(entry_text)
@@ -49,14 +45,14 @@ class RaftChecker(LogSafetyChecker):
         top = max(node["term"] for node in nodes.values())
         leader = next((n for n in leaders if nodes[n]["term"] == top), None)
         if leader is None:
-            return [TEXTS.violation("converges", "viol.converges.no_leader", self.node_ids, term=top, ms=settle)]
+            return [self.violation("converges", "viol.converges.no_leader", self.node_ids, term=top, ms=settle)]
         lead = nodes[leader]
         behind = [n for n, node in nodes.items()
                   if n != leader and (node["term"] != top or node["leader"] != leader
                                       or node["commit_index"] != lead["commit_index"])]
         if behind:
             n = behind[0]
-            return [TEXTS.violation("converges", "viol.converges.behind", (n, leader), node=n, leader=leader,
+            return [self.violation("converges", "viol.converges.behind", (n, leader), node=n, leader=leader,
                                     term=nodes[n]["term"], index=nodes[n]["commit_index"],
                                     lead=lead["commit_index"])]
         return []

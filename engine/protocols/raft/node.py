@@ -165,7 +165,7 @@ class RaftNode(Node):
                 ctx.set_timer("heartbeat", self.heartbeat)
             elif self.role == CANDIDATE:
                 for p in self.peers:
-                    if p not in self.tally.votes:
+                    if p not in self.tally:
                         self.send_request_vote(ctx, p)
                 ctx.set_timer("heartbeat", self.heartbeat)
 
@@ -505,7 +505,7 @@ class RaftNode(Node):
             v["matchIndex"] = dict(self.match_index)
             v["nextIndex"] = dict(self.next_index)
         elif self.role == CANDIDATE:
-            v["votes"] = [n for n, ok in self.tally.votes.items() if ok]
+            v["votes"] = self.tally.yes()
         # The line under the node on the canvas (translated by the page).
         if self.role == CANDIDATE:
             v["label"] = ["raft.label.candidate", {"term": self.term, "votes": len(v["votes"]),

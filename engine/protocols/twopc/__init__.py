@@ -30,7 +30,7 @@ class TwoPhaseCommit(Protocol):
         Param("no_voter", 0, 0, 8),
     )
     bugs = (Bug("heuristic_abort"),)
-    operations = (Operation("begin", roles=("coordinator",), arg="key", default="x"),)
+    operations = (Operation("begin", roles=("coordinator",), arg=True, default="x"),)
     fields = (
         Field("role"),
         Field("next_tx", durable=True),

@@ -15,14 +15,12 @@ Nodes are read only through what they report (sim.observe: Node.observe).
 from __future__ import annotations
 
 from ...kit.atomic_commit import AtomicCommitChecker
-from ...kit.strings import Texts, load_strings
 from .node import COORDINATOR
 
 
 class TwoPCChecker(AtomicCommitChecker):
     invariants = ("atomicity", "commit_needs_prepared", "commit_matches_decision", "decision_stable",
                   "locks_held", "all_resolved")
-    texts = Texts(load_strings(__file__))
     coordinator = COORDINATOR
 
     def __init__(self, params, bugs, node_ids):
