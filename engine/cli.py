@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from . import fuzz
+from . import fuzz, limits
 from .protocols import load_protocol_file, registry
 from .scenario import ScenarioError, from_dict, from_json, from_token
 from .sim import ProtocolError, Simulation
@@ -49,13 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--until", type=int)
     run.add_argument("--jsonl", action="store_true", help="one JSON event per line, then the summary")
 
-    ck = sub.add_parser("check", help="random fault schedules against the safety invariants", parents=[files])
+    ck = sub.add_parser("check", help="random fault schedules, drawn setups: safety, eventual properties, "
+                                      "handler errors", parents=[files])
     ck.add_argument("--protocol")
     ck.add_argument("--bug", action="append", default=[])
     ck.add_argument("--runs", type=int, default=300)
-    ck.add_argument("--seed", type=int, default=1)
-    ck.add_argument("--until", type=int)
-    ck.add_argument("--nodes", type=int)
+    ck.add_argument("--seed", type=int, default=1, help="run i uses seed+i (default 1)")
+    ck.add_argument("--until", type=int, help="ms of faults in each run (default: the protocol's run length)")
+    ck.add_argument("--nodes", type=int, help="pin the node count (default: drawn in the protocol's range)")
+    ck.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="pin a parameter (repeatable); the others are drawn within their bounds")
+    ck.add_argument("--network", metavar="JSON",
+                    help='pin network settings, e.g. \'{"latency":[10,30],"loss":0,"duplicate":0}\'')
+    ck.add_argument("--faults", default="all", metavar="LIST",
+                    help="comma list of fault kinds to inject (default all): " + ",".join(fuzz.FAULTS))
+    ck.add_argument("--settle", type=int, metavar="MS",
+                    help="ms of calm after the faults before eventual properties are judged "
+                         "(default: the protocol's settle_ms; 0: judge none)")
 
     bn = sub.add_parser("bench", help="events per second for each protocol", parents=[files])
     bn.add_argument("--protocol", action="append", default=[])
@@ -153,6 +164,104 @@ def _format_event(ev: dict) -> str:
     return f"{ev['t']:>7} #{ev['seq']:<6} {ev['type']:<9} {_dumps(rest)}"
 
 
+def _parse_params(proto, pins: list[str]) -> dict:
+    """--param NAME=VALUE, typed by the parameter's kind (validated later, as a scenario's)."""
+    out = {}
+    for pin in pins:
+        name, eq, text = pin.partition("=")
+        name, text = name.strip(), text.strip()
+        if not eq or not name:
+            raise UsageError(f"--param {pin!r} must be NAME=VALUE")
+        decl = next((p for p in proto.params if p.name == name), None)
+        if decl is None:
+            names = ", ".join(p.name for p in proto.params) or "(none)"
+            raise ScenarioError(f"unknown parameter {name!r} for {proto.name}; expected one of: {names}"[:300])
+        if decl.kind == "choice":
+            out[name] = text
+            continue
+        try:
+            out[name] = int(text) if decl.kind == "int" else float(text)
+        except ValueError:
+            kind = "an integer" if decl.kind == "int" else "a number"
+            raise ScenarioError(f"param {name} must be {kind}, got {text!r}"[:200]) from None
+    return out
+
+
+def _parse_network(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        net = json.loads(text)
+    except ValueError as e:
+        raise ScenarioError(f"--network is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ScenarioError("--network is nested too deeply") from None
+    if not isinstance(net, dict):
+        raise ScenarioError("network must be an object")
+    return net
+
+
+def _pins(names: list[str], pinned, what: str) -> str:
+    """'params drawn' / 'params drawn, hold=5 pinned' / 'params pinned' / 'no params'."""
+    if not names:
+        return f"no {what}"
+    if not pinned:
+        return f"{what} drawn"
+    if all(n in pinned for n in names):
+        return f"{what} pinned"
+    return f"{what} drawn, " + ", ".join(f"{n}={_dumps(pinned[n])}" for n in names if n in pinned) + " pinned"
+
+
+def _check_summary(proto, model: fuzz.Model, bugs) -> str:
+    faults = "all" if model.faults == fuzz.FAULTS else ",".join(model.faults)
+    hi = min(proto.nodes_max, limits.MAX_NODES)
+    nodes = f"nodes {model.nodes}" if model.nodes is not None else f"nodes {proto.nodes_min}..{hi}"
+    drawn = [k for k, f in (("latency", "delay"), ("loss", "loss"), ("duplicate", "duplicate"))
+             if f in model.faults and k not in model.network]
+    said = ([", ".join(drawn) + " drawn"] if drawn else []) + \
+        [f"{k}={_dumps(v)} pinned" for k, v in model.network.items()]
+    network = "network: " + ", ".join(said) if said else "default network"
+    if not fuzz.has_eventual(proto):
+        settle = "no eventual properties"
+    elif model.settle == 0:
+        settle = "eventual properties not judged"
+    elif model.settle is None:
+        settle = "eventual properties judged after the protocol's settle time"
+    else:
+        settle = f"eventual properties judged after {model.settle} ms"
+    parts = [f"faults: {faults}", _pins([p.name for p in proto.params], model.params, "params"), nodes,
+             network, settle]
+    if bugs:
+        parts.append("bugs " + ",".join(bugs))
+    return "; ".join(parts)
+
+
+def _write(out, text: str) -> bool:
+    """Write and flush; False when the reader has gone (a closed pipe: `check ... | head -1`)."""
+    try:
+        out.write(text)
+        out.flush()
+        return True
+    except (BrokenPipeError, ValueError, OSError):   # ValueError: the stream is closed
+        _silence(out)
+        return False
+
+
+def _silence(stream) -> None:
+    """Point a broken stdout at /dev/null, so the interpreter's final flush does not
+    fail too (that would print a traceback and turn the exit code into 120)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
 def cmd_check(args, out, err):
     if not args.protocol:
         raise UsageError("check needs --protocol (or a --protocol-file)")
@@ -163,21 +272,40 @@ def cmd_check(args, out, err):
         if b not in [x.name for x in proto.bugs]:
             raise ScenarioError(f"unknown bug {b!r} for {proto.name}; expected one of: "
                                 f"{', '.join(x.name for x in proto.bugs) or '(none)'}")
-    # Validate the shared fields once, so a bad --until/--nodes is a clean error.
-    from_dict({"protocol": proto.name, "seed": args.seed, "bugs": args.bug,
-               **({"until": args.until} if args.until is not None else {}),
-               **({"nodes": args.nodes} if args.nodes is not None else {})})
+    faults = fuzz.parse_faults(args.faults)
+    params, network = fuzz.validate_pins(proto, _parse_params(proto, args.param), _parse_network(args.network),
+                                         args.nodes)
+    # Validate the shared fields once, so a bad --seed/--until is a clean error.
+    base = from_dict({"protocol": proto.name, "seed": args.seed, "bugs": args.bug,
+                      **({"until": args.until} if args.until is not None else {})})
+    if args.seed + args.runs - 1 > limits.MAX_SEED:
+        raise UsageError(f"--seed={args.seed} with --runs={args.runs} passes the largest seed {limits.MAX_SEED}")
+    if args.settle is not None and not 0 <= args.settle <= limits.MAX_UNTIL_MS - base.until:
+        raise UsageError(f"--settle={args.settle} is out of range [0, {limits.MAX_UNTIL_MS - base.until}] "
+                         f"(a run lasts at most {limits.MAX_UNTIL_MS} ms)")
+    model = fuzz.Model(faults=faults, params=params, network=network, nodes=args.nodes, settle=args.settle)
+    model.fallback(proto)   # a pinned combination the protocol refuses everywhere: exit 2 now
     scenario, found, done = fuzz.check(proto.name, bugs=args.bug, runs=args.runs, seed=args.seed,
-                                       until=args.until, nodes=args.nodes)
+                                       until=args.until, model=model)
     if scenario is None:
-        out.write(f"ok: {done} random fault schedules, no safety violation ({proto.name}"
-                  f"{', bugs ' + ','.join(args.bug) if args.bug else ''})\n")
+        _write(out, f"{proto.name}: {done} runs, no violation ({_check_summary(proto, model, args.bug)})\n")
         return 0
     v = found[0]
-    out.write(f"VIOLATION after {done} schedule(s): {v['invariant']} at t={v['t']}: {v['message']}\n")
-    out.write("scenario (replay with: python -m engine run FILE):\n")
-    out.write(json.dumps(scenario.to_dict(), sort_keys=True, indent=1, ensure_ascii=False) + "\n")
-    out.write(f"token: {scenario.to_token()}\n")
+    runs = f"{done} run{'s' if done != 1 else ''}"
+    if v.get("error") is not None:
+        head = f"PROTOCOL ERROR after {runs}: {v['message']}"
+    elif v.get("eventual"):
+        head = (f"VIOLATION (eventual) after {runs}: {v['invariant']} at t={v['t']}: {v['message']} "
+                f"(judged after {v.get('settle', 0)} ms without faults)")
+    else:
+        head = f"VIOLATION after {runs}: {v['invariant']} at t={v['t']}: {v['message']}"
+    files = "".join(f"--protocol-file {f} " for f in getattr(args, "protocol_file", []))
+    text = (f"{head}\n"
+            f"scenario ({scenario.nodes} nodes, {len(scenario.actions)} actions after shrinking; "
+            f"replay with: python -m engine {files}run FILE):\n"
+            + json.dumps(scenario.to_dict(), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+            + f"token: {scenario.to_token()}\n")
+    _write(out, text)
     return 1
 
 
@@ -211,12 +339,15 @@ def main(argv=None, out=None, err=None) -> int:
         args = build_parser().parse_args(argv)
         _load_protocol_files(args)
         if args.cmd == "list":
-            return cmd_list(args, out)
-        if args.cmd == "run":
-            return cmd_run(args, out)
-        if args.cmd == "check":
-            return cmd_check(args, out, err)
-        return cmd_bench(args, out)
+            code = cmd_list(args, out)
+        elif args.cmd == "run":
+            code = cmd_run(args, out)
+        elif args.cmd == "check":
+            code = cmd_check(args, out, err)   # writes and flushes itself: a closed pipe keeps its exit code
+        else:
+            code = cmd_bench(args, out)
+        out.flush()
+        return code
     except (UsageError, ScenarioError) as e:
         err.write(f"error: {e}\n")
         return 2
@@ -226,5 +357,6 @@ def main(argv=None, out=None, err=None) -> int:
     except ProtocolError as e:
         err.write(f"protocol error: {e}\n")
         return 3
-    except BrokenPipeError:
+    except BrokenPipeError:   # `run ... | head`: the reader has what it wanted
+        _silence(out)
         return 0

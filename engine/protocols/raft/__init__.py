@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ...kit.strings import load_strings
 from ...protocol import Bug, Field, Operation, Param, Protocol
-from .checker import RaftChecker
+from .checker import RaftChecker, stable_leader_possible
 from .node import CANDIDATE, FOLLOWER, LEADER, RaftNode
 from .presets import PRESETS
 
@@ -65,6 +65,16 @@ class Raft(Protocol):
     # client writes are drawn more often than the engine's defaults.
     fuzz_weights = {"crash": 12, "restart": 10, "drop": 1, "duplicate": 1, "partition": 10, "heal": 1,
                     "request": 11, "timeout": 5, "protocol": 20}
+
+    def settle_ms(self, params, network):
+        """Calm time `check` gives before judging `converges`: the checker's own bound
+        (RaftChecker.settle_time) with room to catch up 200 AppendEntries batches; 0 when
+        no leader can last with these timers, so nothing eventual is promised."""
+        hi = network["latency"][1]
+        if not stable_leader_possible(params, hi):
+            return 0
+        width = params["election_timeout"] * params["election_spread"] // 100
+        return 20 * (params["election_timeout"] + width) + 4 * params["heartbeat"] + 200 * 2 * hi
 
     def create_node(self, node_id, node_ids, params, bugs, disk):
         return RaftNode(node_id, node_ids, params, bugs, disk)

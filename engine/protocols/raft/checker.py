@@ -12,6 +12,13 @@ from ...kit.log_safety import LogSafetyChecker
 from .node import LEADER, entry_text
 
 
+def stable_leader_possible(params, latency_hi) -> bool:
+    """Can a leader keep its followers? Its heartbeat must land before their timeout, and
+    randomized timeouts must be spread wider than a round trip or votes may split forever."""
+    width = params["election_timeout"] * params["election_spread"] // 100
+    return params["heartbeat"] + latency_hi < params["election_timeout"] and width > 2 * latency_hi
+
+
 class RaftChecker(LogSafetyChecker):
     """Raft's safety properties, checked incrementally (see kit.log_safety), and converges:
 
@@ -26,12 +33,14 @@ class RaftChecker(LogSafetyChecker):
 
     def settle_time(self, sim) -> int | None:
         """How long after the last action a stable, caught-up cluster may be expected, or
-        None when it may not: timeouts too close together can split the vote forever."""
+        None when it may not: timeouts too close together can split the vote forever,
+        and heartbeats slower than the election timeout let no leader last (Raft asks
+        broadcastTime << electionTimeout, section 5.6)."""
         p = self.params
         hi = sim.network.latency[1]
-        width = p["election_timeout"] * p["election_spread"] // 100
-        if sim.network.loss > 0 or width <= 2 * hi:
+        if sim.network.loss > 0 or not stable_leader_possible(p, hi):
             return None
+        width = p["election_timeout"] * p["election_spread"] // 100
         longest = max(len(sim.disk[n].get("log") or ()) for n in self.node_ids)
         catch_up = (longest // p["max_entries"] + 1) * 2 * hi     # one round trip per AppendEntries batch
         return 20 * (p["election_timeout"] + width) + catch_up + 4 * p["heartbeat"]
