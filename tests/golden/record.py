@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine import fuzz, registry  # noqa: E402
-from engine.cli import main  # noqa: E402
+from engine import fuzz, registry
+from engine.cli import main
 
 PROTOCOLS = ("2pc", "raft")
 RUNS = 200
