@@ -299,6 +299,9 @@ def cmd_check(args, out, err):
                 f"(judged after {v.get('settle', 0)} ms without faults)")
     else:
         head = f"VIOLATION after {runs}: {v['invariant']} at t={v['t']}: {v['message']}"
+    others = list(dict.fromkeys(f["invariant"] for f in found[1:] if f["invariant"] != v["invariant"]))
+    if others:     # the same run breaks these too (3PC under a partition: atomicity as well)
+        head += f"\nalso broken in this run: {', '.join(others)}"
     files = "".join(f"--protocol-file {f} " for f in getattr(args, "protocol_file", []))
     text = (f"{head}\n"
             f"scenario ({scenario.nodes} nodes, {len(scenario.actions)} actions after shrinking; "

@@ -92,10 +92,15 @@ class Preset:
     title: str = ""
     lesson: str = ""
     scenario: dict = field(default_factory=dict)
+    # Invariants the lesson shows breaking with no bug toggle on: the protocol's own
+    # limits (3PC under a partition). A preset with neither bugs nor expects breaks none.
+    expects: tuple[str, ...] = ()
 
     def describe(self) -> dict:
-        return {"name": self.name, "title": self.title, "lesson": self.lesson,
-                "scenario": self.scenario}
+        d = {"name": self.name, "title": self.title, "lesson": self.lesson, "scenario": self.scenario}
+        if self.expects:
+            d["expects"] = list(self.expects)
+        return d
 
 
 @dataclass
@@ -291,6 +296,10 @@ class Protocol:
     # 10-30 ms message flight is visible on screen.
     default_speed = 0.1
     checker_class: type[Checker] = Checker
+    # The fault kinds (engine.fuzz.FAULTS) the correct protocol claims to survive with
+    # no safety violation; None = all of them. 3PC, safe only with bounded delays,
+    # survives crashes but not partitions, loss or early timeouts.
+    tolerates: tuple[str, ...] | None = None
 
     def __init__(self):
         t = self.text

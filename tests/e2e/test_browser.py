@@ -440,3 +440,33 @@ def test_nodes_stay_put_whatever_the_caption_says(open_page):
     assert where() == home
     page.keyboard.press("Escape")
     assert where() == home
+
+
+def test_3pc_decides_where_2pc_blocks_in_both_languages(open_page):
+    """The same coordinator crash: 2PC's participants stay PREPARED, 3PC's decide and let go."""
+    page = ready(open_page("/play/3pc?preset=coordinator_crash"))
+    assert model(page, "Object.keys(m.nodes).sort()") == ["c", "p1", "p2", "p3"]
+    set_speed(page, 1)                    # 10x
+    page.click("#play")
+    # Before the coordinator returns at 2165 ms, every participant has decided on its own.
+    page.wait_for_function("window.__pp.t >= 1800", timeout=30000)
+    page.click("#play")                   # pause
+    for p in ("p1", "p2", "p3"):
+        assert model(page, f"m.nodes.{p}.status.tx1") == "ABORTED"
+        decided = model(page, f"m.events.find(e => e.type === 'state' && e.node === {p!r} && "
+                              "((e.changes.status || {}).tx1 === 'ABORTED')).t")
+        assert decided < 2165                 # while c was still down
+    page.select_option("#lang", "zh")
+    expect(page.locator("#lesson")).to_contain_text(re.compile(r"[\u4e00-\u9fff]"))
+    expect(page.locator("#log")).to_contain_text("能否提交")      # kind.CanCommit, translated
+    page.select_option("#lang", "en")
+    expect(page.locator("#log")).to_contain_text("CanCommit")
+
+
+def test_message_names_are_translated_in_raft_too(open_page):
+    """Raft's message kinds are looked up as kind.<Kind>, like every protocol's."""
+    page = ready(open_page("/play/raft?preset=replication"))
+    step_until_in_flight(page, "RequestVote")
+    page.select_option("#lang", "zh")
+    expect(page.locator("#log")).to_contain_text("请求投票")
+    page.select_option("#lang", "en")
