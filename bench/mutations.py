@@ -10,8 +10,10 @@ lists them, each with the real-world bug it imitates). For each, the repo's
 engine/, tests/ and examples/ are copied to a scratch folder, the edit is
 applied there, and:
 
-  check  `python -m engine check --protocol P` with its default budget (and
-         default fault model) runs in that copy; exit 1 = caught, 0 = missed.
+  check  `python -m engine check --protocol P` with its default budget runs in
+         that copy, under the faults the protocol claims to survive
+         (Protocol.tolerates: all for 2PC and Raft, crashes for 3PC);
+         exit 1 = caught, 0 = missed.
   tests  `pytest tests/test_<pkg>.py tests/test_contract.py -k P` runs in that
          copy (not the golden-trace test: it pins bytes, so it would "catch"
          every edit and say nothing about the tests); a failure = caught.
@@ -36,8 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.mutants import MUTANTS, PACKAGES
+from engine import registry
 
-COPY = ("engine", "tests", "examples", "pyproject.toml")
+COPY = ("engine", "playground", "templates", "static", "tests", "examples", "pyproject.toml")
 
 
 def scratch_copy(dest: Path) -> None:
@@ -73,6 +76,9 @@ def one(m: dict, with_tests: bool, runs: int | None) -> dict:
         apply(dest, m)
         py = sys.executable
         cmd = [py, "-m", "engine", "check", "--protocol", m["protocol"]]
+        tolerates = registry.get(m["protocol"]).tolerates
+        if tolerates:      # check within the faults the correct protocol survives (3PC: crashes)
+            cmd += ["--faults", ",".join(tolerates)]
         if runs:
             cmd += ["--runs", str(runs)]
         code, out = run(cmd, dest, 1800)

@@ -256,6 +256,11 @@ class Checker:
         done), so a violation is reported after the event that caused it.
         """
 
+    def on_reply(self, sim, node_id: str, op: str, result) -> list[Violation] | None:
+        """Observe what a client is told (ctx.reply), as it is told: an acknowledged write
+        is a promise the checker can hold the protocol to."""
+        return None
+
     def on_send(self, sim, msg: Message) -> list[Violation] | None:
         """Observe a message as it is sent (for history-based invariants)."""
         return None

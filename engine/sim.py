@@ -81,8 +81,13 @@ class _NodeContext:
             hook(self.node_id, fact, args)
 
     def reply(self, op: str, result) -> None:
-        if self._sim.tracing:
-            self._sim._emit({"type": "reply", "node": self.node_id, "op": op, "result": result})
+        sim = self._sim
+        if sim.tracing:
+            sim._emit({"type": "reply", "node": self.node_id, "op": op, "result": result})
+        if sim._on_reply is not None:
+            found = sim._on_reply(sim, self.node_id, op, result)
+            if found:
+                sim._report(found)
 
 
 class Simulation:
@@ -128,6 +133,7 @@ class Simulation:
         self._on_send = self._hook("on_send")
         self._after_event = self._hook("after_event")
         self._observe = self._hook("observe")
+        self._on_reply = self._hook("on_reply")
 
         # One boot event starts every node, so checkers never see a half-started cluster.
         # It has an action's priority and is pushed first: it precedes even actions at t=0.

@@ -512,12 +512,21 @@ def test_checker_catches_participants_that_ignore_locks(monkeypatch):
     assert "viol.locks_held.shared" in {v["key"] for v in sim.violations}
 
 
+def test_checker_catches_a_participant_that_locks_the_wrong_key(monkeypatch):
+    """Waking the first waiter for a released lock, whatever key it waits on: isolation is gone."""
+    real = Participant.prepare
+    monkeypatch.setattr(Participant, "prepare", lambda self, ctx, tx, key: real(self, ctx, tx, "zz"))
+    sim = run(actions=[begin(100)], until=3000)
+    found = [v for v in sim.violations if v["key"] == "viol.locks_held.wrong_key"]
+    assert found and found[0]["args"]["wanted"] == "x" and found[0]["args"]["item"] == "zz"
+
+
 def test_every_violation_message_is_translated_from_its_own_template(monkeypatch):
     # The keys the checkers name: 2PC's own and the atomic-commitment kit's (whose AC3 key is built from its name).
     declared = {f"viol.{TwoPCChecker.AC3}"}
     for module in (checker, atomic_commit):
         declared |= set(re.findall(r'"(viol\.[a-z_.]+)"', Path(module.__file__).read_text(encoding="utf-8")))
-    assert len(declared) == 14
+    assert len(declared) == 15
     assert declared == {k for k in PROTO.strings if k.startswith("viol.")}
     emitted = []
     bugs = [b.name for b in PROTO.bugs]

@@ -14,6 +14,11 @@ below), the properties of the Raft paper's Figure 3 (dissertation Figure 3.2):
                         committed entry
   state_machine_safety  if a server has applied a log entry at a given index,
                         no other server ever applies a different entry there
+  acked_committed       a client told its write succeeded (ctx.reply with
+                        {"ok": True, "index": i, "term": t}) was told the
+                        truth: entry i of term t is committed by the end of
+                        the event that answered (a protocol whose replies
+                        say it otherwise overrides `acked_entry`)
 
 and two lemmas they rest on, checked because they fail first and so make a
 bug visible in a short run:
@@ -57,7 +62,8 @@ A node that boots (first start or restart) is read from index 1: its whole
 log is new to the checker, no report needed.
 
 The engine-owned disk: sim.disk[n][DISK_LOG], every node's durable log (a
-crashed node's too), for committed_electable.
+crashed node's too), for committed_electable. And the clients' replies
+(Checker.on_reply), for acked_committed.
 
 Cost: after each event the checker looks at the node that acted, O(1) unless
 its log changed (the changed suffix), it applied entries (those entries), it
@@ -97,7 +103,7 @@ class LogSafetyChecker(Checker):
     ONE_VOTE = True                   # one vote per node per term (a voting protocol)
     DISK_LOG = "log"                  # where a node's durable log lives on its disk
     invariants = ("election_safety", "leader_append_only", "log_matching", "leader_completeness",
-                  "one_vote_per_term", "committed_electable", "state_machine_safety")
+                  "one_vote_per_term", "committed_electable", "state_machine_safety", "acked_committed")
     # What is found -> (invariant, strings key of its message).
     VIOLATIONS = {
         "two_leaders": ("election_safety", "viol.election_safety"),
@@ -108,6 +114,7 @@ class LogSafetyChecker(Checker):
         "committed_erasable": ("committed_electable", "viol.committed_electable"),
         "applied_other": ("state_machine_safety", "viol.state_machine_safety"),
         "applied_other_again": ("state_machine_safety", "viol.state_machine_safety.again"),
+        "acked_uncommitted": ("acked_committed", "viol.acked_committed"),
     }
 
     def __init__(self, params, bugs, node_ids):
@@ -127,6 +134,7 @@ class LogSafetyChecker(Checker):
         # with the same command and the same term at index - 1; then any two
         # logs sharing (index, term) share everything before it.
         self.entry_at = {}         # (index, term) -> (command, previous term, node)
+        self.acked = []            # (node, index, term) told to clients during this event
 
     # ------------------------------------------------------------ hooks
 
@@ -137,6 +145,12 @@ class LogSafetyChecker(Checker):
     def last_key(self, log) -> tuple:
         """How up to date a log is, as a key to compare: (last entry's term, length)."""
         return (log[-1][0], len(log)) if log else (0, 0)
+
+    def acked_entry(self, op, result) -> tuple[int, int] | None:
+        """(index, term) of the write a successful reply acknowledges, or None."""
+        if isinstance(result, dict) and result.get("ok") and "index" in result and "term" in result:
+            return result["index"], result["term"]
+        return None
 
     def v(self, what, nodes, **args):
         invariant, key = self.VIOLATIONS[what]
@@ -150,6 +164,11 @@ class LogSafetyChecker(Checker):
             d = self.changed[node_id]
             if not d or i < d:        # (BOOTED, below every index, stays)
                 self.changed[node_id] = i
+
+    def on_reply(self, sim, node_id, op, result):
+        entry = self.acked_entry(op, result)
+        if entry is not None:      # judged after the event, once what it applied is counted
+            self.acked.append((node_id, *entry))
 
     def after_event(self, sim, n, msg):
         if n is None:
@@ -189,7 +208,16 @@ class LogSafetyChecker(Checker):
             self.check_applied(n, obs["log"], last_applied, found)
             if len(self.applied) > k:
                 self.check_electable(sim, found)
+        if self.acked:
+            self.check_acked(found)
         return found
+
+    def check_acked(self, found):
+        applied = self.applied
+        for node, index, term in self.acked:
+            if index > len(applied) or applied[index - 1][0] != term:
+                found.append(self.v("acked_uncommitted", (node,), node=node, index=index, term=term))
+        self.acked = []
 
     # ------------------------------------------------------------ the properties
 

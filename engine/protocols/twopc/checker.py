@@ -28,6 +28,7 @@ class TwoPCChecker(AtomicCommitChecker):
         # Per participant, from its log: key -> the PREPARED tx with no outcome yet, and tx -> key.
         self.in_doubt: dict[str, dict[str, str]] = {n: {} for n in self.participants}
         self.key_of: dict[str, dict[str, str]] = {n: {} for n in self.participants}
+        self.writes: dict[str, str] = {}   # tx -> the key its Prepare asked to lock
 
     # ------------------------------------------------------------ commit_matches_decision
 
@@ -38,11 +39,20 @@ class TwoPCChecker(AtomicCommitChecker):
 
     # ------------------------------------------------------------ locks_held
 
+    def on_send(self, sim, msg):
+        if msg.kind == "Prepare" and msg.src == COORDINATOR:
+            self.writes.setdefault(msg.body["tx"], msg.body["key"])   # the key a transaction writes
+        return super().on_send(sim, msg)
+
     def participant_record(self, node, record, found):
         """The log says which locks an in-doubt transaction holds."""
         kind, tx = record[0], record[1]
         if kind == "PREPARED":
             key = record[2]
+            wanted = self.writes.get(tx, key)
+            if wanted != key:
+                found.append(self.v("locks_held", "viol.locks_held.wrong_key", (node,),
+                                    node=node, tx=tx, item=key, wanted=wanted))
             other = self.in_doubt[node].get(key)
             if other is not None and other != tx:
                 found.append(self.v("locks_held", "viol.locks_held.shared", (node,),
