@@ -82,7 +82,7 @@ def one(m: dict, with_tests: bool, runs: int | None) -> dict:
         if runs:
             cmd += ["--runs", str(runs)]
         code, out = run(cmd, dest, 1800)
-        result = {"id": m["id"], "protocol": m["protocol"], "what": m["what"],
+        result = {"id": m["id"], "protocol": m["protocol"], "what": m["what"], "equivalent": m.get("equivalent"),
                   "check": {0: "missed", 1: "caught"}.get(code, f"error {code}"),
                   "check_output": out.strip().splitlines()[:3]}
         if with_tests:
@@ -108,17 +108,25 @@ def main(argv=None) -> int:
         results = list(pool.map(lambda m: one(m, not args.no_tests, args.runs), chosen))
     for r in results:
         tests = f"  tests {r['tests']:7}" if "tests" in r else ""
-        print(f"{r['id']:10} check {r['check']:7}{tests}  {r['what']}")
+        eq = "  (equivalent)" if r["equivalent"] else ""
+        print(f"{r['id']:10} check {r['check']:7}{tests}  {r['what']}{eq}")
     print()
-    for proto in dict.fromkeys(r["protocol"] for r in results):
-        rs = [r for r in results if r["protocol"] == proto]
-        line = f"{proto}: check caught {sum(r['check'] == 'caught' for r in rs)}/{len(rs)}"
+
+    def score(rs, label):
+        line = f"{label}: check caught {sum(r['check'] == 'caught' for r in rs)}/{len(rs)}"
         if not args.no_tests:
             line += f", tests caught {sum(r.get('tests') == 'caught' for r in rs)}/{len(rs)}"
             line += f", either {sum('caught' in (r['check'], r.get('tests')) for r in rs)}/{len(rs)}"
         print(line)
-    total = len(results)
-    print(f"all: check caught {sum(r['check'] == 'caught' for r in results)}/{total}")
+
+    for proto in dict.fromkeys(r["protocol"] for r in results):
+        rs = [r for r in results if r["protocol"] == proto]
+        score(rs, f"{proto} (all {len(rs)})")
+        real = [r for r in rs if not r["equivalent"]]
+        if len(real) < len(rs):
+            score(real, f"{proto} (without {len(rs) - len(real)} equivalent)")
+    score(results, "all")
+    score([r for r in results if not r["equivalent"]], "all without equivalent")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False))
     return 0
