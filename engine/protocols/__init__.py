@@ -33,7 +33,8 @@ class Registry:
                 proto = getattr(mod, "PROTOCOL", None)
                 if isinstance(proto, Protocol):
                     found[proto.name] = proto
-            self._protocols = found
+            # By protocol name, not module name: 2pc before 3pc (module twopc sorts after threepc).
+            self._protocols = dict(sorted(found.items()))
         return self._protocols
 
     def add(self, proto: Protocol) -> None:
