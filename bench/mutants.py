@@ -296,17 +296,14 @@ def _m(n, find, replace, what, equivalent=None):
 
 MUTANTS += [
     # ------------------------------------------------------------ coordinator, phase one
-    # check (crash,restart,duplicate; 300 runs): caught (precommit_needs_yes, run 1)
     _m(1,
        'elif all(self.votes[tx].get(p) == "yes" for p in self.participants):',
        'elif all(v == "yes" for v in self.votes[tx].values()):',
        "coordinator checks only the votes received so far: precommits on the first yes, with votes still missing"),
-    # check (crash,restart,duplicate; 300 runs): caught (precommit_needs_yes, run 1)
     _m(2,
        'elif all(self.votes[tx].get(p) == "yes" for p in self.participants):',
        'elif 2 * sum(v == "yes" for v in self.votes[tx].values()) > len(self.participants):',
        "coordinator precommits once a majority voted yes (quorum thinking in an atomic-commit protocol)"),
-    # check (crash,restart,duplicate; 300 runs): caught (commit_needs_yes, run 1)
     _m(3,
        'ctx.note("3pc.vote_timeout", tx=tx, missing=", ".join(missing))\n'
        '            self.decide(ctx, tx, "ABORT")',
@@ -314,24 +311,20 @@ MUTANTS += [
        '            self.decide(ctx, tx, "COMMIT")',
        "vote timeout commits instead of aborting (a silent participant taken as a yes)"),
     # ------------------------------------------------------------ coordinator, phase two
-    # check (crash,restart,duplicate; 300 runs): caught (decision_stable+atomicity, run 7)
     _m(4,
        '            self.later(ctx, "flush", tx, self.params["log_delay"])',
        '            for p in self.participants:\n'
        '                ctx.send(p, "PreCommit", tx=tx)   # before the PRECOMMIT write has finished\n'
        '            self.later(ctx, "flush", tx, self.params["log_delay"])',
        "coordinator sends PreCommit while the PRECOMMIT record is still being written (async log flush)"),
-    # check (crash,restart,duplicate; 300 runs): missed: rare timing (c must crash in the ~40 ms between PreCommit and the Acks and stay down > precommit_timeout); found at run 547 of 3000; preset termination_commit shows it
     _m(5,
        '        wal.append(ctx, self.disk, "PRECOMMIT", tx)\n',
        '',
        "coordinator keeps PRECOMMIT in memory only: never force-writes it before sending PreCommit"),
-    # check (crash,restart,duplicate; 300 runs): missed: compound schedule (abort variant + c recovering with mixed READY/PRECOMMITTED + a crash during its PreCommit round); directed schedule reaches atomicity
     _m(6,
        'if self.params["ack_timeout_decision"] == "commit" or tx in self.terminating:',
        'if self.params["ack_timeout_decision"] == "commit":',
        "ack-timeout abort variant also applied to the PreCommit round a recovered coordinator runs"),
-    # check (crash,restart,duplicate; 300 runs): missed: masked; a premature END only stops re-sends, and a participant that missed the decision was down, so it asks on restart
     _m(7,
        '        if (phase == "PRECOMMIT") != (state == "PRECOMMITTED"):\n'
        '            return   # a late Ack of the other step\n',
@@ -339,12 +332,10 @@ MUTANTS += [
        "coordinator does not match an Ack to its step: a late/duplicate PreCommit Ack counts as a decision Ack",
        equivalent="the coordinator only ends early; a participant that missed the decision was down and asks on restart"),
     # ------------------------------------------------------------ coordinator, phase three
-    # check (crash,restart,duplicate; 300 runs): missed: mostly masked (a restarted c re-learns the outcome by asking); found at run 1541 of 3000 (abort variant, every participant down at the decision)
     _m(8,
        '        wal.append(ctx, self.disk, decision, tx)\n',
        '',
        "coordinator does not force-write its COMMIT/ABORT decision before telling the client and participants"),
-    # check (crash,restart,duplicate; 300 runs): caught (all_resolved, run 1)
     _m(9,
        '        for p in self.acks[tx]:\n'
        '            ctx.send(p, kind, tx=tx)\n'
@@ -352,12 +343,10 @@ MUTANTS += [
        '        for p in self.acks[tx]:\n'
        '            ctx.send(p, kind, tx=tx)',
        "decision sent once and never re-sent until acknowledged"),
-    # check (crash,restart,duplicate; 300 runs): caught (all_resolved, run 1)
     _m(10,
        'if self.phase.get(tx) in ("COMMITTING", "ABORTING"):',
        'if self.phase.get(tx) == "COMMITTING":',
        "only commits are re-sent; an Abort is sent once (presumed-abort shortcut without the matching ack logic)"),
-    # check (crash,restart,duplicate; 300 runs): caught (decision_stable+atomicity, run 1)
     _m(11,
        '        n = self.disk.get("next_tx", 1)\n'
        '        tx = f"tx{n}"\n'
@@ -367,33 +356,28 @@ MUTANTS += [
        '        self.next_tx = n + 1   # in memory only: the id counter is not persisted',
        "transaction id counter not persisted: a restarted coordinator reuses transaction ids"),
     # ------------------------------------------------------------ coordinator, recovery
-    # check (crash,restart,duplicate; 300 runs): missed: rare timing, same window as 3pc-05; found at run 547 of 3000; preset termination_commit shows it
     _m(12,
        '                self.phase[tx] = "RECOVERING"\n'
        '                self.ask(ctx, tx)',
        '                self.decide(ctx, tx, "ABORT")',
        "recovering coordinator with a PRECOMMIT record and no decision aborts unilaterally (2PC presumed abort)"),
-    # check (crash,restart,duplicate; 300 runs): missed: safe under crash+restart+duplicate (with PRECOMMIT logged and bounded delays nobody can have aborted); unsafe once a PreCommit is lost (directed drop schedule)
     _m(13,
        '                self.phase[tx] = "RECOVERING"\n'
        '                self.ask(ctx, tx)',
        '                self.decide(ctx, tx, "COMMIT")',
        "recovering coordinator with a PRECOMMIT record commits unilaterally (everyone voted yes, after all)",
        equivalent="only breaks 3PC once a message is lost, which 3PC does not claim to survive (a drop action breaks atomicity)"),
-    # check (crash,restart,duplicate; 300 runs): caught (all_resolved, run 2)
     _m(14,
        '                self.acks[tx] = list(self.participants)\n'
        '                self.send_decision(ctx, tx)',
        '                self.acks[tx] = list(self.participants)',
        "recovering coordinator with a logged decision but no END does not resume sending it"),
-    # check (crash,restart,duplicate; 300 runs): missed: compound schedule (p1/p3 commit by termination while p2 is down READY, then p1/p3 down when c returns); directed schedule reaches atomicity
     _m(15,
        '        missing = [p for p in self.participants if p not in answers]\n'
        '        if missing:',
        '        missing = [p for p in self.participants if p not in answers]\n'
        '        if not answers:',
        "recovering coordinator applies the termination rules to whoever answered, not waiting for everyone"),
-    # check (crash,restart,duplicate; 300 runs): caught (decision_stable+atomicity, run 24)
     _m(16,
        '        if state in OUTCOMES:\n'
        '            ctx.note("3pc.learned", tx=tx, node=msg.src, state=state)\n'
@@ -401,33 +385,27 @@ MUTANTS += [
        '        elif tx in self.asking:',
        '        if tx in self.asking:',
        "recovering coordinator does not adopt a decision a participant reports; its rules then abort on COMMITTED"),
-    # check (crash,restart,duplicate; 300 runs): missed: rare race (every participant down at PreCommit, c down before its ack timeout, c back just as the participants re-ask); directed schedule reaches atomicity
     _m(17,
        'self.decide(ctx, tx, "ABORT")      # all READY (a decided answer was adopted on arrival)',
        'self.decide(ctx, tx, "COMMIT")      # all READY, but the PRECOMMIT record says everyone voted yes',
        "recovering coordinator commits when every participant answers READY (trusting its PRECOMMIT record)"),
     # ------------------------------------------------------------ participant, votes and locks
-    # check (crash,restart,duplicate; 300 runs): caught (precommit_needs_yes, run 1: the checker reads READY from the log)
     _m(18,
        'self.write(ctx, "READY", tx, key)   # the yes vote is durable before it leaves',
        'self.replay(("READY", tx, key))   # the yes vote kept in memory only',
        "participant does not force-write its yes vote (READY) before replying"),
-    # check (crash,restart,duplicate; 300 runs): caught (precommit_needs_yes, run 204: needs a duplicate CanCommit whose yes overtakes the no)
     _m(19,
        'ctx.send(COORDINATOR, "Vote", tx=tx, vote="no" if state == "ABORTED" else "yes")',
        'ctx.send(COORDINATOR, "Vote", tx=tx, vote="yes")',
        "a repeated/late CanCommit gets a yes even though the participant has aborted"),
-    # check (crash,restart,duplicate; 300 runs): missed: no invariant covers isolation (two transactions in doubt on one key)
     _m(20,
        'if holder is not None or self.index == self.params["no_voter"]:',
        'if self.index == self.params["no_voter"]:',
        "participant votes yes without checking the lock: two transactions in doubt on the same key"),
-    # check (crash,restart,duplicate; 300 runs): caught (all_resolved locks, run 1)
     _m(21,
        'elif state in OUTCOMES and self.locks.get(self.keys.get(tx)) == tx:',
        'elif state == "COMMITTED" and self.locks.get(self.keys.get(tx)) == tx:',
        "lock released on commit only: an aborted transaction leaks its lock"),
-    # check (crash,restart,duplicate; 300 runs): missed: no invariant covers isolation; all_resolved only flags locks held, not locks missing
     _m(22,
        '        for record in wal.records(self.disk):\n'
        '            self.replay(record)\n',
@@ -436,33 +414,29 @@ MUTANTS += [
        '        self.locks = {}   # the lock table is volatile\n',
        "locks not re-acquired on recovery: a restarted participant in doubt no longer holds its key"),
     # ------------------------------------------------------------ participant, PreCommit and decision
-    # check (crash,restart,duplicate; 300 runs): missed: safe here (recovery decides only with every node's answer); only turns a commit into an abort, and non-triviality is not checked
     _m(23,
        '            self.write(ctx, "PRECOMMITTED", tx)\n'
        '            ctx.note("3pc.precommitted", tx=tx, node=msg.src)',
        '            self.replay(("PRECOMMITTED", tx))   # in memory only\n'
        '            ctx.note("3pc.precommitted", tx=tx, node=msg.src)',
-       "participant does not force-write PRECOMMITTED before acknowledging PreCommit"),
-    # check (crash,restart,duplicate; 300 runs): missed: a decided participant receives a PreCommit only when two deciders disagree: not reached under the tolerated faults
+       "participant does not force-write PRECOMMITTED before acknowledging PreCommit",
+       equivalent="recovery decides only once every node has answered, so the lost record can only turn a commit into an abort after a crash, which AC1-AC5 allow"),
     _m(24,
        '        if state in OUTCOMES:   # decided already: say so, whoever is precommitting adopts it\n'
        '            ctx.send(msg.src, "Ack", tx=tx, state=state)\n'
        '            return\n',
        '',
        "participant that already decided acknowledges a PreCommit as if PRECOMMITTED (own state not checked)"),
-    # check (crash,restart,duplicate; 300 runs): missed: needs the abort variant with ready_timeout close to the ack timeout; found at run 552 of 3000
     _m(25,
        '                self.deadlines.clear(ctx, "ready_timeout", tx)\n'
        '                self.later(ctx, "precommit_timeout", tx, self.params["precommit_timeout"])',
        '                self.later(ctx, "precommit_timeout", tx, self.params["precommit_timeout"])',
        "PreCommit arms the precommit timeout but does not cancel the (shorter) ready timeout"),
-    # check (crash,restart,duplicate; 300 runs): caught (all_resolved, run 1)
     _m(26,
        'if msg.src == COORDINATOR and tx in self.status:',
        'if msg.src == COORDINATOR and state in IN_DOUBT:',
        "participant acknowledges a decision only when it changes its state: a re-sent one it already knows is never acked"),
     # ------------------------------------------------------------ termination protocol
-    # check (crash,restart,duplicate; 300 runs): missed: safe under crash-only with bounded delays (every participant still up is in the same state); unsafe with a lost PreCommit (directed drop schedule; check with +drop finds it at run 772)
     _m(27,
        '        if state == "READY" and "commit_on_ready_timeout" in self.bugs:',
        '        if True:   # decide locally: READY -> abort, PRECOMMITTED -> commit\n'
@@ -471,37 +445,31 @@ MUTANTS += [
        '        if state == "READY" and "commit_on_ready_timeout" in self.bugs:',
        "no termination protocol: a participant that times out applies Skeen's local rule alone",
        equivalent="only breaks 3PC once a message is lost, which 3PC does not claim to survive (a drop action breaks atomicity)"),
-    # check (crash,restart,duplicate; 300 runs): missed: ABORTED next to PRECOMMITTED in a termination round needs a lost Abort (outside the model; directed drop schedule reaches atomicity)
     _m(28,
        '    if "ABORTED" in found:\n'
        '        return "aborted"\n',
        '',
        "termination rules ignore ABORTED: a PRECOMMITTED or COMMITTED answer wins over an abort",
        equivalent="only breaks 3PC once a message is lost, which 3PC does not claim to survive (a drop action breaks atomicity)"),
-    # check (crash,restart,duplicate; 300 runs): missed: under crash-only a PRECOMMITTED participant times out only if c never decided, so abort is safe; only non-triviality suffers; unsafe with a lost DoCommit (directed drop schedule)
     _m(29,
        '    if "PRECOMMITTED" in found:\n'
        '        return "precommitted"\n',
        '',
        "termination rules ignore PRECOMMITTED: every in-doubt state aborts (2PC-style termination)",
        equivalent="only breaks 3PC once a message is lost, which 3PC does not claim to survive (a drop action breaks atomicity)"),
-    # check (crash,restart,duplicate; 300 runs): caught (precommit_needs_yes, run 3)
     _m(30,
        '        if rule in ("aborted", "all_ready"):',
        '        if rule == "aborted":',
        "termination coordinator commits when everyone is READY (all_ready falls through to the commit path)"),
-    # check (crash,restart,duplicate; 300 runs): missed: every node elects the same (highest) leader from the same durable states: equivalent for safety under the model
     _m(31,
        'leader = min([self.id, *candidates], key=number)',
        'leader = max([self.id, *candidates], key=number)',
        "termination election picks the highest-numbered participant while StateReq hands over to the lowest",
        equivalent="every node elects the same participant from the same durable states: same outcomes, another leader"),
-    # check (crash,restart,duplicate; 300 runs): missed: liveness only (followers loop through leader_silent until c returns); all_resolved's settle time absorbs the delay
     _m(32,
        'candidates = [p for p, s in answers.items() if s in IN_DOUBT and p not in rnd["restarted"]]',
        'candidates = [p for p, s in answers.items() if s in IN_DOUBT]',
        "termination election may pick a participant that just restarted (it never leads: it is recovering)"),
-    # check (crash,restart,duplicate; 300 runs): caught (all_resolved, run 24)
     _m(33,
        '        if state is None:\n'
        '            # It never voted',
@@ -511,19 +479,16 @@ MUTANTS += [
        '            # It never voted',
        "participant that already decided ignores StateReq (asker sees it as crashed)"),
     # ------------------------------------------------------------ participant recovery
-    # check (crash,restart,duplicate; 300 runs): caught (decision_stable+atomicity, run 31)
     _m(34,
        '            ctx.note("3pc.recover_in_doubt", tx=tx, state=state, item=self.keys[tx])\n'
        '            self.ask(ctx, tx)',
        '            ctx.note("3pc.recover_in_doubt", tx=tx, state=state, item=self.keys[tx])\n'
        '            self.start_round(ctx, tx)',
        "restarted participant runs the ordinary termination protocol among participants, as if it had timed out"),
-    # check (crash,restart,duplicate; 300 runs): missed: compound schedule (every participant down at c's decision, c down when they return); directed schedule reaches atomicity
     _m(35,
        '        elif len(answers) == len(self.node_ids) - 1:',
        '        elif len(answers) >= len(self.participants) - 1:',
        "recovering participant decides once the other participants answered, without waiting for the coordinator"),
-    # check (crash,restart,duplicate; 300 runs): caught (decision_stable+atomicity, run 165)
     _m(36,
        '        if COORDINATOR in answers and COORDINATOR not in rnd["restarted"]:',
        '        if False:',

@@ -12,7 +12,8 @@ applied there, and:
 
   check  `python -m engine check --protocol P` with its default budget runs in
          that copy, under the faults the protocol claims to survive
-         (Protocol.tolerates: all for 2PC and Raft, crashes for 3PC);
+         (Protocol.tolerates: all for 2PC and Raft; for 3PC crashes, restarts,
+         duplicates and its crash-only nemesis);
          exit 1 = caught, 0 = missed.
   tests  `pytest tests/test_<pkg>.py tests/test_contract.py -k P` runs in that
          copy (not the golden-trace test: it pins bytes, so it would "catch"

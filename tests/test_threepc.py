@@ -73,7 +73,7 @@ def test_declares_coordinator_and_participants_and_a_json_description():
     choice = next(p for p in desc["params"] if p["name"] == "ack_timeout_decision")
     assert choice["kind"] == "choice" and choice["choices"] == ["commit", "abort"] and choice["default"] == "commit"
     assert {n for n, _ in PROTO.invariants} == {"atomicity", "decision_stable", "commit_needs_yes",
-                                                "precommit_needs_yes", "all_resolved"}
+                                                "precommit_needs_yes", "locks_held", "all_resolved"}
 
 
 def _all_runs():
@@ -404,6 +404,67 @@ def test_checker_catches_a_precommit_sent_without_every_yes(monkeypatch):
     assert keys[0] == "viol.precommit_needs_yes" and "viol.commit_needs_yes" in keys
 
 
+def test_nodes_report_their_phases_in_doubt_states_and_locks():
+    """What the checker and the nemesis read (Node.observe): every open transaction, not only the
+    recent ones the view shows, with its phase or in-doubt state, and the lock table."""
+    sim = Simulation(from_dict({"protocol": "3pc", "network": FIXED, "until": 3000, "actions": [begin(100)]}))
+    sim.run_until(150)      # the votes are in (140), PRECOMMIT is being written
+    assert sim.observe("c") == {"unfinished": {"tx1": "LOGGING"}}
+    assert sim.observe("p1") == {"in_doubt": {"tx1": "READY"}, "locks": {"x": "tx1"}}
+    sim.run_until(215)      # PreCommit arrived at 210
+    assert sim.observe("p1") == {"in_doubt": {"tx1": "PRECOMMITTED"}, "locks": {"x": "tx1"}}
+    sim.run()
+    assert sim.observe("c") == {"unfinished": {}} and sim.observe("p1") == {"in_doubt": {}, "locks": {}}
+
+
+def test_locks_held_catches_a_participant_that_votes_yes_on_a_locked_key(monkeypatch):
+    """Isolation: tx2's CanCommit on x arrives while tx1 is READY on x; a participant that
+    forgets to look at its locks votes yes on both."""
+    original = threepc_node.Participant.on_can_commit
+
+    def careless(self, ctx, msg):
+        held, self.locks = self.locks, {}          # votes as if nothing were locked
+        original(self, ctx, msg)
+        self.locks = {**held, **self.locks}
+    monkeypatch.setitem(threepc_node.Participant.HANDLERS, "CanCommit", careless)
+    sim = run(network=FIXED, until=3000, actions=[begin(100), begin(105)])
+    found = [v for v in sim.violations if v["invariant"] == "locks_held"]
+    assert found and found[0]["key"] == "viol.locks_held.shared"
+    assert found[0]["args"] == {"node": "p1", "tx": "tx2", "item": "x", "holder": "tx1"}
+    check_violation_texts(PROTO, found)
+    monkeypatch.undo()                             # the real participant votes no on tx2 instead
+    sim = run(network=FIXED, until=3000, actions=[begin(100), begin(105)])
+    assert sim.violations == [] and notes(sim, "3pc.vote_no_locked", "p1")
+
+
+def test_locks_held_catches_a_recovery_that_does_not_take_its_locks_back(monkeypatch):
+    """p2 restarts READY (participant_restart): its log says it holds x for tx1, its lock table must too."""
+    original = threepc_node.Participant.on_recover
+
+    def forgetful(self, ctx):
+        original(self, ctx)
+        self.locks = {}
+    monkeypatch.setattr(threepc_node.Participant, "on_recover", forgetful)
+    sim = preset("participant_restart")
+    found = [v for v in sim.violations if v["invariant"] == "locks_held"]
+    assert found and found[0]["key"] == "viol.locks_held.lost" and found[0]["t"] == 1500
+    assert found[0]["args"] == {"node": "p2", "tx": "tx1", "item": "x"}
+    check_violation_texts(PROTO, found)
+
+
+def test_locks_held_catches_a_yes_vote_that_locks_another_key(monkeypatch):
+    real = threepc_node.Participant.write
+
+    def write(self, ctx, *record):
+        if record[0] == "READY":
+            record = (*record[:2], "zz")           # locks some other key than the one it writes
+        real(self, ctx, *record)
+    monkeypatch.setattr(threepc_node.Participant, "write", write)
+    sim = run(network=FIXED, until=3000, actions=[begin(100)])
+    found = [v for v in sim.violations if v["key"] == "viol.locks_held.wrong_key"]
+    assert found and found[0]["args"] == {"node": "p1", "tx": "tx1", "item": "zz", "wanted": "x"}
+
+
 def test_every_violation_message_is_translated_from_its_own_template():
     emitted = []
     for p in PROTO.presets:
@@ -448,6 +509,70 @@ def test_each_bug_is_caught_by_crash_only_schedules(bug):
     caught = next((seed for seed in range(1, 101)
                    if fuzz.random_run("3pc", seed, weights=CRASH_ONLY, bugs=[bug])[1]), None)
     assert caught is not None       # measured: seed 1 and seed 5
+
+
+# ---------------------------------------------------------------- the nemesis (fuzz_action)
+
+TOLERATED = fuzz.Model(faults=PROTO.tolerates)
+
+
+def _nemesis_moves(monkeypatch, seeds):
+    """Run check's schedules under 3PC's fault model; return what the nemesis returned, with the
+    time it was asked at, and each run's outcome."""
+    moves, outcomes = [], []
+    real = type(PROTO).fuzz_action
+
+    def spy(self, rng, sim, at):
+        before = (json.dumps(sim.snapshot(), sort_keys=True), len(sim.actions), sim.now)
+        move = real(self, rng, sim, at)
+        assert (json.dumps(sim.snapshot(), sort_keys=True), len(sim.actions), sim.now) == before   # reads only
+        if move is not None:
+            moves.append((at, move))
+        return move
+    monkeypatch.setattr(type(PROTO), "fuzz_action", spy)
+    for seed in seeds:
+        outcomes.append(fuzz.fuzz_run("3pc", seed, TOLERATED))
+    return moves, outcomes
+
+
+def test_the_nemesis_is_part_of_3pcs_fault_model_and_weighted():
+    assert "protocol" in PROTO.tolerates and PROTO.fuzz_weights["protocol"] > 0
+    assert {"crash", "restart", "duplicate"} <= set(PROTO.tolerates)
+
+
+def test_the_nemesis_only_crashes_and_restarts_and_its_schedules_replay(monkeypatch):
+    moves, outcomes = _nemesis_moves(monkeypatch, range(1, 41))
+    assert len(moves) >= 40
+    for at, move in moves:
+        assert isinstance(move, list) and move
+        assert {a["do"] for a in move} <= {"crash", "restart"}, move
+        assert all(a["at"] >= at and a["node"] in ("c", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8")
+                   for a in move), move
+    for out in outcomes:
+        assert out.found == [], out.scenario.to_json()       # the correct protocol survives it
+    for out in outcomes[:10]:
+        again = from_dict(json.loads(out.scenario.to_json()))
+        assert Simulation(out.scenario).run().trace == Simulation(again).run().trace
+
+
+def test_the_nemesis_reaches_the_windows_blind_crashes_rarely_do():
+    """The coordinator down between its PRECOMMIT and the Acks for longer than the participants'
+    timeouts (they terminate without it: precommit_timeout), and back asking (recover_ask)."""
+    def reached(model):
+        hits = 0
+        for seed in range(1, 201):
+            sim = Simulation(fuzz.fuzz_run("3pc", seed, model).scenario).run()
+            keys = {e["key"] for e in sim.trace if e["type"] == "note"}
+            hits += {"3pc.precommit_timeout", "3pc.recover_ask"} <= keys
+        return hits
+    blind = reached(fuzz.Model(faults=("crash", "restart", "duplicate")))
+    aimed = reached(TOLERATED)
+    assert aimed >= 3 * max(blind, 1), (blind, aimed)      # measured: 2 blind, 10 aimed
+
+
+def test_check_with_the_nemesis_finds_nothing_in_the_correct_protocol():
+    code, text = _check_cli("--faults", ",".join(PROTO.tolerates), "--runs", "300")
+    assert code == 0, text
 
 
 def test_same_scenario_same_trace():

@@ -16,6 +16,16 @@ and Recovery in Database Systems", ch. 7), under the names a viewer reads:
   AC5 all_resolved           once failures are repaired and nothing new fails for
                              long enough, every process decides (eventual)
 
+and, opt-in (LOCKS = True), the isolation an in-doubt participant owes the
+transactions after it (strict two-phase locking held across crashes):
+
+  locks_held                 a transaction a participant voted yes on holds the lock
+                             on the key it writes until its outcome is logged: the
+                             yes record names that key (the one the coordinator asked
+                             for), no two in-doubt transactions share a key at one
+                             participant, and the node's reported lock table holds
+                             every in-doubt lock, after a restart too
+
 The checker reads each node's write-ahead log (kit.wal, the engine-owned
 disk) incrementally and the decision messages as they are sent; it never
 reads a node's attributes. A protocol subclasses it and says which records
@@ -26,7 +36,8 @@ Violations carry translated messages: the protocol's strings must hold
 "viol.atomicity.committed", "viol.atomicity.aborted",
 "viol.decision_stable.reannounced", "viol.decision_stable.announced_other",
 "viol.decision_stable.log_lost", "viol.decision_stable.commit_after_abort",
-and "viol.<AC3>".
+and "viol.<AC3>"; with LOCKS, "viol.locks_held.wrong_key", "viol.locks_held.shared"
+and "viol.locks_held.lost", and the invariant "locks_held" in `invariants`.
 """
 
 from __future__ import annotations
@@ -45,6 +56,11 @@ class AtomicCommitChecker(Checker):
     # Messages that announce a decision: kind -> decision, or kind -> None to read body["decision"].
     ANNOUNCE = {"Commit": "COMMIT", "Abort": "ABORT", "Outcome": None}
     AC3 = "commit_needs_prepared"     # the name of AC3 in this protocol
+    # locks_held, opt-in. The YES record takes the lock on the key at record[2]; the
+    # outcome record (COMMITTED, ABORTED) releases it.
+    LOCKS = False
+    WRITES = "Prepare"                # the coordinator's message whose body["key"] names the key a tx writes
+    LOCK_TABLE = "locks"              # the field of a participant's observe(): its lock table, key -> tx
 
     def __init__(self, params, bugs, node_ids):
         super().__init__(params, bugs, node_ids)
@@ -56,6 +72,10 @@ class AtomicCommitChecker(Checker):
         self.decision: dict[str, str] = {}       # logged as a decision
         self.announced: dict[str, str] = {}      # told to anyone
         self.found: list[Violation] = []
+        # locks_held, per participant, from its log: key -> the tx voted yes with no outcome yet, tx -> key.
+        self.in_doubt: dict[str, dict[str, str]] = {n: {} for n in self.participants}
+        self.key_of: dict[str, dict[str, str]] = {n: {} for n in self.participants}
+        self.writes: dict[str, str] = {}   # tx -> the key the coordinator asked it to lock
 
     def v(self, invariant, key, nodes, **args) -> Violation:
         return self.violation(invariant, key, nodes, **args)
@@ -67,6 +87,8 @@ class AtomicCommitChecker(Checker):
         return node_id == self.coordinator
 
     def on_send(self, sim, msg):
+        if self.LOCKS and msg.kind == self.WRITES and msg.src == self.coordinator:
+            self.writes.setdefault(msg.body["tx"], msg.body["key"])   # the key a transaction writes
         if msg.kind not in self.ANNOUNCE or not self.announcer(msg.src):
             return
         tx = msg.body["tx"]
@@ -93,6 +115,8 @@ class AtomicCommitChecker(Checker):
                 self.coordinator_logged(node_id, record, found)
             else:
                 self.participant_logged(node_id, record, found)
+        if self.LOCKS and node_id != self.coordinator:
+            self.locks_enforced(sim, node_id, found)
         self.after_records(sim, node_id, found)
         return found
 
@@ -116,6 +140,8 @@ class AtomicCommitChecker(Checker):
         kind, tx = record[0], record[1]
         if kind == self.YES:
             self.voted_yes.setdefault(tx, []).append(node)
+        if self.LOCKS:
+            self.locks_logged(node, record, found)
         self.participant_record(node, record, found)
         if kind == self.COMMITTED:
             self.committed.setdefault(tx, []).append(node)
@@ -136,3 +162,37 @@ class AtomicCommitChecker(Checker):
 
     def participant_committed(self, node, tx, found) -> None:
         """Hook: a participant logged COMMITTED (2PC: the coordinator must have logged COMMIT)."""
+
+    # ------------------------------------------------------------ locks_held (opt-in: LOCKS)
+
+    def locks_logged(self, node, record, found) -> None:
+        """The log says which locks an in-doubt transaction holds: its yes vote takes the lock
+        on the key at record[2], its outcome releases it."""
+        kind, tx = record[0], record[1]
+        if kind == self.YES:
+            key = record[2]
+            wanted = self.writes.get(tx, key)
+            if wanted != key:
+                found.append(self.v("locks_held", "viol.locks_held.wrong_key", (node,),
+                                    node=node, tx=tx, item=key, wanted=wanted))
+            other = self.in_doubt[node].get(key)
+            if other is not None and other != tx:
+                found.append(self.v("locks_held", "viol.locks_held.shared", (node,),
+                                    node=node, tx=tx, item=key, holder=other))
+            self.in_doubt[node][key] = tx
+            self.key_of[node][tx] = key
+        elif kind in (self.COMMITTED, self.ABORTED) and tx in self.key_of[node]:
+            key = self.key_of[node].pop(tx)     # the outcome is logged: its lock may go
+            if self.in_doubt[node].get(key) == tx:
+                del self.in_doubt[node][key]
+
+    def locks_enforced(self, sim, node_id, found) -> None:
+        """The node's lock table (what it enforces) holds every in-doubt transaction's lock."""
+        facts = sim.observe(node_id)
+        if facts is None:
+            return   # down: its locks are on disk, in its yes records
+        locks = facts[self.LOCK_TABLE]
+        for key, tx in self.in_doubt[node_id].items():
+            if locks.get(key) != tx:
+                found.append(self.v("locks_held", "viol.locks_held.lost", (node_id,),
+                                    node=node_id, tx=tx, item=key))

@@ -7,6 +7,7 @@ ch. 7. The declarations.
     node.py        the coordinator and the participants (the protocol itself)
     checker.py     its invariants, on top of kit.atomic_commit
     presets.py     the lessons' scenarios
+    nemesis.py     a fault-injecting adversary aimed at 3PC's windows, for `check`
     strings.toml   every text, in English and Chinese (key scheme: docs/architecture.md)
 
 2PC blocks when the coordinator dies after everyone voted yes: a prepared
@@ -74,6 +75,7 @@ from __future__ import annotations
 from ...kit.strings import load_strings
 from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
 from .checker import ThreePCChecker, settle_time
+from .nemesis import Nemesis
 from .node import COORDINATOR, Coordinator, Participant
 from .presets import EXPECTS, PRESET_SCENARIOS
 
@@ -113,8 +115,14 @@ class ThreePhaseCommit(Protocol):
     presets = tuple(Preset(name, scenario=scenario, expects=EXPECTS.get(name, ()))
                     for name, scenario in PRESET_SCENARIOS.items())
     # Safe with bounded delays only: crashes, restarts and duplicates, not partitions,
-    # loss, long delays or timers forced early (check --faults crash,restart finds nothing).
-    tolerates = ("crash", "restart", "duplicate")
+    # loss, long delays or timers forced early (check --faults crash,restart finds nothing);
+    # "protocol" is its nemesis (fuzz_action), whose moves are crashes and restarts only.
+    tolerates = ("crash", "restart", "duplicate", "protocol")
+    # Random schedules (engine.fuzz): the nemesis is asked often, beside the blind crashes
+    # (3) and restarts (4), since it acts only when a transaction is in one of its windows
+    # (about one call in five); and every window is a transaction in flight, so clients
+    # begin more of them than the engine's default (6).
+    fuzz_weights = {"protocol": 12, "request": 10}
     strings = load_strings(__file__)
     checker_class = ThreePCChecker
 
@@ -154,6 +162,10 @@ class ThreePhaseCommit(Protocol):
 
     def settle_ms(self, params, network):
         return settle_time(params, network["latency"][1])
+
+    def fuzz_action(self, rng, sim, at):
+        """A 3PC-aware nemesis: crashes and restarts aimed at 3PC's windows (nemesis.py)."""
+        return Nemesis(rng, sim, at).move()
 
 
 PROTOCOL = ThreePhaseCommit()

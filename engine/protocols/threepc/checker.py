@@ -9,6 +9,13 @@ announces decisions too:
   decision_stable      no log loses records, no two announcements contradict
   commit_needs_yes     (AC3) a COMMIT decision or COMMITTED record only after every
                        participant force-wrote its yes vote (READY)
+  locks_held           (opt-in: LOCKS) isolation: a participant's yes vote (READY,
+                       the key at record[2]) takes the lock on the key its CanCommit
+                       names, and the transaction holds it, READY and PRECOMMITTED,
+                       until its outcome is logged: no two in-doubt transactions
+                       share a key at a participant, and the lock table it reports
+                       (observe()["locks"]) holds every in-doubt lock, after a
+                       restart too
 
 3PC's own:
 
@@ -40,9 +47,12 @@ def settle_time(params: dict, latency_max: int) -> int:
 
 
 class ThreePCChecker(AtomicCommitChecker):
-    invariants = ("atomicity", "decision_stable", "commit_needs_yes", "precommit_needs_yes", "all_resolved")
+    invariants = ("atomicity", "decision_stable", "commit_needs_yes", "precommit_needs_yes", "locks_held",
+                  "all_resolved")
     coordinator = COORDINATOR
     YES = "READY"
+    LOCKS = True
+    WRITES = "CanCommit"
     ANNOUNCE = {"DoCommit": "COMMIT", "Abort": "ABORT"}
     AC3 = "commit_needs_yes"
 

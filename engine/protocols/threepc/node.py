@@ -357,8 +357,9 @@ class Coordinator(ThreePCNode):
         }
 
     def observe(self):
-        """For the checker: the unfinished transactions (all of them, not only the recent ones)."""
-        return {"unfinished": list(self.phase.open)}
+        """For the checker (and the nemesis): the unfinished transactions, all of them, not only
+        the recent ones, each with its phase (tx -> WAIT, LOGGING, PRECOMMIT, RECOVERING...)."""
+        return {"unfinished": {tx: self.phase[tx] for tx in self.phase.open}}
 
     HANDLERS = {"Vote": on_vote, "Ack": on_ack, "StateReq": on_state_req, "StateResp": on_state_resp}
     TIMER_HANDLERS = {"vote_timeout": vote_timeout, "flush": precommit_written, "ack_timeout": ack_timeout,
@@ -676,8 +677,10 @@ class Participant(ThreePCNode):
         }
 
     def observe(self):
-        """For the checker: every transaction in doubt (not only the recent ones) and the locks."""
-        return {"in_doubt": list(self.status.open), "locks": dict(self.locks)}
+        """For the checker (and the nemesis): every transaction in doubt, not only the recent
+        ones, with its state (tx -> READY or PRECOMMITTED), and the lock table it enforces
+        (key -> tx), which the checker's locks_held holds to its log."""
+        return {"in_doubt": {tx: self.status[tx] for tx in self.status.open}, "locks": dict(self.locks)}
 
     HANDLERS = {"CanCommit": on_can_commit, "PreCommit": on_precommit, "DoCommit": on_decision,
                 "Abort": on_decision, "StateReq": on_state_req, "StateResp": on_state_resp, "Ack": on_ack}

@@ -6,6 +6,8 @@ decision messages. 2PC adds:
 
   commit_matches_decision  a participant commits only what the coordinator logged as COMMIT
   locks_held               an in-doubt (PREPARED) transaction keeps its lock, across crashes too
+                           (kit.atomic_commit, LOCKS: the PREPARED record names the key, the
+                           Prepare the key asked for, observe()["locks"] the lock table)
   all_resolved             (eventual) nobody is left in doubt, waiting or holding a lock,
                            and the coordinator finished every transaction
 
@@ -22,13 +24,7 @@ class TwoPCChecker(AtomicCommitChecker):
     invariants = ("atomicity", "commit_needs_prepared", "commit_matches_decision", "decision_stable",
                   "locks_held", "all_resolved")
     coordinator = COORDINATOR
-
-    def __init__(self, params, bugs, node_ids):
-        super().__init__(params, bugs, node_ids)
-        # Per participant, from its log: key -> the PREPARED tx with no outcome yet, and tx -> key.
-        self.in_doubt: dict[str, dict[str, str]] = {n: {} for n in self.participants}
-        self.key_of: dict[str, dict[str, str]] = {n: {} for n in self.participants}
-        self.writes: dict[str, str] = {}   # tx -> the key its Prepare asked to lock
+    LOCKS = True       # locks_held (kit): PREPARED takes the lock on the key its Prepare names
 
     # ------------------------------------------------------------ commit_matches_decision
 
@@ -36,46 +32,6 @@ class TwoPCChecker(AtomicCommitChecker):
         if self.decision.get(tx) != "COMMIT":
             found.append(self.v("commit_matches_decision", "viol.commit_matches_decision",
                                 (node, COORDINATOR), tx=tx, node=node))
-
-    # ------------------------------------------------------------ locks_held
-
-    def on_send(self, sim, msg):
-        if msg.kind == "Prepare" and msg.src == COORDINATOR:
-            self.writes.setdefault(msg.body["tx"], msg.body["key"])   # the key a transaction writes
-        return super().on_send(sim, msg)
-
-    def participant_record(self, node, record, found):
-        """The log says which locks an in-doubt transaction holds."""
-        kind, tx = record[0], record[1]
-        if kind == "PREPARED":
-            key = record[2]
-            wanted = self.writes.get(tx, key)
-            if wanted != key:
-                found.append(self.v("locks_held", "viol.locks_held.wrong_key", (node,),
-                                    node=node, tx=tx, item=key, wanted=wanted))
-            other = self.in_doubt[node].get(key)
-            if other is not None and other != tx:
-                found.append(self.v("locks_held", "viol.locks_held.shared", (node,),
-                                    node=node, tx=tx, item=key, holder=other))
-            self.in_doubt[node][key] = tx
-            self.key_of[node][tx] = key
-        elif tx in self.key_of[node]:            # the outcome is logged: its lock may go
-            key = self.key_of[node].pop(tx)
-            if self.in_doubt[node].get(key) == tx:
-                del self.in_doubt[node][key]
-
-    def after_records(self, sim, node_id, found):
-        """The node's lock table (what it enforces) holds every in-doubt transaction's lock."""
-        if node_id == COORDINATOR:
-            return
-        facts = sim.observe(node_id)
-        if facts is None:
-            return   # down: its locks are on disk, in the PREPARED records
-        locks = facts["locks"]
-        for key, tx in self.in_doubt[node_id].items():
-            if locks.get(key) != tx:
-                found.append(self.v("locks_held", "viol.locks_held.lost", (node_id,),
-                                    node=node_id, tx=tx, item=key))
 
     # ------------------------------------------------------------ all_resolved
 
