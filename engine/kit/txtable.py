@@ -35,5 +35,10 @@ class TxTable(dict):
 
 
 def tx_number(tx: str) -> int:
-    digits = "".join(ch for ch in tx if ch.isdigit())
-    return int(digits) if digits else 0
+    """ "tx12" -> 12 (its number after a prefix of letters; 0 if it has none). Called per
+    view and transaction, so it stays cheap."""
+    digits = tx.lstrip(_LETTERS)
+    return int(digits) if digits.isdigit() else 0
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
