@@ -165,6 +165,32 @@ class AtomicCommitChecker(Checker):
 
     # ------------------------------------------------------------ locks_held (opt-in: LOCKS)
 
+    # ------------------------------------------------------------ AC5: everything resolves
+
+    def unresolved(self, sim, in_doubt, blame=(), also=None) -> list[Violation]:
+        """What AC5 finds once a run should have resolved: per participant the transactions
+        `in_doubt(facts)` still holds open and the locks it still holds (its observe() facts),
+        then the coordinator's unfinished transactions (observe()["unfinished"]). `blame`: who
+        else an in-doubt participant implicates; `also(node, facts)`: a protocol's own findings.
+        The protocol's on_quiet calls it once it has decided the run was calm for long enough."""
+        out = []
+        for n in self.participants:
+            facts = sim.observe(n)
+            txs = in_doubt(facts)
+            if txs:
+                out.append(self.v("all_resolved", "viol.all_resolved.in_doubt", (n, *blame),
+                                  node=n, txs=", ".join(txs)))
+            if also is not None:
+                out += also(n, facts)
+            if facts[self.LOCK_TABLE]:
+                held = ", ".join(f"{k} ({tx})" for k, tx in facts[self.LOCK_TABLE].items())
+                out.append(self.v("all_resolved", "viol.all_resolved.locks", (n,), node=n, locks=held))
+        unfinished = sim.observe(self.coordinator)["unfinished"]
+        if unfinished:
+            out.append(self.v("all_resolved", "viol.all_resolved.unfinished", (self.coordinator,),
+                              txs=", ".join(unfinished)))
+        return out
+
     def locks_logged(self, node, record, found) -> None:
         """The log says which locks an in-doubt transaction holds: its yes vote takes the lock
         on the key at record[2], its outcome releases it."""

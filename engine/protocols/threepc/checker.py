@@ -118,17 +118,4 @@ class ThreePCChecker(AtomicCommitChecker):
             return []   # random loss: no time bound is honest
         if sim.until - (sim.last_action_at or 0) < self.settle_time(sim):
             return []   # not enough time since the last action to expect everything resolved
-        out = []
-        for n in self.participants:
-            facts = sim.observe(n)
-            if facts["in_doubt"]:
-                out.append(self.v("all_resolved", "viol.all_resolved.in_doubt", (n,),
-                                  node=n, txs=", ".join(facts["in_doubt"])))
-            if facts["locks"]:
-                held = ", ".join(f"{k} ({tx})" for k, tx in facts["locks"].items())
-                out.append(self.v("all_resolved", "viol.all_resolved.locks", (n,), node=n, locks=held))
-        unfinished = sim.observe(COORDINATOR)["unfinished"]
-        if unfinished:
-            out.append(self.v("all_resolved", "viol.all_resolved.unfinished", (COORDINATOR,),
-                              txs=", ".join(unfinished)))
-        return out
+        return self.unresolved(sim, lambda facts: list(facts["in_doubt"]))

@@ -47,21 +47,12 @@ class TwoPCChecker(AtomicCommitChecker):
         last = max((a["at"] for a in sim.actions), default=0)
         if sim.until - last < self.settle_time(sim):
             return []   # not enough time since the last action to expect an answer
-        out = []
-        for n in self.participants:
-            facts = sim.observe(n)
-            stuck = [tx for tx, s in facts["status"].items() if s == "PREPARED"]
-            if stuck:
-                out.append(self.v("all_resolved", "viol.all_resolved.in_doubt", (n, COORDINATOR),
-                                  node=n, txs=", ".join(stuck)))
-            if facts["waiting"]:
-                out.append(self.v("all_resolved", "viol.all_resolved.waiting", (n,),
-                                  node=n, txs=", ".join(facts["waiting"])))
-            if facts["locks"]:
-                held = ", ".join(f"{k} ({tx})" for k, tx in facts["locks"].items())
-                out.append(self.v("all_resolved", "viol.all_resolved.locks", (n,), node=n, locks=held))
-        unfinished = sim.observe(COORDINATOR)["unfinished"]
-        if unfinished:
-            out.append(self.v("all_resolved", "viol.all_resolved.unfinished", (COORDINATOR,),
-                              txs=", ".join(unfinished)))
-        return out
+        # In doubt means PREPARED, which only the coordinator can end; Prepares still
+        # queued for a lock are 2PC's own leftover.
+        return self.unresolved(sim, lambda facts: [tx for tx, s in facts["status"].items() if s == "PREPARED"],
+                               blame=(COORDINATOR,), also=self.still_waiting)
+
+    def still_waiting(self, n, facts):
+        if not facts["waiting"]:
+            return []
+        return [self.v("all_resolved", "viol.all_resolved.waiting", (n,), node=n, txs=", ".join(facts["waiting"]))]
