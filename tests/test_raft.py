@@ -11,7 +11,6 @@ import pytest
 from engine import fuzz
 from engine.kit import log_safety
 from engine.kit.log_safety import LogSafetyChecker
-from engine.kit.strings import Texts
 from engine.protocol import Message
 from engine.protocols import raft
 from engine.protocols.raft import checker as raft_checker
@@ -19,7 +18,7 @@ from engine.protocols.raft import node as raft_node
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
-from .translations import check_violation_texts, placeholders
+from .translations import check_violation_texts, placeholders, violation_of
 
 PROTO = raft.PROTOCOL
 
@@ -414,7 +413,7 @@ def test_every_violation_message_is_translated_from_its_own_template():
     check_violation_texts(PROTO, emitted)
     for key in declared:
         args = {name: f"<{name}>" for name in placeholders(PROTO.strings[key]["en"])}
-        check_violation_texts(PROTO, [Texts(PROTO.strings).violation("log_matching", key, ("n1",), **args).as_dict()])
+        check_violation_texts(PROTO, [violation_of(PROTO, "log_matching", key, ("n1",), **args).as_dict()])
 
 
 @pytest.mark.parametrize("preset", ["figure8_bug", "volatile_vote", "no_up_to_date_check", "partitioned_leader"])

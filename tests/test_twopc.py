@@ -9,7 +9,6 @@ import pytest
 
 from engine import fuzz
 from engine.kit import atomic_commit, txtable
-from engine.kit.strings import Texts
 from engine.protocols import registry
 from engine.protocols.twopc import checker
 from engine.protocols.twopc.checker import TwoPCChecker
@@ -17,7 +16,7 @@ from engine.protocols.twopc.node import Coordinator, Participant
 from engine.scenario import ScenarioError, from_dict
 from engine.sim import Simulation
 
-from .translations import check_violation_texts, placeholders
+from .translations import check_violation_texts, placeholders, violation_of
 
 PROTO = registry.get("2pc")
 PARTICIPANTS = ["p1", "p2", "p3"]
@@ -551,7 +550,7 @@ def test_every_violation_message_is_translated_from_its_own_template(monkeypatch
     # The direct constructor gives the same shape for every declared key.
     for key in declared:
         args = {name: f"<{name}>" for name in placeholders(PROTO.strings[key]["en"])}
-        v = Texts(PROTO.strings).violation("atomicity", key, ("c",), **args).as_dict()
+        v = violation_of(PROTO, "atomicity", key, ("c",), **args).as_dict()
         check_violation_texts(PROTO, [v])
 
 

@@ -3,9 +3,18 @@
 import json
 import re
 
+from engine.protocol import Checker
+
 
 def placeholders(text: str) -> set[str]:
     return set(re.findall(r"\{(\w+)\}", text))
+
+
+def violation_of(proto, invariant, key, nodes, **args):
+    """The violation a checker of `proto` builds (Checker.violation with the protocol's strings)."""
+    checker = Checker({}, frozenset(), [])
+    checker.strings = proto.strings
+    return checker.violation(invariant, key, nodes, **args)
 
 
 def check_violation_texts(proto, violations) -> None:

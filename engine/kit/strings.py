@@ -18,8 +18,6 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from ..protocol import Violation
-
 LANGS = ("en", "zh")
 
 
@@ -32,21 +30,6 @@ def load_strings(package_file: str, name: str = "strings.toml") -> dict[str, dic
         if not isinstance(texts, dict) or sorted(texts) != sorted(LANGS):
             raise ValueError(f"{path}: [{key!r}] must have exactly en and zh")
     return data
-
-
-class Texts:
-    """English lookups and translated violations over one protocol's strings."""
-
-    def __init__(self, strings: dict[str, dict[str, str]]):
-        self.strings = strings
-
-    def en(self, key: str) -> str:
-        return self.strings[key]["en"]
-
-    def violation(self, invariant: str, key: str, nodes, **args) -> Violation:
-        """A violation whose English message is strings[key]["en"] filled with args; the key
-        and args travel along, so the page shows the same message in the reader's language."""
-        return Violation(invariant, self.strings[key]["en"].format(**args), tuple(nodes), key=key, args=args)
 
 
 def distinct(*nodes) -> tuple:
