@@ -18,6 +18,7 @@ from engine.protocols.raft import node as raft_node
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
+from .traces import notes
 from .translations import check_violation_texts, placeholders, violation_of
 
 PROTO = raft.PROTOCOL
@@ -28,10 +29,6 @@ def run(preset=None, **data):
     if preset:
         d["preset"] = preset
     return Simulation(from_dict(d), trace=True).run()
-
-
-def notes(sim, key):
-    return [e for e in sim.trace if e["type"] == "note" and e["key"] == key]
 
 
 def replies(sim, node=None):

@@ -15,6 +15,7 @@ from engine.protocols.threepc import node as threepc_node
 from engine.scenario import ScenarioError, from_dict
 from engine.sim import Simulation
 
+from .traces import notes, safety, sends, views
 from .translations import check_violation_texts, placeholders
 
 PROTO = registry.get("3pc")
@@ -36,23 +37,6 @@ def preset(name, **extra) -> Simulation:
 
 def begin(at, key="x"):
     return {"at": at, "do": "request", "node": "c", "op": "begin", "arg": key}
-
-
-def notes(sim, key, node=None):
-    return [e for e in sim.trace if e["type"] == "note" and e["key"] == key and (node is None or e["node"] == node)]
-
-
-def sends(sim, kind, src=None, dst=None):
-    return [e for e in sim.trace if e["type"] == "send" and e["kind"] == kind
-            and (src is None or e["src"] == src) and (dst is None or e["dst"] == dst)]
-
-
-def views(sim):
-    return sim.summary()["nodes"]
-
-
-def safety(sim):
-    return [v for v in sim.violations if not v.get("eventual")]
 
 
 def status(sim, tx="tx1"):

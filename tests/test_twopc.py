@@ -16,6 +16,7 @@ from engine.protocols.twopc.node import Coordinator, Participant
 from engine.scenario import ScenarioError, from_dict
 from engine.sim import Simulation
 
+from .traces import notes, safety, sends, views
 from .translations import check_violation_texts, placeholders, violation_of
 
 PROTO = registry.get("2pc")
@@ -32,23 +33,6 @@ def run(**data) -> Simulation:
 
 def begin(at, key="x"):
     return {"at": at, "do": "request", "node": "c", "op": "begin", "arg": key}
-
-
-def notes(sim, key, node=None):
-    return [e for e in sim.trace if e["type"] == "note" and e["key"] == key and (node is None or e["node"] == node)]
-
-
-def sends(sim, kind, src=None, dst=None):
-    return [e for e in sim.trace if e["type"] == "send" and e["kind"] == kind
-            and (src is None or e["src"] == src) and (dst is None or e["dst"] == dst)]
-
-
-def views(sim):
-    return sim.summary()["nodes"]
-
-
-def safety(sim):
-    return [v for v in sim.violations if not v.get("eventual")]
 
 
 # ---------------------------------------------------------------- declarations
