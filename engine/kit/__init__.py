@@ -7,6 +7,8 @@
     txtable       a transaction -> state table that keeps views small
     atomic_commit checker for atomic commitment (AC1-AC5), used by 2PC and 3PC
     log_safety    checker for replicated-log safety, used by Raft (and later log protocols)
+    business      the order story the transaction patterns share: services' books, the
+                  fence (empty rollback, hanging, idempotency), a service node, conservation
 
 Nothing here knows a particular protocol; checkers observe only what nodes
 report (Node.observe, ctx.observe) and the engine-owned disk.
