@@ -153,6 +153,7 @@ OPERATIONS = (
     Operation("slow_next", roles=("service",)),
 )
 SLOW_PARAM = Param("slow_ms", 1500, 10, 60_000)
+TIMERS = ("slow",)   # a slowed step's timer: forcing it runs the step now
 
 
 class ServiceNode(Node):
