@@ -470,3 +470,27 @@ def test_message_names_are_translated_in_raft_too(open_page):
     page.select_option("#lang", "zh")
     expect(page.locator("#log")).to_contain_text("请求投票")
     page.select_option("#lang", "en")
+
+
+def test_tcc_drop_a_try_and_watch_the_empty_rollback_in_both_languages(open_page):
+    """A viewer starts an order, drops a Try in flight, and sees the Cancel find nothing to release."""
+    page = ready(open_page("/play/tcc"))
+    assert model(page, "Object.keys(m.nodes).sort()") == ["app", "pay", "stock", "tc"]
+    node_action(page, "app", "request:order")
+    mid = step_until_in_flight(page, "Try", steps=120)
+    dst = model(page, f"m.inflight[{mid}].dst")
+    drop_by_click(page, mid)
+    set_speed(page, 1)                    # 10x
+    page.click("#play")
+    page.wait_for_function(f"(window.__pp.model.nodes[{dst!r}].fence || {{}}).g1 === 'SUSPENDED'", timeout=30000)
+    page.wait_for_function("(window.__pp.model.nodes.tc.globals || {}).g1 === 'FAILED'", timeout=30000)
+    page.click("#play")                   # pause
+    # The money and stock are back where they started.
+    assert model(page, "m.nodes.pay.books") == {"balance": 100, "frozen": 0, "spent": 0}
+    assert model(page, "m.nodes.stock.books") == {"stock": 10, "reserved": 0, "sold": 0}
+    assert model(page, "m.violations.length") == 0
+    expect(page.locator("#log")).to_contain_text(f"{dst} gets a Cancel for g1 but never ran its Try: empty rollback")
+    page.select_option("#lang", "zh")
+    expect(page.locator("#log")).to_contain_text(f"{dst} 收到 g1 的 Cancel，但从未执行过它的 Try：空回滚")
+    expect(page.locator("#log")).to_contain_text("取消")                  # kind.Cancel, translated
+    page.select_option("#lang", "en")
