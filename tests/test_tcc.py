@@ -88,7 +88,7 @@ def test_try_fails_cancels_in_reverse_order_and_stock_rolls_back_empty():
     sim = preset("try_fails")
     assert sim.violations == []
     assert [e["dst"] for e in sends(sim, "Cancel")] == ["stock", "pay"]
-    assert notes(sim, "tcc.empty_rollback", node="stock") and notes(sim, "tcc.cancelled", node="pay")
+    assert notes(sim, "tcc.empty_rollback", node="stock") and notes(sim, "biz.pay.cancel", node="pay")
     assert books(sim) == {"pay": OPENING["pay"], "stock": OPENING["stock"]}
     assert views(sim)["tc"]["globals"] == {"g1": "FAILED"}
     assert views(sim)["stock"]["fence"] == {"g1": "SUSPENDED"}

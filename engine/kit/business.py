@@ -103,6 +103,20 @@ def moved(books: dict, service: Service, src: int, dst: int, amount: int) -> dic
 TRY, CONFIRM, CANCEL = (AVAILABLE, HELD), (HELD, USED), (HELD, AVAILABLE)
 ACTION, COMPENSATE = (AVAILABLE, USED), (USED, AVAILABLE)
 
+# How each service tells each effect, in business words (business.toml): the note
+# ServiceNode.apply makes, keyed by the effect's name.
+EFFECTS = ("try", "confirm", "cancel", "action", "compensate")
+EFFECT_NOTES = {
+    "pay": ("biz.pay.try", "biz.pay.confirm", "biz.pay.cancel", "biz.pay.action", "biz.pay.compensate"),
+    "stock": ("biz.stock.try", "biz.stock.confirm", "biz.stock.cancel", "biz.stock.action", "biz.stock.compensate"),
+    "ship": ("biz.ship.try", "biz.ship.confirm", "biz.ship.cancel", "biz.ship.action", "biz.ship.compensate"),
+    "coupon": ("biz.coupon.try", "biz.coupon.confirm", "biz.coupon.cancel", "biz.coupon.action",
+               "biz.coupon.compensate"),
+    "points": ("biz.points.try", "biz.points.confirm", "biz.points.cancel", "biz.points.action",
+               "biz.points.compensate"),
+    "gift": ("biz.gift.try", "biz.gift.confirm", "biz.gift.cancel", "biz.gift.action", "biz.gift.compensate"),
+}
+
 
 # ---------------------------------------------------------------- the fence
 
@@ -224,14 +238,16 @@ class ServiceNode(Node):
         return not can_move(self.disk["books"], self.service, AVAILABLE, amount)
 
     def apply(self, ctx, gid: str, op: str, move: tuple[int, int], amount: int, row: str | None) -> None:
-        """One local transaction: the business effect and the fence row (None: no fence
-        row, the bug that turns the fence off), durable together."""
+        """One local transaction: the business effect `op` (one of EFFECTS) and the fence
+        row (None: no fence row, the bug that turns the fence off), durable together;
+        then it is told in business words and reported to the checker."""
         books = moved(self.disk["books"], self.service, *move, amount)
         if row is None:
             ctx.persist(books=books)
         else:
             self.disk["fence"][gid] = row
             ctx.persist(books=books, fence=self.disk["fence"])
+        ctx.note(EFFECT_NOTES[self.id][EFFECTS.index(op)], node=self.id, gid=gid, amount=amount)
         ctx.observe("effect", gid=gid, op=op, amount=amount)
 
     def write_row(self, ctx, gid: str, row: str) -> None:

@@ -355,7 +355,6 @@ class Branch(ServiceNode):
             ctx.send(msg.src, "TryDone", gid=gid, ok=False)
         else:
             self.apply(ctx, gid, "try", business.TRY, amount, self.fenced(business.FORWARD))
-            ctx.note("tcc.tried", gid=gid, node=self.id, amount=amount, held=self.service.buckets[1])
             ctx.send(msg.src, "TryDone", gid=gid, ok=True)
 
     def on_confirm(self, ctx, msg):
@@ -365,7 +364,6 @@ class Branch(ServiceNode):
             what = "run"   # BUG: the fence row is written but not read: a repeated Confirm spends again
         if what == "run":
             self.apply(ctx, gid, "confirm", business.CONFIRM, amount, self.fenced(business.CONFIRMED))
-            ctx.note("tcc.confirmed", gid=gid, node=self.id, amount=amount, used=self.service.buckets[2])
         elif what == "again":
             ctx.note("tcc.confirm_again", gid=gid, node=self.id)
         ctx.send(msg.src, "ConfirmDone", gid=gid, ok=what in ("run", "again"))
@@ -376,7 +374,6 @@ class Branch(ServiceNode):
         what = "run" if "no_barrier" in self.bugs else business.fence_undo(self.row(gid))
         if what == "run":
             self.apply(ctx, gid, "cancel", business.CANCEL, amount, self.fenced(business.UNDONE))
-            ctx.note("tcc.cancelled", gid=gid, node=self.id, amount=amount, held=self.service.buckets[1])
         elif what == "empty":
             # Cancel before any Try: nothing to release. The row also refuses a late Try.
             self.write_row(ctx, gid, business.SUSPENDED)
