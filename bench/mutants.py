@@ -15,7 +15,7 @@ message loss, and an edit that matters only once a message is lost is, for
 from __future__ import annotations
 
 # protocol name -> the suffix of its test file (tests/test_<pkg>.py)
-PACKAGES = {"2pc": "twopc", "raft": "raft", "3pc": "threepc"}
+PACKAGES = {"2pc": "twopc", "raft": "raft", "3pc": "threepc", "tcc": "tcc"}
 
 TWOPC = "engine/protocols/twopc/node.py"
 RAFT = "engine/protocols/raft/node.py"
@@ -493,4 +493,86 @@ MUTANTS += [
        '        if COORDINATOR in answers and COORDINATOR not in rnd["restarted"]:',
        '        if False:',
        "recovering participant does not defer to a coordinator that is up and still deciding"),
+]
+
+TCC = "engine/protocols/tcc/node.py"
+
+
+def _t(n, find, replace, what, equivalent=None):
+    m = {"id": f"tcc-{n:02d}", "protocol": "tcc", "file": TCC, "find": find, "replace": replace, "what": what}
+    if equivalent:
+        m["equivalent"] = equivalent
+    return m
+
+
+MUTANTS += [
+    # ------------------------------------------------------------ the coordinator
+    _t(1,
+       '            self.write(ctx, gid, branches=[*g["branches"], [branch, amount]])\n',
+       '            pass\n',
+       "TC answers Registered without recording the branch: its Cancel will never reach it"),
+    _t(2,
+       '        ok = g is not None and g["status"] == "PREPARED"',
+       '        ok = g is not None',
+       "TC registers a branch of a global transaction already aborting (its Cancel walk has gone past)"),
+    _t(3,
+       '        if g is not None and g["status"] == "PREPARED":\n'
+       '            ctx.note("tcc.expired"',
+       '        if g is not None and g["status"] not in ("SUCCEED", "FAILED"):\n'
+       '            ctx.note("tcc.expired"',
+       "the global timeout also aborts transactions already SUBMITTED"),
+    _t(4,
+       '            elif g["status"] in PHASE_CALL:\n'
+       '                ctx.note("tcc.recover", gid=gid, status=g["status"])\n'
+       '                self.start_phase(ctx, gid)\n',
+       '',
+       "TC recovery does not resume SUBMITTED or ABORTING transactions"),
+    _t(5,
+       '            if g["status"] == "PREPARED":\n'
+       '                self.deadlines.set(ctx, "expire", gid, max(ctx.now, g["created"] + self.params["global_timeout"]))\n',
+       '            if g["status"] == "PREPARED":\n'
+       '                pass\n',
+       "TC recovery forgets the timeout of PREPARED transactions (an initiator that died stays unresolved)"),
+    _t(6,
+       '        if not msg.body["ok"]:\n'
+       '            return   # the branch could not do it now: the retry timer calls again\n',
+       '',
+       "TC moves to the next branch when a branch answers that it could not confirm or cancel"),
+    _t(7,
+       '        return g["branches"] if g["status"] == "SUBMITTED" else g["branches"][::-1]',
+       '        return g["branches"][:-1] if g["status"] == "ABORTING" else g["branches"]',
+       "TC cancels every branch but the last registered one (the one whose Try may still be in flight)"),
+    # ------------------------------------------------------------ the initiator
+    _t(8,
+       '            ctx.note("tcc.try_timeout", gid=gid, branch=self.branches[self.at[gid]])\n'
+       '            self.next_step(ctx, gid, "ABORTING")\n',
+       '            ctx.note("tcc.try_timeout", gid=gid, branch=self.branches[self.at[gid]])\n'
+       '            self.next_step(ctx, gid, "SUBMITTING")\n',
+       "initiator submits when a Try goes unanswered (optimistic: it probably worked)"),
+    _t(9,
+       '            self.at[gid] = 0\n'
+       '            self.next_step(ctx, gid, "REGISTERING")\n',
+       '            self.at[gid] = 0\n'
+       '            self.next_step(ctx, gid, "TRYING")\n',
+       "initiator sends the first branch's Try without registering it"),
+    # ------------------------------------------------------------ the branches' fence
+    _t(10,
+       '            self.write_row(ctx, gid, business.SUSPENDED)\n',
+       '',
+       "an empty rollback writes no SUSPENDED row (a late Try is no longer refused)"),
+    _t(11,
+       '        elif what == "again":\n'
+       '            ctx.send(msg.src, "TryDone", gid=gid, ok=True)\n',
+       '        elif what == "again" and False:\n'
+       '            ctx.send(msg.src, "TryDone", gid=gid, ok=True)\n',
+       "a repeated Try freezes again"),
+    _t(12,
+       '        elif what == "empty":\n',
+       '        elif what == "empty" and False:\n',
+       "Cancel with no fence row is answered as done without writing SUSPENDED (and a retry is not noticed)"),
+    _t(13,
+       '        what = "run" if "no_barrier" in self.bugs else business.fence_confirm(self.row(gid))\n',
+       '        what = "run" if "no_barrier" in self.bugs else business.fence_confirm(self.row(gid))\n'
+       '        what = "run" if what == "missing" else what\n',
+       "Confirm with no Try on record spends anyway"),
 ]
