@@ -520,7 +520,8 @@ MUTANTS += [
        '            ctx.note("tcc.expired"',
        '        if g is not None and g["status"] not in ("SUCCEED", "FAILED"):\n'
        '            ctx.note("tcc.expired"',
-       "the global timeout also aborts transactions already SUBMITTED"),
+       "the global timeout also aborts transactions already SUBMITTED",
+       equivalent="Submit clears the timeout and recovery re-arms it for PREPARED ones only: it never fires later"),
     _t(4,
        '            elif g["status"] in PHASE_CALL:\n'
        '                ctx.note("tcc.recover", gid=gid, status=g["status"])\n'
@@ -537,7 +538,8 @@ MUTANTS += [
        '        if not msg.body["ok"]:\n'
        '            return   # the branch could not do it now: the retry timer calls again\n',
        '',
-       "TC moves to the next branch when a branch answers that it could not confirm or cancel"),
+       "TC moves to the next branch when a branch answers that it could not confirm or cancel",
+       equivalent="a branch answers no only to a Confirm with no Try or a Cancel after Confirm: calls the TC never makes"),
     _t(7,
        '        return g["branches"] if g["status"] == "SUBMITTED" else g["branches"][::-1]',
        '        return g["branches"][:-1] if g["status"] == "ABORTING" else g["branches"]',
@@ -574,5 +576,6 @@ MUTANTS += [
        '        what = "run" if "no_barrier" in self.bugs else business.fence_confirm(self.row(gid))\n',
        '        what = "run" if "no_barrier" in self.bugs else business.fence_confirm(self.row(gid))\n'
        '        what = "run" if what == "missing" else what\n',
-       "Confirm with no Try on record spends anyway"),
+       "Confirm with no Try on record spends anyway",
+       equivalent="the TC confirms only after every Try took effect: a Confirm never finds no row"),
 ]
