@@ -153,6 +153,13 @@ def test_a_fourth_order_finds_the_balance_short_and_is_cancelled():
                           "stock": {"stock": 7, "reserved": 0, "sold": 3}}
 
 
+def test_six_branches_the_last_fails_and_everything_comes_back():
+    sim = preset("six_branches")
+    assert sim.violations == []
+    assert [e["dst"] for e in sends(sim, "Cancel")] == ["gift", "points", "coupon", "ship", "stock", "pay"]
+    assert books(sim) == {n: OPENING[n] for n in ("pay", "stock", "ship", "coupon", "points", "gift")}
+
+
 def test_three_branches_confirm_in_order_and_cancel_in_reverse():
     sim = run(nodes=3, network=FIXED, until=3000, actions=[
         {"at": 50, "do": "request", "node": "ship", "op": "fail_next"}, order(100)])

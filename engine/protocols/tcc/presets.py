@@ -55,6 +55,10 @@ PRESET_SCENARIOS = {
     # it comes back at 1500, reads SUBMITTED from its disk and confirms again from the first branch.
     "coordinator_crash": {"network": FIXED, "until": 3000, "actions": [
         _order(100), {"at": 350, "do": "crash", "node": "tc"}, {"at": 1500, "do": "restart", "node": "tc"}]},
+    # Six branches; the last one's Try fails: five services froze something, and the
+    # coordinator releases it all, gift first and pay last.
+    "six_branches": {"nodes": 6, "network": FIXED, "until": 3000, "actions": [
+        _ask(50, "gift", "fail_next"), _order(100)]},
     # The fence off, three ways to get the books wrong.
     "no_barrier_empty_rollback": {"network": FIXED, "until": 2500, "bugs": ["no_barrier"],
                                   "actions": EMPTY_ROLLBACK},
