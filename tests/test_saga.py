@@ -52,9 +52,10 @@ def replies(sim, op="order"):
     return [e["result"] for e in sim.trace if e["type"] == "reply" and e["op"] == op]
 
 
-def effects(sim, key_prefix):
-    """(time, node, key) of the business notes whose key starts with key_prefix."""
-    return [(e["t"], e["node"], e["key"]) for e in sim.trace if e["type"] == "note" and e["key"].startswith(key_prefix)]
+def effects(sim, what):
+    """(time, node, key) of the business notes (kit.business) of one kind of effect ("compensation")."""
+    return [(e["t"], e["node"], e["key"]) for e in sim.trace
+            if e["type"] == "note" and e["key"].startswith("biz.") and e["key"].endswith(f".{what}")]
 
 
 # ---------------------------------------------------------------- declarations and strings
@@ -95,7 +96,7 @@ def test_every_message_kind_note_and_label_has_english_and_chinese():
         for e in sim.trace:
             if e["type"] == "send":
                 kinds.add(e["kind"])
-            elif e["type"] == "note" and e["key"].startswith("saga."):
+            elif e["type"] == "note" and e["key"].startswith(("saga.", "biz.")):
                 emitted.setdefault(e["key"], set(e["args"]))
             elif e["type"] == "state" and isinstance(e["changes"].get("label"), list):
                 labels.add(e["changes"]["label"][0])
@@ -107,8 +108,9 @@ def test_every_message_kind_note_and_label_has_english_and_chinese():
         assert key in s and placeholders(s[key]["en"]) <= args, key
     assert {k for k in labels if k.startswith("saga.")} == {k for k in s if k.startswith("saga.label.")}
     # Every service has its own business words for its step, its failure and its compensation.
-    for table in (saga_node.DID, saga_node.CANNOT, saga_node.UNDID):
-        assert set(table) == set(business.BY_NAME) and all(key in s for key in table.values())
+    assert set(business.NOTES) == set(business.BY_NAME)
+    for keys in business.NOTES.values():
+        assert all(keys[what] in s for what in ("action", "refused", "compensation"))
 
 
 def test_settle_time_covers_every_node_count_and_fits_a_run():
@@ -136,15 +138,15 @@ def test_happy_every_step_commits_in_turn_and_money_and_stock_move():
 
 def test_step_fails_compensates_in_reverse_starting_with_the_failed_step_and_restores_every_book():
     sim = preset("step_fails")
-    assert notes(sim, "saga.cannot.ship") and notes(sim, "saga.step_failed")[0]["args"]["step"] == 3
+    assert notes(sim, "biz.ship.refused") and notes(sim, "saga.step_failed")[0]["args"]["step"] == 3
     comp = sends(sim, "Compensate")
     assert [(e["dst"], e["body"]["step"]) for e in comp] == [("ship", 3), ("stock", 2), ("pay", 1)]
     done = {(e["src"], e["body"]["step"]): e["t"] for e in sends(sim, "CompensateDone")}
     # C_i leaves only after C_{i+1}'s answer came back (sequential).
     assert comp[1]["t"] == done[("ship", 3)] + 20 and comp[2]["t"] == done[("stock", 2)] + 20
     assert [e["node"] for e in notes(sim, "saga.null_compensation")] == ["ship"]
-    assert [(n, k) for _, n, k in effects(sim, "saga.undid.")] == [("stock", "saga.undid.stock"),
-                                                                   ("pay", "saga.undid.pay")]
+    assert [(n, k) for _, n, k in effects(sim, "compensation")] == [("stock", "biz.stock.compensation"),
+                                                                   ("pay", "biz.pay.compensation")]
     assert books(sim) == {n: OPENING[n] for n in ("pay", "stock", "ship")}
     assert sim.disk["ship"]["fence"] == {"g1": business.SUSPENDED}
     assert sim.disk["pay"]["fence"] == sim.disk["stock"]["fence"] == {"g1": business.UNDONE}
@@ -158,7 +160,7 @@ def test_orchestrator_crash_resumes_from_the_saga_log_and_the_fence_answers_agai
     resumed = notes(sim, "saga.resume_forward")
     assert [(e["t"], e["args"]) for e in resumed] == [(1000, {"gid": "g1", "step": 2, "node": "stock"})]
     assert [e["t"] for e in sends(sim, "Action", dst="stock")] == [140, 1000]
-    assert len(notes(sim, "saga.did.stock")) == 1 and notes(sim, "saga.action_again", node="stock")
+    assert len(notes(sim, "biz.stock.action")) == 1 and notes(sim, "saga.action_again", node="stock")
     assert books(sim)["stock"] == {"stock": 9, "reserved": 0, "sold": 1}
     assert sagas(sim)["g1"]["status"] == "succeed" and sim.violations == []
 
@@ -183,7 +185,7 @@ def test_slow_step_compensates_a_step_of_unknown_outcome_and_the_late_step_is_re
     failed = notes(sim, "saga.failed")
     assert null[0]["t"] < failed[0]["t"] < refused[0]["t"] == 1700
     assert sends(sim, "ActionDone", src="ship")[-1]["body"] == {"gid": "g1", "step": 3, "ok": False, "why": "refused"}
-    assert notes(sim, "saga.did.ship") == []
+    assert notes(sim, "biz.ship.action") == []
     assert books(sim) == {n: OPENING[n] for n in ("pay", "stock", "ship")}
     assert sim.violations == []
 
@@ -209,7 +211,7 @@ def test_long_saga_compensates_five_committed_steps_one_by_one_in_reverse():
     comp = sends(sim, "Compensate")
     assert [e["body"]["step"] for e in comp] == [6, 5, 4, 3, 2, 1]
     assert [e["t"] for e in comp] == [340, 380, 420, 460, 500, 540]   # one round trip apart: sequential
-    assert [n for _, n, _ in effects(sim, "saga.undid.")] == ["points", "coupon", "ship", "stock", "pay"]
+    assert [n for _, n, _ in effects(sim, "compensation")] == ["points", "coupon", "ship", "stock", "pay"]
     assert [e["node"] for e in notes(sim, "saga.null_compensation")] == ["gift"]
     assert books(sim) == {n: OPENING[n] for n in business.BY_NAME}
     assert sagas(sim)["g1"]["status"] == "failed" and sim.violations == []
@@ -220,14 +222,14 @@ def test_dirty_read_a_reader_sees_a_debit_that_is_later_refunded():
     assert replies(sim, "read") == [{"books": {"balance": 70, "frozen": 0, "spent": 30}}]
     warning = notes(sim, "saga.dirty_read")
     assert [(e["node"], e["args"]) for e in warning] == [("pay", {"gid": "g1", "node": "pay"})]
-    assert warning[0]["t"] == notes(sim, "saga.undid.pay")[0]["t"]
+    assert warning[0]["t"] == notes(sim, "biz.pay.compensation")[0]["t"]
     assert books(sim)["pay"] == OPENING["pay"]
     assert sim.violations == []     # a warning, not a violation: sagas promise no isolation
 
 
 def test_compensation_not_idempotent_preset_refunds_twice_and_is_caught():
     sim = preset("compensation_not_idempotent")
-    assert len(notes(sim, "saga.undid.stock")) == 2
+    assert len(notes(sim, "biz.stock.compensation")) == 2
     assert {v["invariant"] for v in sim.violations} == {"effects_once", "conservation"}
     assert books(sim)["stock"]["sold"] == -1
     check_violation_texts(PROTO, sim.violations)
@@ -257,7 +259,7 @@ def test_orchestrator_crash_while_aborting_resumes_compensation_from_the_log():
                                                   {"at": 900, "do": "restart", "node": "orch"}])
     assert [(e["t"], e["args"]["step"]) for e in notes(sim, "saga.resume_undo")] == [(900, 2)]
     assert notes(sim, "saga.compensate_again", node="stock")
-    assert len(notes(sim, "saga.undid.stock")) == 1 and len(notes(sim, "saga.undid.pay")) == 1
+    assert len(notes(sim, "biz.stock.compensation")) == 1 and len(notes(sim, "biz.pay.compensation")) == 1
     assert sagas(sim)["g1"]["status"] == "failed"
     assert books(sim) == {n: OPENING[n] for n in ("pay", "stock", "ship")}
     assert sim.violations == []
@@ -266,7 +268,7 @@ def test_orchestrator_crash_while_aborting_resumes_compensation_from_the_log():
 def test_the_fourth_order_finds_the_balance_short_and_compensates_only_its_null_step():
     sim = run(network=FIXED, until=3000, actions=[order(100 + 300 * i) for i in range(4)])
     assert [sagas(sim)[g]["status"] for g in ("g1", "g2", "g3", "g4")] == ["succeed"] * 3 + ["failed"]
-    assert [e["args"]["gid"] for e in notes(sim, "saga.cannot.pay")] == ["g4"]
+    assert [e["args"]["gid"] for e in notes(sim, "biz.pay.refused")] == ["g4"]
     assert [(e["dst"], e["body"]) for e in sends(sim, "Compensate")] == [("pay", {"gid": "g4", "step": 1,
                                                                                   "amount": 30})]
     assert books(sim)["pay"] == {"balance": 10, "frozen": 0, "spent": 90}
@@ -280,7 +282,7 @@ def test_unknown_outcome_after_retries_when_the_step_did_run_is_undone():
         order(100), {"at": 170, "do": "partition", "groups": [["orch", "pay", "ship"], ["stock"]]},
         {"at": 1500, "do": "heal"}])
     assert notes(sim, "saga.unknown")[0]["args"] == {"gid": "g1", "step": 2, "node": "stock", "tries": 3}
-    assert len(notes(sim, "saga.undid.stock")) == 1 and sagas(sim)["g1"]["status"] == "failed"
+    assert len(notes(sim, "biz.stock.compensation")) == 1 and sagas(sim)["g1"]["status"] == "failed"
     assert books(sim) == {n: OPENING[n] for n in ("pay", "stock", "ship")}
     assert sim.violations == []
 

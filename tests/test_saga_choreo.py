@@ -317,7 +317,7 @@ def test_checker_catches_a_service_that_compensates_its_own_failed_step(monkeypa
         failing = self.fail_next
         original(self, ctx, msg)
         if failing:
-            self.step(ctx, None, msg.body["gid"], "compensation", business.COMPENSATE, business.UNDONE, [])
+            self.step(ctx, None, msg.body["gid"], "compensation", business.UNDONE, [])
     monkeypatch.setitem(choreo_node.Service.HANDLERS, "StepDone", undo_self)
     sim = preset("step_fails")
     assert ("null_compensation", "viol.null_compensation") in keys(sim)

@@ -148,7 +148,7 @@ def test_a_fourth_order_finds_the_balance_short_and_is_cancelled():
     sim = run(network=FIXED, until=6000, actions=[order(100 + 1000 * i) for i in range(4)])
     assert sim.violations == []
     assert [r["result"] for r in replies(sim)] == ["SUCCEEDED"] * 3 + ["FAILED"]
-    assert notes(sim, "tcc.try_refused", node="pay")
+    assert notes(sim, "biz.pay.refused", node="pay")
     assert books(sim) == {"pay": {"balance": 10, "frozen": 0, "spent": 90},
                           "stock": {"stock": 7, "reserved": 0, "sold": 3}}
 

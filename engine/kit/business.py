@@ -103,18 +103,24 @@ def moved(books: dict, service: Service, src: int, dst: int, amount: int) -> dic
 TRY, CONFIRM, CANCEL = (AVAILABLE, HELD), (HELD, USED), (HELD, AVAILABLE)
 ACTION, COMPENSATE = (AVAILABLE, USED), (USED, AVAILABLE)
 
-# How each service tells each effect, in business words (business.toml): the note
-# ServiceNode.apply makes, keyed by the effect's name.
-EFFECTS = ("try", "confirm", "cancel", "action", "compensate")
-EFFECT_NOTES = {
-    "pay": ("biz.pay.try", "biz.pay.confirm", "biz.pay.cancel", "biz.pay.action", "biz.pay.compensate"),
-    "stock": ("biz.stock.try", "biz.stock.confirm", "biz.stock.cancel", "biz.stock.action", "biz.stock.compensate"),
-    "ship": ("biz.ship.try", "biz.ship.confirm", "biz.ship.cancel", "biz.ship.action", "biz.ship.compensate"),
-    "coupon": ("biz.coupon.try", "biz.coupon.confirm", "biz.coupon.cancel", "biz.coupon.action",
-               "biz.coupon.compensate"),
-    "points": ("biz.points.try", "biz.points.confirm", "biz.points.cancel", "biz.points.action",
-               "biz.points.compensate"),
-    "gift": ("biz.gift.try", "biz.gift.confirm", "biz.gift.cancel", "biz.gift.action", "biz.gift.compensate"),
+# The effects a service can apply, by name: the move each makes.
+MOVES = {"try": TRY, "confirm": CONFIRM, "cancel": CANCEL, "action": ACTION, "compensation": COMPENSATE}
+
+# How each service tells each effect, and a business failure ("refused"), in business
+# words (business.toml): the notes ServiceNode.tell and business_fails make.
+NOTES = {
+    "pay": {"try": "biz.pay.try", "confirm": "biz.pay.confirm", "cancel": "biz.pay.cancel",
+            "action": "biz.pay.action", "compensation": "biz.pay.compensation", "refused": "biz.pay.refused"},
+    "stock": {"try": "biz.stock.try", "confirm": "biz.stock.confirm", "cancel": "biz.stock.cancel",
+              "action": "biz.stock.action", "compensation": "biz.stock.compensation", "refused": "biz.stock.refused"},
+    "ship": {"try": "biz.ship.try", "confirm": "biz.ship.confirm", "cancel": "biz.ship.cancel",
+             "action": "biz.ship.action", "compensation": "biz.ship.compensation", "refused": "biz.ship.refused"},
+    "coupon": {"try": "biz.coupon.try", "confirm": "biz.coupon.confirm", "cancel": "biz.coupon.cancel",
+               "action": "biz.coupon.action", "compensation": "biz.coupon.compensation", "refused": "biz.coupon.refused"},
+    "points": {"try": "biz.points.try", "confirm": "biz.points.confirm", "cancel": "biz.points.cancel",
+               "action": "biz.points.action", "compensation": "biz.points.compensation", "refused": "biz.points.refused"},
+    "gift": {"try": "biz.gift.try", "confirm": "biz.gift.confirm", "cancel": "biz.gift.cancel",
+             "action": "biz.gift.action", "compensation": "biz.gift.compensation", "refused": "biz.gift.refused"},
 }
 
 
@@ -230,25 +236,38 @@ class ServiceNode(Node):
     def on_own_timer(self, ctx, name):
         pass
 
-    def business_fails(self, amount: int) -> bool:
-        """Does the forward step fail for a business reason? (consumes fail_next)"""
-        if self.fail_next:
-            self.fail_next = False
-            return True
-        return not can_move(self.disk["books"], self.service, AVAILABLE, amount)
+    def business_fails(self, ctx, gid: str, amount: int, say: bool = True) -> bool:
+        """Does the forward step fail for a business reason (fail_next, or not enough
+        available)? It consumes fail_next, and tells the refusal in business words
+        unless the protocol says it in its own (say=False)."""
+        fails = self.fail_next or not can_move(self.disk["books"], self.service, AVAILABLE, amount)
+        self.fail_next = False
+        if fails and say:
+            ctx.note(NOTES[self.id]["refused"], node=self.id, gid=gid)
+        return fails
 
-    def apply(self, ctx, gid: str, op: str, move: tuple[int, int], amount: int, row: str | None) -> None:
-        """One local transaction: the business effect `op` (one of EFFECTS) and the fence
-        row (None: no fence row, the bug that turns the fence off), durable together;
-        then it is told in business words and reported to the checker."""
-        books = moved(self.disk["books"], self.service, *move, amount)
-        if row is None:
-            ctx.persist(books=books)
-        else:
+    def effect(self, gid: str, op: str, amount: int, row: str | None) -> dict:
+        """The disk changes of one business effect `op` (a key of MOVES) and its fence
+        row (None: no row, the bug that turns the fence off), for the caller to persist
+        in one ctx.persist with whatever else its local transaction writes."""
+        changes = {"books": moved(self.disk["books"], self.service, *MOVES[op], amount)}
+        if row is not None:
             self.disk["fence"][gid] = row
-            ctx.persist(books=books, fence=self.disk["fence"])
-        ctx.note(EFFECT_NOTES[self.id][EFFECTS.index(op)], node=self.id, gid=gid, amount=amount)
+            changes["fence"] = self.disk["fence"]
+        return changes
+
+    def tell(self, ctx, gid: str, op: str, amount: int, say: bool = True) -> None:
+        """After the effect is durable: say it in business words (unless the protocol
+        says it in its own) and report it to the checker."""
+        if say:
+            ctx.note(NOTES[self.id][op], node=self.id, gid=gid, amount=amount)
         ctx.observe("effect", gid=gid, op=op, amount=amount)
+
+    def apply(self, ctx, gid: str, op: str, amount: int, row: str | None) -> None:
+        """One local transaction: the business effect and its fence row, durable
+        together (one ctx.persist); then told."""
+        ctx.persist(**self.effect(gid, op, amount, row))
+        self.tell(ctx, gid, op, amount)
 
     def write_row(self, ctx, gid: str, row: str) -> None:
         """A fence row with no business effect (SUSPENDED: an empty rollback)."""

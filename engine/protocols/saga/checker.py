@@ -58,7 +58,7 @@ class SagaChecker(business.BusinessChecker):
     def __init__(self, params, bugs, node_ids):
         super().__init__(params, bugs, node_ids)
         self.step_of = {s.name: i + 1 for i, s in enumerate(self.services)}
-        self.events: list[tuple[str, str, str]] = []      # (service, gid, action | compensate | empty)
+        self.events: list[tuple[str, str, str]] = []      # (service, gid, action | compensation | empty)
         self.acted: dict[tuple[str, str], int] = {}       # (service, gid) -> actions applied
         self.undone: dict[tuple[str, str], None] = {}     # compensated or suspended there
         self.compensated: dict[str, set] = {}             # gid -> steps compensated (applied or empty)
@@ -100,7 +100,7 @@ class SagaChecker(business.BusinessChecker):
                                                 [node], node=node, gid=gid, step=step))
                 self.acted[key] = self.acted.get(key, 0) + 1
                 continue
-            if what == "compensate" and not self.acted.get(key):
+            if what == "compensation" and not self.acted.get(key):
                 found.append(self.violation("null_compensation", "viol.null_compensation", [node],
                                             node=node, gid=gid, step=step))
             later = step + 1
@@ -130,7 +130,7 @@ class SagaChecker(business.BusinessChecker):
                 continue
             for s in self.services:
                 ops = self.effects.get((s.name, gid), [])
-                actions, undos = ops.count("action"), ops.count("compensate")
+                actions, undos = ops.count("action"), ops.count("compensation")
                 if status == SUCCEED and (actions != 1 or undos):
                     found.append(self.violation("all_resolved", "viol.all_resolved.succeed", [s.name],
                                                 gid=gid, node=s.name, actions=actions, undos=undos))

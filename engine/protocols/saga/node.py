@@ -35,15 +35,6 @@ FINAL = (SUCCEED, FAILED)
 # (a person must look at it; the orchestrator keeps retrying anyway).
 ALERT_AFTER = 3
 
-# What each service does, in business words (narration, per service: its words differ).
-DID = {"pay": "saga.did.pay", "stock": "saga.did.stock", "ship": "saga.did.ship",
-       "coupon": "saga.did.coupon", "points": "saga.did.points", "gift": "saga.did.gift"}
-CANNOT = {"pay": "saga.cannot.pay", "stock": "saga.cannot.stock", "ship": "saga.cannot.ship",
-          "coupon": "saga.cannot.coupon", "points": "saga.cannot.points", "gift": "saga.cannot.gift"}
-UNDID = {"pay": "saga.undid.pay", "stock": "saga.undid.stock", "ship": "saga.undid.ship",
-         "coupon": "saga.undid.coupon", "points": "saga.undid.points", "gift": "saga.undid.gift"}
-
-
 def services_of(node_ids) -> list[business.Service]:
     """The saga's steps, in order: T1 at the first service, T2 at the second..."""
     return [business.BY_NAME[n] for n in node_ids if n in business.BY_NAME]
@@ -311,14 +302,12 @@ class SagaService(business.ServiceNode):
         else:
             decision = business.fence_forward(self.row(gid))
         if decision == "run":
-            if self.business_fails(amount):
+            if self.business_fails(ctx, gid, amount):
                 # The local transaction rolls back, its fence row with it: nothing happened here.
-                ctx.note(CANNOT[self.id], gid=gid)
                 ctx.send(msg.src, "ActionDone", gid=gid, step=step, ok=False, why="business")
                 return
             row = None if "no_barrier" in self.bugs else business.FORWARD
-            self.apply(ctx, gid, "action", business.ACTION, amount, row)
-            ctx.note(DID[self.id], gid=gid, amount=amount)
+            self.apply(ctx, gid, "action", amount, row)
             ctx.send(msg.src, "ActionDone", gid=gid, step=step, ok=True, why="done")
         elif decision == "again":
             ctx.note("saga.action_again", gid=gid, node=self.id)
@@ -342,8 +331,7 @@ class SagaService(business.ServiceNode):
                 ctx.send(msg.src, "CompensateDone", gid=gid, step=step, ok=False, why="temporary")
                 return
             row = None if "no_barrier" in self.bugs else business.UNDONE
-            self.apply(ctx, gid, "compensate", business.COMPENSATE, amount, row)
-            ctx.note(UNDID[self.id], gid=gid, amount=amount)
+            self.apply(ctx, gid, "compensation", amount, row)
             if gid in self.reader_saw:
                 del self.reader_saw[gid]
                 ctx.note("saga.dirty_read", gid=gid, node=self.id)

@@ -303,12 +303,12 @@ class Service(Choreographed, business.ServiceNode):
 
     # -- one local transaction with a business effect
 
-    def step(self, ctx, consumed, gid, op, move, row, emit) -> None:
+    def step(self, ctx, consumed, gid, op, row, emit) -> None:
+        """The business effect, its fence row, the inbox row and the next event: one commit.
+        Told in this protocol's own words (who is told next, why it is undone)."""
         amount = self.service.amount
-        books = business.moved(self.disk["books"], self.service, *move, amount)
-        self.disk["fence"][gid] = row
-        self.commit(ctx, consumed, gid, emit=emit, changes={"books": books, "fence": self.disk["fence"]})
-        ctx.observe("effect", gid=gid, op=op, amount=amount)
+        self.commit(ctx, consumed, gid, emit=emit, changes=self.effect(gid, op, amount, row))
+        self.tell(ctx, gid, op, amount, say=False)
 
     # -- forward: the action
 
@@ -321,7 +321,7 @@ class Service(Choreographed, business.ServiceNode):
         elif decision == "refuse":   # compensated before its action came: it must not run (hanging)
             ctx.note("saga_choreo.refused", node=self.id, gid=gid)
             self.commit(ctx, eid, gid)
-        elif self.business_fails(self.service.amount):
+        elif self.business_fails(ctx, gid, self.service.amount, say=False):
             # The local transaction rolls back: no effect, no fence row; only the inbox
             # row and the Failed event are written.
             ctx.note(FAIL_NOTES[self.id], gid=gid, back=self.prev)
@@ -330,7 +330,7 @@ class Service(Choreographed, business.ServiceNode):
         else:
             kind = "Completed" if self.next == ORDER else "StepDone"
             ctx.note(ACTION_NOTES[self.id], gid=gid, amount=self.service.amount, next=self.next)
-            self.step(ctx, eid, gid, "action", business.ACTION, business.FORWARD, [(self.next, kind, {})])
+            self.step(ctx, eid, gid, "action", business.FORWARD, [(self.next, kind, {})])
 
     # -- backward: the compensation
 
@@ -345,7 +345,7 @@ class Service(Choreographed, business.ServiceNode):
             decision = business.fence_undo(self.row(gid))
         if decision == "run":
             ctx.note(UNDO_NOTES[self.id], gid=gid, amount=self.service.amount, origin=origin)
-            self.step(ctx, eid, gid, "compensation", business.COMPENSATE, business.UNDONE, up)
+            self.step(ctx, eid, gid, "compensation", business.UNDONE, up)
             self.dirty_read(ctx, gid)
         elif decision == "empty":    # its action never ran here: nothing to undo, and never run it later
             ctx.note("saga_choreo.empty", node=self.id, gid=gid)

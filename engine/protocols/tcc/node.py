@@ -349,12 +349,11 @@ class Branch(ServiceNode):
             ctx.send(msg.src, "TryDone", gid=gid, ok=False)
         elif what == "again":
             ctx.send(msg.src, "TryDone", gid=gid, ok=True)
-        elif self.business_fails(amount):
+        elif self.business_fails(ctx, gid, amount):
             # The local transaction rolls back, fence row and all: nothing is frozen.
-            ctx.note("tcc.try_refused", gid=gid, node=self.id)
             ctx.send(msg.src, "TryDone", gid=gid, ok=False)
         else:
-            self.apply(ctx, gid, "try", business.TRY, amount, self.fenced(business.FORWARD))
+            self.apply(ctx, gid, "try", amount, self.fenced(business.FORWARD))
             ctx.send(msg.src, "TryDone", gid=gid, ok=True)
 
     def on_confirm(self, ctx, msg):
@@ -363,7 +362,7 @@ class Branch(ServiceNode):
         if what == "again" and "confirm_not_idempotent" in self.bugs:
             what = "run"   # BUG: the fence row is written but not read: a repeated Confirm spends again
         if what == "run":
-            self.apply(ctx, gid, "confirm", business.CONFIRM, amount, self.fenced(business.CONFIRMED))
+            self.apply(ctx, gid, "confirm", amount, self.fenced(business.CONFIRMED))
         elif what == "again":
             ctx.note("tcc.confirm_again", gid=gid, node=self.id)
         ctx.send(msg.src, "ConfirmDone", gid=gid, ok=what in ("run", "again"))
@@ -373,7 +372,7 @@ class Branch(ServiceNode):
         ctx.observe("cancel_seen", gid=gid)
         what = "run" if "no_barrier" in self.bugs else business.fence_undo(self.row(gid))
         if what == "run":
-            self.apply(ctx, gid, "cancel", business.CANCEL, amount, self.fenced(business.UNDONE))
+            self.apply(ctx, gid, "cancel", amount, self.fenced(business.UNDONE))
         elif what == "empty":
             # Cancel before any Try: nothing to release. The row also refuses a late Try.
             self.write_row(ctx, gid, business.SUSPENDED)
