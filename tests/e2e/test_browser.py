@@ -6,6 +6,7 @@ buttons, keyboard) and checks what the page shows and what the server holds.
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ROOT, free_port, start_server, stop_server
@@ -494,3 +495,26 @@ def test_tcc_drop_a_try_and_watch_the_empty_rollback_in_both_languages(open_page
     expect(page.locator("#log")).to_contain_text(f"{dst} 收到 g1 的 Cancel，但从未执行过它的 Try：空回滚")
     expect(page.locator("#log")).to_contain_text("取消")                  # kind.Cancel, translated
     page.select_option("#lang", "en")
+
+
+@pytest.mark.parametrize("protocol,starter,over", [
+    ("saga", "orch", "(m.nodes.orch.sagas || {}).g1 === 'failed'"),
+    ("saga_choreo", "order", "(m.nodes.order.orders || {}).g1 === 'CANCELLED'"),
+])
+def test_a_saga_whose_shipment_fails_gives_the_money_and_stock_back(open_page, protocol, starter, over):
+    """From the menus: make ship's next step fail, start an order, watch the compensations."""
+    page = ready(open_page(f"/play/{protocol}"))
+    node_action(page, "ship", "request:fail_next")
+    node_action(page, starter, "request:order")
+    set_speed(page, 1)                    # 10x
+    page.click("#play")
+    page.wait_for_function(f"(() => {{ const m = window.__pp.model; return {over}; }})()", timeout=30000)
+    page.wait_for_function("window.__pp.model.nodes.pay.books.balance === 100", timeout=30000)
+    page.click("#play")                   # pause
+    assert model(page, "m.nodes.stock.books") == {"stock": 10, "reserved": 0, "sold": 0}
+    assert model(page, "m.violations.length") == 0
+    page.select_option("#lang", "zh")
+    expect(page.locator("#narration, #log").first).to_contain_text(re.compile(r"[\u4e00-\u9fff]"))
+    expect(page.locator("#log")).to_contain_text("拒绝")          # ship declines, in Chinese
+    page.select_option("#lang", "en")
+    expect(page.locator("#log")).to_contain_text("ship")
