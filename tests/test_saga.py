@@ -16,7 +16,7 @@ from engine.protocols.saga.checker import settle_time
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
-from .traces import notes, safety, sends, views
+from .traces import books, notes, safety, sends, views
 from .translations import check_violation_texts, placeholders
 
 PROTO = registry.get("saga")
@@ -38,10 +38,6 @@ def order(at):
 
 def ask(at, node, op):
     return {"at": at, "do": "request", "node": node, "op": op}
-
-
-def books(sim):
-    return {n: v["books"] for n, v in views(sim).items() if n != "orch"}
 
 
 def sagas(sim):

@@ -13,7 +13,7 @@ from engine.protocols.saga_choreo import node as choreo_node
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
-from .traces import notes, safety, sends, views
+from .traces import books, notes, safety, sends, views
 from .translations import check_violation_texts, placeholders
 
 PROTO = registry.get("saga_choreo")
@@ -35,10 +35,6 @@ def order(at):
 
 def ask(at, node, op):
     return {"at": at, "do": "request", "node": node, "op": op}
-
-
-def books(sim):
-    return {n: v["books"] for n, v in views(sim).items() if "books" in v}
 
 
 def outboxes(sim):

@@ -11,7 +11,7 @@ from engine.protocols import registry
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
-from .traces import notes, safety, sends, views
+from .traces import books, notes, safety, sends, views
 
 PROTO = registry.get("tcc")
 FIXED = {"latency": [20, 20]}
@@ -28,10 +28,6 @@ def preset(name, **extra) -> Simulation:
 
 def order(at):
     return {"at": at, "do": "request", "node": "app", "op": "order"}
-
-
-def books(sim):
-    return {n: v["books"] for n, v in views(sim).items() if "books" in v}
 
 
 def invariants(sim):

@@ -15,6 +15,11 @@ def views(sim):
     return sim.summary()["nodes"]
 
 
+def books(sim):
+    """Every service's books at the end of the run (kit.business)."""
+    return {n: v["books"] for n, v in views(sim).items() if "books" in v}
+
+
 def safety(sim):
     """The safety violations (not the eventual ones)."""
     return [v for v in sim.violations if not v.get("eventual")]

@@ -122,8 +122,12 @@ class Orchestrator(Node):
     # -- forward: T1 .. Tn, one at a time
 
     def send_action(self, ctx, gid, step):
+        self.call(ctx, gid, step, "Action")
+
+    def call(self, ctx, gid, step, kind):
+        """Send T_step (Action) or C_step (Compensate) and wait step_timeout for its answer."""
         svc = self.steps[step - 1]
-        ctx.send(svc.name, "Action", gid=gid, step=step, amount=svc.amount)
+        ctx.send(svc.name, kind, gid=gid, step=step, amount=svc.amount)
         self.deadlines.clear(ctx, "retry", gid)
         self.deadlines.set(ctx, "step_timeout", gid, ctx.now + self.params["step_timeout"])
 
@@ -155,10 +159,7 @@ class Orchestrator(Node):
     # -- backward: C_i, then C_{i-1} .. C_1, each retried until it succeeds
 
     def send_compensate(self, ctx, gid, step):
-        svc = self.steps[step - 1]
-        ctx.send(svc.name, "Compensate", gid=gid, step=step, amount=svc.amount)
-        self.deadlines.clear(ctx, "retry", gid)
-        self.deadlines.set(ctx, "step_timeout", gid, ctx.now + self.params["step_timeout"])
+        self.call(ctx, gid, step, "Compensate")
 
     def on_compensate_done(self, ctx, msg):
         gid, step = msg.body["gid"], msg.body["step"]
