@@ -15,7 +15,8 @@ message loss, and an edit that matters only once a message is lost is, for
 from __future__ import annotations
 
 # protocol name -> the suffix of its test file (tests/test_<pkg>.py)
-PACKAGES = {"2pc": "twopc", "raft": "raft", "3pc": "threepc", "tcc": "tcc"}
+PACKAGES = {"2pc": "twopc", "raft": "raft", "3pc": "threepc", "tcc": "tcc", "saga": "saga",
+            "saga_choreo": "saga_choreo"}
 
 TWOPC = "engine/protocols/twopc/node.py"
 RAFT = "engine/protocols/raft/node.py"
@@ -578,4 +579,92 @@ MUTANTS += [
        '        what = "run" if what == "missing" else what\n',
        "Confirm with no Try on record spends anyway",
        equivalent="the TC confirms only after every Try took effect: a Confirm never finds no row"),
+]
+
+SAGA = "engine/protocols/saga/node.py"
+CHOREO = "engine/protocols/saga_choreo/node.py"
+
+
+def _s(n, find, replace, what, equivalent=None, protocol="saga", file=SAGA):
+    m = {"id": f"{protocol}-{n:02d}", "protocol": protocol, "file": file, "find": find, "replace": replace,
+         "what": what}
+    if equivalent:
+        m["equivalent"] = equivalent
+    return m
+
+
+def _c(n, find, replace, what, equivalent=None):
+    return _s(n, find, replace, what, equivalent, protocol="saga_choreo", file=CHOREO)
+
+
+MUTANTS += [
+    # ------------------------------------------------------------ the orchestrator
+    _s(1,
+       '            self.log(ctx, gid, SUBMITTED, step + 1)\n'
+       '            self.send_action(ctx, gid, step + 1)\n',
+       '            self.send_action(ctx, gid, step + 1)\n',
+       "orchestrator sends the next step without logging it: a restart resumes an earlier step"),
+    _s(2,
+       '            elif record["status"] == ABORTING:\n'
+       '                ctx.note("saga.resume_undo", gid=gid, step=step, node=self.steps[step - 1].name)\n'
+       '                self.send_compensate(ctx, gid, step)\n',
+       '',
+       "a restarted orchestrator does not resume the sagas it was compensating"),
+    _s(3,
+       '        self.log(ctx, gid, ABORTING, step)\n'
+       '        ctx.note("saga.abort", gid=gid, step=step)\n'
+       '        self.send_compensate(ctx, gid, step)',
+       '        self.log(ctx, gid, ABORTING, step - 1)\n'
+       '        ctx.note("saga.abort", gid=gid, step=step)\n'
+       '        self.send_compensate(ctx, gid, max(1, step - 1))',
+       "the failed or unknown step is not compensated itself (only the steps before it)"),
+    _s(4,
+       '            self.log(ctx, gid, ABORTING, step - 1)   # C_step is done: C_{step-1} may run now\n'
+       '            self.send_compensate(ctx, gid, step - 1)',
+       '            self.log(ctx, gid, FAILED, step - 1)\n'
+       '            ctx.reply("order", {"gid": gid, "outcome": FAILED})',
+       "the orchestrator stops after the first compensation and declares the saga failed"),
+    _s(5,
+       '        if record["status"] == SUBMITTED and tries >= self.params["max_retries"]:',
+       '        if record["status"] == SUBMITTED and tries >= self.params["max_retries"] and False:',
+       "an unanswered step is retried forever, never compensated (a slow service stalls the saga)",
+       equivalent="every retry is answered once faults stop: the saga still ends, later"),
+    _s(6,
+       '        if not msg.body["ok"]:\n'
+       '            # A temporary error: compensations must eventually succeed, so retry, later each time.',
+       '        if not msg.body["ok"] and False:\n'
+       '            # A temporary error: compensations must eventually succeed, so retry, later each time.',
+       "a compensation that answered a temporary error is taken as done"),
+    # ------------------------------------------------------------ the services' fence
+    _s(7,
+       '            self.write_row(ctx, gid, business.SUSPENDED)\n',
+       '',
+       "a null compensation writes no SUSPENDED row: a late action is no longer refused"),
+    _s(8,
+       '        elif decision == "again":\n'
+       '            ctx.note("saga.action_again", gid=gid, node=self.id)',
+       '        elif decision == "again" and False:\n'
+       '            ctx.note("saga.action_again", gid=gid, node=self.id)',
+       "a repeated action is refused instead of answered as done: the saga compensates a step that succeeded"),
+    # ------------------------------------------------------------ the choreography
+    _c(1,
+       '        for eid in list(outbox):\n'
+       '            self.publish(ctx, eid)\n',
+       '        pass\n',
+       "a restarted node does not restart its relay: its unacknowledged events wait forever"),
+    _c(2,
+       '        if eid in self.disk["inbox"] and not self.apply_again(msg):',
+       '        if False:',
+       "no inbox: a redelivered event is processed again"),
+    _c(3,
+       '            del self.disk["outbox"][eid]\n'
+       '            ctx.persist(outbox=self.disk["outbox"])\n',
+       '            del self.disk["outbox"][eid]\n',
+       "an Ack removes the outbox row in memory only: after a crash the row is back (harmless re-send)",
+       equivalent="a re-sent event finds its id in the inbox: it is acknowledged again and changes nothing"),
+    _c(4,
+       '        self.acknowledge(ctx, msg.src, eid)\n',
+       '        if msg.kind != "Failed":\n'
+       '            self.acknowledge(ctx, msg.src, eid)\n',
+       "Failed events are never acknowledged: their senders re-send them forever"),
 ]
