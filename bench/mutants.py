@@ -628,7 +628,8 @@ MUTANTS += [
        '        if record["status"] == SUBMITTED and tries >= self.params["max_retries"]:',
        '        if record["status"] == SUBMITTED and tries >= self.params["max_retries"] and False:',
        "an unanswered step is retried forever, never compensated (a slow service stalls the saga)",
-       equivalent="every retry is answered once faults stop: the saga still ends, later"),
+       equivalent="no invariant breaks: a retry is answered once faults stop and the saga ends; only the "
+                  "lesson (compensate an unknown outcome) is lost, which the slow_step preset test catches"),
     _s(6,
        '        if not msg.body["ok"]:\n'
        '            # A temporary error: compensations must eventually succeed, so retry, later each time.',
