@@ -338,13 +338,14 @@ class BusinessChecker(Checker):
                                                 node=node_id, bucket=bucket, value=value))
         return found
 
-    def held_left(self, sim) -> list:
-        """(eventual) Once every order is over, nothing stays frozen, reserved or booked."""
+    def held_left(self, sim, invariant: str = "all_resolved") -> list:
+        """(eventual) Once every order is over, nothing stays frozen, reserved or booked;
+        reported under the protocol's eventual invariant."""
         found = []
         for s in self.services:
             books = sim.disk[s.name].get("books")
             if books and books[s.buckets[HELD]]:
-                found.append(self.violation("all_resolved", "viol.held_left", [s.name], node=s.name,
+                found.append(self.violation(invariant, "viol.held_left", [s.name], node=s.name,
                                             bucket=s.buckets[HELD], value=books[s.buckets[HELD]]))
         return found
 
