@@ -7,6 +7,7 @@
     txtable       a transaction -> state table that keeps views small
     atomic_commit checker for atomic commitment (AC1-AC5), used by 2PC and 3PC
     log_safety    checker for replicated-log safety, used by Raft (and later log protocols)
+    linearizability  Wing & Gong's search (with Lowe's memoization) over a client history
     business      the order story the transaction patterns share: services' books, the
                   fence (empty rollback, hanging, idempotency), a service node, conservation
 
