@@ -16,7 +16,7 @@ from __future__ import annotations
 
 # protocol name -> the suffix of its test file (tests/test_<pkg>.py)
 PACKAGES = {"2pc": "twopc", "raft": "raft", "3pc": "threepc", "tcc": "tcc", "saga": "saga",
-            "saga_choreo": "saga_choreo"}
+            "saga_choreo": "saga_choreo", "outbox": "outbox", "cap": "cap"}
 
 TWOPC = "engine/protocols/twopc/node.py"
 RAFT = "engine/protocols/raft/node.py"
@@ -668,4 +668,70 @@ MUTANTS += [
        '        if msg.kind != "Failed":\n'
        '            self.acknowledge(ctx, msg.src, eid)\n',
        "Failed events are never acknowledged: their senders re-send them forever"),
+]
+
+OUTBOX = "engine/protocols/outbox/node.py"
+CAP = "engine/protocols/cap/node.py"
+
+
+def _o(n, find, replace, what, equivalent=None):
+    return _s(n, find, replace, what, equivalent, protocol="outbox", file=OUTBOX)
+
+
+def _k(n, find, replace, what, equivalent=None):
+    return _s(n, find, replace, what, equivalent, protocol="cap", file=CAP)
+
+
+MUTANTS += [
+    # ------------------------------------------------------------ the outbox
+    _o(1,
+       '            if row is not None and row["status"] == NEW:\n'
+       '                row["status"] = SENT\n'
+       '                ctx.persist(outbox=self.disk["outbox"])\n',
+       '            if row is not None and row["status"] == NEW:\n'
+       '                row["status"] = SENT\n',
+       "pay marks a row SENT in memory only: after a crash it is NEW again (republished, harmless)",
+       equivalent="a republished message is absorbed by every inbox"),
+    _o(2,
+       '            self.waiting.pop(mid, None)\n'
+       '            ctx.send(PAY, "MarkSent", mid=mid)\n',
+       '            self.waiting.pop(mid, None)\n',
+       "the relay never marks rows SENT: it republishes every row at every poll, forever"),
+    _o(3,
+       '                del queue[did]\n'
+       '                ctx.persist(queues=self.disk["queues"])\n',
+       '                del queue[did]\n',
+       "the broker forgets an Ack across a crash: it redelivers acknowledged messages (harmless)",
+       equivalent="a redelivered message is absorbed by the consumer's inbox"),
+    _o(4,
+       '        for c, did in queued:\n'
+       '            self.deliver(ctx, c, did, again=True)\n',
+       '',
+       "a restarted broker does not redeliver its queued messages"),
+    _o(5,
+       '        ctx.send(msg.src, "PublishAck", mid=mid)\n'
+       '        for c, did in made:\n',
+       '        ctx.send(msg.src, "PublishAck", mid=mid)\n'
+       '        made = made[:1]\n'
+       '        for c, did in made:\n',
+       "the broker delivers a new message to its first subscriber only (the others wait for the redelivery)",
+       equivalent="the redelivery timer delivers it to the others a redeliver_interval later"),
+    # ------------------------------------------------------------ the CAP register
+    _k(1,
+       '        self.need = majority(len(self.replicas))',
+       '        self.need = majority(len(self.replicas)) - 1',
+       "CP quorums one short of a majority: two quorums need not meet"),
+    _k(2,
+       '            if tag == NO_TAG:\n'
+       '                # Nothing was ever written at this majority: nothing to write back.\n'
+       '                return self.cp_done(ctx, opid, op, tag, value)',
+       '            if True:\n'
+       '                # Nothing was ever written at this majority: nothing to write back.\n'
+       '                return self.cp_done(ctx, opid, op, tag, value)',
+       "CP read answers without writing back what it read (a later read may see an older value)"),
+    _k(3,
+       '        if self.tag == NO_TAG or not self.others:\n'
+       '            return\n',
+       '        return\n',
+       "AP replicas never gossip: they never converge"),
 ]
