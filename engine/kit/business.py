@@ -191,10 +191,11 @@ class ServiceNode(Node):
 
     role = "service"
     FORWARD: tuple[str, ...] = ()   # message kinds slow_next delays
+    SERVICE: str | None = None      # the service whose books it keeps, when not its node id (mq_tx's db: pay)
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.service = BY_NAME[self.id]
+        self.service = BY_NAME[self.SERVICE or self.id]
         self.fail_next = False      # volatile: a crash forgets what the person asked for
         self.slow_next = False
         self.slowed = Deadlines(("slow",))
@@ -243,7 +244,7 @@ class ServiceNode(Node):
         fails = self.fail_next or not can_move(self.disk["books"], self.service, AVAILABLE, amount)
         self.fail_next = False
         if fails and say:
-            ctx.note(NOTES[self.id]["refused"], node=self.id, gid=gid)
+            ctx.note(NOTES[self.service.name]["refused"], node=self.id, gid=gid)
         return fails
 
     def effect(self, gid: str, op: str, amount: int, row: str | None) -> dict:
@@ -260,7 +261,7 @@ class ServiceNode(Node):
         """After the effect is durable: say it in business words (unless the protocol
         says it in its own) and report it to the checker."""
         if say:
-            ctx.note(NOTES[self.id][op], node=self.id, gid=gid, amount=amount)
+            ctx.note(NOTES[self.service.name][op], node=self.id, gid=gid, amount=amount)
         ctx.observe("effect", gid=gid, op=op, amount=amount)
 
     def apply(self, ctx, gid: str, op: str, amount: int, row: str | None) -> None:
@@ -303,9 +304,15 @@ class BusinessChecker(Checker):
     `judge_business` from after_event.
     """
 
+    # Nodes that keep a service's books under another id (node id -> service name).
+    SERVICE_NODES: dict[str, str] = {}
+
     def __init__(self, params, bugs, node_ids):
         super().__init__(params, bugs, node_ids)
-        self.services = [BY_NAME[n] for n in node_ids if n in BY_NAME]
+        # node id -> the service whose books it keeps
+        self.books_of = {n: BY_NAME[self.SERVICE_NODES.get(n, n)] for n in node_ids
+                         if self.SERVICE_NODES.get(n, n) in BY_NAME}
+        self.services = [BY_NAME[n] for n in node_ids if n in BY_NAME]   # services that are nodes of their own
         self.effects: dict[tuple[str, str], list[str]] = {}   # (service, gid) -> ops in order
         self.fresh: list[tuple[str, str, str]] = []           # (service, gid, op) this event
         self.found: list = []
@@ -325,7 +332,7 @@ class BusinessChecker(Checker):
             if self.effects[(node, gid)].count(op) == 2:
                 found.append(self.violation("effects_once", "viol.effects_once", [node], node=node, gid=gid, op=op))
         self.fresh = []
-        service = BY_NAME.get(node_id) if node_id in sim.disk else None
+        service = self.books_of.get(node_id)
         books = sim.disk[node_id].get("books") if service is not None else None
         if books is not None:
             total = sum(books.values())
@@ -342,10 +349,10 @@ class BusinessChecker(Checker):
         """(eventual) Once every order is over, nothing stays frozen, reserved or booked;
         reported under the protocol's eventual invariant."""
         found = []
-        for s in self.services:
-            books = sim.disk[s.name].get("books")
+        for node, s in self.books_of.items():
+            books = sim.disk[node].get("books")
             if books and books[s.buckets[HELD]]:
-                found.append(self.violation(invariant, "viol.held_left", [s.name], node=s.name,
+                found.append(self.violation(invariant, "viol.held_left", [node], node=node,
                                             bucket=s.buckets[HELD], value=books[s.buckets[HELD]]))
         return found
 
