@@ -16,7 +16,7 @@ from __future__ import annotations
 
 # protocol name -> the suffix of its test file (tests/test_<pkg>.py)
 PACKAGES = {"2pc": "twopc", "raft": "raft", "3pc": "threepc", "tcc": "tcc", "saga": "saga",
-            "saga_choreo": "saga_choreo", "outbox": "outbox", "cap": "cap"}
+            "saga_choreo": "saga_choreo", "outbox": "outbox", "cap": "cap", "mq_tx": "mq_tx"}
 
 TWOPC = "engine/protocols/twopc/node.py"
 RAFT = "engine/protocols/raft/node.py"
@@ -714,8 +714,7 @@ MUTANTS += [
        '        ctx.send(msg.src, "PublishAck", mid=mid)\n'
        '        made = made[:1]\n'
        '        for c, did in made:\n',
-       "the broker delivers a new message to its first subscriber only (the others wait for the redelivery)",
-       equivalent="the redelivery timer delivers it to the others a redeliver_interval later"),
+       "the broker delivers a new message to its first subscriber only (no redelivery is scheduled for the others)"),
     # ------------------------------------------------------------ the CAP register
     _k(1,
        '        self.need = majority(len(self.replicas))',
@@ -734,4 +733,41 @@ MUTANTS += [
        '            return\n',
        '        return\n',
        "AP replicas never gossip: they never converge"),
+]
+
+MQTX = "engine/protocols/mq_tx/node.py"
+
+
+def _q(n, find, replace, what, equivalent=None):
+    return _s(n, find, replace, what, equivalent, protocol="mq_tx", file=MQTX)
+
+
+MUTANTS += [
+    _q(1,
+       '        if step == SENDING:\n'
+       '            if gid in self.paid:',
+       '        if step == SENDING:\n'
+       '            self.local_tx(ctx, gid, LOCAL)\n'
+       '            return\n'
+       '            if gid in self.paid:',
+       "a producer whose half message got no HalfAck runs the local transaction anyway"),
+    _q(2,
+       '        verdict = VERDICT.get(status, UNKNOWN)\n',
+       '        verdict = VERDICT.get(status, ROLLBACK)\n',
+       "the check-back answers ROLLBACK for a transaction db has no outcome for (it may still commit)"),
+    _q(3,
+       '        ctx.send(msg.src, "TxStatus", gid=gid, status=status or UNKNOWN)',
+       '        ctx.send(msg.src, "TxStatus", gid=gid, status=status or COMMITTED)',
+       "db answers COMMITTED for a transaction it has no record of"),
+    _q(4,
+       '        topic.append({"offset": offset, "gid": gid})\n'
+       '        ctx.persist(topic=topic)\n',
+       '        topic.append({"offset": offset, "gid": gid})\n',
+       "the broker keeps a committed message in memory only: a crash loses it while its op record survives"),
+    _q(5,
+       '            txs[gid] = COMMITTED\n'
+       '            ctx.persist(**changes, txs=txs)\n',
+       '            txs[gid] = COMMITTED\n'
+       '            ctx.persist(**changes)\n',
+       "db commits the debit but not the transaction's status: a check-back cannot see the commit"),
 ]
