@@ -685,24 +685,22 @@ def _k(n, find, replace, what, equivalent=None):
 MUTANTS += [
     # ------------------------------------------------------------ the outbox
     _o(1,
-       '            if row is not None and row["status"] == NEW:\n'
-       '                row["status"] = SENT\n'
-       '                ctx.persist(outbox=self.disk["outbox"])\n',
-       '            if row is not None and row["status"] == NEW:\n'
-       '                row["status"] = SENT\n',
-       "pay marks a row SENT in memory only: after a crash it is NEW again (republished, harmless)",
-       equivalent="a republished message is absorbed by every inbox"),
+       '            ctx.send(BROKER, "Publish", mid=mid, gid=gid)\n'
+       '            self.waiting[mid] = ctx.now + self.params["poll_interval"]\n',
+       '            ctx.send(BROKER, "Publish", mid=mid, gid=gid)\n'
+       '            ctx.send(PAY, "MarkSent", mid=mid)\n'
+       '            self.waiting[mid] = ctx.now + self.params["poll_interval"]\n',
+       "the relay marks a row SENT as soon as it publishes, before the broker stored it"),
     _o(2,
        '            self.waiting.pop(mid, None)\n'
        '            ctx.send(PAY, "MarkSent", mid=mid)\n',
        '            self.waiting.pop(mid, None)\n',
        "the relay never marks rows SENT: it republishes every row at every poll, forever"),
     _o(3,
-       '                del queue[did]\n'
-       '                ctx.persist(queues=self.disk["queues"])\n',
-       '                del queue[did]\n',
-       "the broker forgets an Ack across a crash: it redelivers acknowledged messages (harmless)",
-       equivalent="a redelivered message is absorbed by the consumer's inbox"),
+       '        ctx.send(c, "Deliver", delivery=did, mid=mid, gid=gid)\n'
+       '        self.timing.set(ctx, "redeliver", (c, did), ctx.now + self.params["redeliver_interval"])\n',
+       '        ctx.send(c, "Deliver", delivery=did, mid=mid, gid=gid)\n',
+       "the broker delivers once and never again (at-most-once delivery)"),
     _o(4,
        '        for c, did in queued:\n'
        '            self.deliver(ctx, c, did, again=True)\n',
@@ -760,14 +758,11 @@ MUTANTS += [
        '        ctx.send(msg.src, "TxStatus", gid=gid, status=status or COMMITTED)',
        "db answers COMMITTED for a transaction it has no record of"),
     _q(4,
-       '        topic.append({"offset": offset, "gid": gid})\n'
-       '        ctx.persist(topic=topic)\n',
-       '        topic.append({"offset": offset, "gid": gid})\n',
-       "the broker keeps a committed message in memory only: a crash loses it while its op record survives"),
+       '        elif verdict == UNKNOWN:\n',
+       '        elif verdict == UNKNOWN and False:\n',
+       "the broker takes an UNKNOWN answer as a ROLLBACK: a slow local transaction that later commits is lost"),
     _q(5,
-       '            txs[gid] = COMMITTED\n'
-       '            ctx.persist(**changes, txs=txs)\n',
-       '            txs[gid] = COMMITTED\n'
-       '            ctx.persist(**changes)\n',
-       "db commits the debit but not the transaction's status: a check-back cannot see the commit"),
+       '        if gid in inbox and "consumer_not_idempotent" not in self.bugs:',
+       '        if offset in inbox.values() and "consumer_not_idempotent" not in self.bugs:',
+       "consumers dedupe by the broker's offset, not the producer's key: a duplicate put is applied twice"),
 ]
