@@ -518,3 +518,23 @@ def test_a_saga_whose_shipment_fails_gives_the_money_and_stock_back(open_page, p
     page.select_option("#lang", "zh")
     expect(page.locator("#log")).to_contain_text(refund[1])
     page.select_option("#lang", "en")
+
+
+NEW_PATTERNS = ["tcc", "saga", "saga_choreo", "outbox", "mq_tx", "cap"]
+
+
+@pytest.mark.parametrize("protocol", NEW_PATTERNS)
+def test_every_lesson_of_the_patterns_plays_to_its_end_in_chinese(open_page, protocol):
+    """Each preset of each pattern opens, plays to its end at 10x and speaks Chinese, with no page error."""
+    from engine import registry
+    for preset in registry.get(protocol).presets:
+        page = ready(open_page(f"/play/{protocol}?preset={preset.name}"))
+        page.select_option("#lang", "zh")
+        expect(page.locator("#lesson")).to_contain_text(re.compile(r"[\u4e00-\u9fff]"))
+        set_speed(page, 1)
+        page.click("#play")
+        page.wait_for_function("window.__pp.done", timeout=30000)
+        expected = {v for v in preset.expects} | ({"any"} if preset.scenario.get("bugs") else set())
+        if not expected:
+            assert model(page, "m.violations.filter(v => !v.eventual).length") == 0, preset.name
+        page.context.close()
