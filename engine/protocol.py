@@ -293,6 +293,12 @@ class Protocol:
     fields: tuple[Field, ...] = ()
     roles: dict[str, str] = {}         # role -> CSS colour
     timers: tuple[str, ...] = ()       # timers a person may force to fire
+    # A log (or accepted values) the canvas draws under every node as a strip of cells:
+    # {"field": view key of a list of entries, "start": view key of the 1-based index of
+    # the first entry shown (optional), "commit": view key of the last committed index
+    # (optional)}. An entry is "G:text" (G, its term, ballot or view, picks the colour)
+    # or None (an empty slot). None = no strip. docs/architecture.md, "The log strip".
+    log_strip: dict[str, str] | None = None
     presets: tuple[Preset, ...] = ()
     strings: dict[str, dict[str, str]] = {}  # key -> {"en": ..., "zh": ...}
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
@@ -379,6 +385,7 @@ class Protocol:
             "fields": [f.describe() for f in self.fields],
             "roles": dict(self.roles),
             "timers": list(self.timers),
+            "log_strip": dict(self.log_strip) if self.log_strip else None,
             "presets": [p.describe() for p in self.presets],
             "invariants": [{"name": n, "help": h} for n, h in self.invariants],
             "network": dict(self.default_network),

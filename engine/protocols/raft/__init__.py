@@ -55,6 +55,7 @@ class Raft(Protocol):
     )
     roles = {FOLLOWER: "#64748b", CANDIDATE: "#d97706", LEADER: "#2563eb"}
     timers = ("election", "heartbeat")
+    log_strip = {"field": "log", "start": "logStart", "commit": "commitIndex"}
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
