@@ -10,12 +10,20 @@ const HW_OK = 78;       // labels this wide (156 px) everywhere are good enough:
 const HW_GOOD = 100;    // past this, more label room is no reason to change the ring's shape
 const R_MIN = 18;
 
-/** The label stack under a node, as offsets from the disc's bottom edge (y + R). */
-export function labelMetrics(R) {
+/** The label stack under a node, as offsets from the disc's bottom edge (y + R); with
+ *  `strip`, a third row for the protocol's log strip (c3: its centre, h3: its height). */
+export function labelMetrics(R, strip = false) {
   // Small nodes get a slightly smaller stack; never below 12 px, readable on a projector.
-  return R >= 32
+  const lm = R >= 32
     ? { f1: 15, f2: 13, h1: 20, h2: 20, c1: 16, c2: 38, bottom: 48 }
     : { f1: 14, f2: 12, h1: 19, h2: 18, c1: 14.5, c2: 34.5, bottom: 44 };
+  if (strip) {
+    lm.f3 = R >= 32 ? 12 : 11;
+    lm.h3 = R >= 32 ? 18 : 17;
+    lm.c3 = lm.bottom + 2 + lm.h3 / 2;
+    lm.bottom += lm.h3 + 4;
+  }
+  return lm;
 }
 
 /**
@@ -24,11 +32,12 @@ export function labelMetrics(R) {
  * with nodes at equal arc lengths; a small search over node radius, ring width,
  * squareness and rotation keeps the shape that leaves every label the most room
  * (hw: half-width each label may use), preferring the largest nodes that leave
- * labels HW_OK. Returns {R, lm (label metrics), pos: Map id -> {x, y}, hw: Map id -> px,
+ * labels HW_OK. `strip`: the label stack has a third row, the log strip.
+ * Returns {R, lm (label metrics), pos: Map id -> {x, y}, hw: Map id -> px,
  * room: Map id -> {cap, near} (see labelConflicts)}.
  */
-export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PAD }) {
-  const out = { R: 30, lm: labelMetrics(30), pos: new Map(), hw: new Map(), room: new Map() };
+export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PAD, strip = false }) {
+  const out = { R: 30, lm: labelMetrics(30, strip), pos: new Map(), hw: new Map(), room: new Map() };
   if (!w || !h || !ids.length) return out;
   const groups = { ring: [], center: [], top: [], bottom: [] };
   for (const id of ids) {
@@ -39,7 +48,7 @@ export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PA
   const Rmax = Math.round(clamp(Math.min(w, h) / (n > 6 ? 14 : 11.5), 20, 42));
   let best = null, bestScore = -Infinity;
   for (let R = Rmax; R >= R_MIN; R -= 2) {
-    const cand = bestShape(groups, R, w, top, bottom);
+    const cand = bestShape(groups, R, w, top, bottom, strip);
     if (!cand) continue;
     if (cand.q >= HW_OK) {
       best = cand;
@@ -63,8 +72,8 @@ export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PA
   return out;
 }
 
-function bestShape(groups, R, w, top, bottom) {
-  const lm = labelMetrics(R);
+function bestShape(groups, R, w, top, bottom, strip) {
+  const lm = labelMetrics(R, strip);
   const foot = 2 * R + lm.bottom + 8; // one row of nodes with their labels, and air
   const fixedIds = [], fixedX = [], fixedY = [];
   const row = (list, y) => list.forEach((id, i) => {

@@ -82,7 +82,8 @@ export class Topology {
     // (Reserved when the bar reaches within a node and a label of the middle.)
     const reserve = this.barBox && this.barBox.x < w / 2 + 100;
     const top = reserve ? this.barBox.y + this.barBox.h + 2 : PAD + BADGE_ROOM;
-    const g = layoutNodes({ w, h, ids: this.ids, layout: this.layout, top, bottom: h - PAD });
+    const strip = !!(this.protocol && this.protocol.log_strip);
+    const g = layoutNodes({ w, h, ids: this.ids, layout: this.layout, top, bottom: h - PAD, strip });
     this.R = g.R;
     this.lm = g.lm;
     this.pos = g.pos;
@@ -247,8 +248,83 @@ export class Topology {
         nd.lines.push(this.chip(fitText(ctx, nd.line2, room), f2, p.x, cy, lm.h2, false));
       }
       for (const l of nd.lines) if (l.text) boxes.push(l.box);
+      nd.strip = this.stripFrame(nd.view, p, Math.max(nd.half, this.hw.get(nd.id) || 0));
+      if (nd.strip) boxes.push(nd.strip.box);
     }
     return { nodes, boxes };
+  }
+
+  /**
+   * The protocol's log strip under a node (protocol.log_strip): the newest entries that
+   * fit its column, one cell each, coloured by the entry's term/ballot/view (the part
+   * before its first ":"); committed entries filled, the rest outlined, empty slots
+   * dashed; "…" when older entries are left out. Null when there is nothing to draw.
+   */
+  stripFrame(view, p, half) {
+    const spec = this.protocol && this.protocol.log_strip;
+    const entries = spec && Array.isArray(view[spec.field]) ? view[spec.field] : null;
+    if (!entries || !entries.length) return null;
+    const ctx = this.ctx, lm = this.lm;
+    const start = spec.start && Number.isFinite(view[spec.start]) ? view[spec.start] : 1;
+    const commit = spec.commit && Number.isFinite(view[spec.commit]) ? view[spec.commit] : 0;
+    const font = `600 ${lm.f3}px ${FONT_STACK}`;
+    ctx.font = font;
+    const GAP = 3, MORE = 14, room = 2 * half - 4;
+    const cells = [];
+    let used = 0;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i];
+      const text = e === null || e === undefined ? '' : String(e);
+      const w = clamp(textWidth(ctx, text) + 8, 16, 60);
+      if (used + w + (i > 0 || start > 1 ? MORE : 0) > room) break;
+      const index = start + i;
+      cells.unshift({ text, w, empty: !text, committed: index <= commit, group: text.split(':')[0] });
+      used += w + GAP;
+    }
+    if (!cells.length) return null;
+    const cut = cells.length < entries.length || start > 1;
+    const total = used - GAP + (cut ? MORE : 0);
+    let x = p.x - total / 2;
+    const y = p.y + this.R + lm.c3, h = lm.h3;
+    const box = { x, y: y - h / 2, w: total, h };
+    const moreAt = cut ? x + MORE / 2 - 2 : null;
+    if (cut) x += MORE;
+    for (const c of cells) {
+      c.x = x;
+      x += c.w + GAP;
+    }
+    return { cells, moreAt, y, h, font, box };
+  }
+
+  drawStrip(st, up) {
+    const ctx = this.ctx;
+    ctx.font = st.font;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    if (st.moreAt !== null) {
+      ctx.fillStyle = COLORS.muted;
+      ctx.fillText('…', st.moreAt, st.y);
+    }
+    for (const c of st.cells) {
+      const top = st.y - st.h / 2;
+      roundRect(ctx, c.x, top, c.w, st.h, 4);
+      const col = up ? groupColor(c.group) : COLORS.muted;
+      if (c.empty) {
+        ctx.setLineDash([3, 3]);
+        ctx.lineWidth = 1.5;
+        ctx.strokeStyle = COLORS.muted;
+        ctx.stroke();
+        ctx.setLineDash([]);
+        continue;
+      }
+      ctx.fillStyle = c.committed ? col : '#ffffff';
+      ctx.fill();
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = col;
+      ctx.stroke();
+      ctx.fillStyle = c.committed ? '#ffffff' : col;
+      ctx.fillText(fitText(ctx, c.text, c.w - 6), c.x + c.w / 2, st.y + 0.5);
+    }
   }
 
   chip(text, font, x, y, h, role) {
@@ -553,6 +629,7 @@ export class Topology {
       }
       ctx.fillText(l.text, l.x, l.y + 0.5);
     }
+    if (nd.strip) this.drawStrip(nd.strip, up);
   }
 
   /**
@@ -823,4 +900,22 @@ export function convexHull(points) {
   upper.pop();
   lower.pop();
   return lower.concat(upper);
+}
+
+/** A stable colour per term / ballot / view ("3", "3.1", "v2"): neighbours get distant hues. */
+const groupColors = new Map();
+function groupColor(g) {
+  let c = groupColors.get(g);
+  if (!c) {
+    const n = Number.parseFloat(g);
+    let k;
+    if (Number.isFinite(n)) k = Math.round(n * 10);
+    else {
+      k = 0;
+      for (const ch of String(g)) k = (k * 31 + ch.charCodeAt(0)) % 9973;
+    }
+    c = `hsl(${(k * 47) % 360}, 62%, 38%)`;
+    if (groupColors.size < 500) groupColors.set(g, c);
+  }
+  return c;
 }
