@@ -16,7 +16,8 @@ from __future__ import annotations
 
 # protocol name -> the suffix of its test file (tests/test_<pkg>.py)
 PACKAGES = {"2pc": "twopc", "raft": "raft", "3pc": "threepc", "tcc": "tcc", "saga": "saga",
-            "saga_choreo": "saga_choreo", "outbox": "outbox", "cap": "cap", "mq_tx": "mq_tx"}
+            "saga_choreo": "saga_choreo", "outbox": "outbox", "cap": "cap", "mq_tx": "mq_tx",
+            "paxos": "paxos"}
 
 TWOPC = "engine/protocols/twopc/node.py"
 RAFT = "engine/protocols/raft/node.py"
@@ -765,4 +766,36 @@ MUTANTS += [
        '        if gid in inbox and "consumer_not_idempotent" not in self.bugs:',
        '        if offset in inbox.values() and "consumer_not_idempotent" not in self.bugs:',
        "consumers dedupe by the broker's offset, not the producer's key: a duplicate put is applied twice"),
+]
+
+PAXOS = "engine/protocols/paxos/node.py"
+
+
+def _p(n, find, replace, what, equivalent=None):
+    return _s(n, find, replace, what, equivalent, protocol="paxos", file=PAXOS)
+
+
+MUTANTS += [
+    _p(1,
+       '        if best is None:\n'
+       '            self.proposal = self.value\n',
+       '        if True:\n'
+       '            self.proposal = self.value\n',
+       "a proposer never adopts a value reported in the 1b messages: it proposes its own"),
+    _p(2,
+       '        if bkey(bal) >= bkey(self.max_bal):\n'
+       '            self.save(ctx, maxBal=bal, maxVBal=bal, maxVal=b["val"])',
+       '        if True:\n'
+       '            self.save(ctx, maxBal=bal, maxVBal=bal, maxVal=b["val"])',
+       "an acceptor accepts a 2a below its promise"),
+    _p(3,
+       '            if mbal is not None and bkey(mbal) > bkey(best[0] if best else None):',
+       '            if mbal is not None and bkey(mbal) < bkey(best[0] if best else (10**9, "")):',
+       "a proposer adopts the lowest-ballot vote reported instead of the highest"),
+    _p(4,
+       '        if bkey(bal) > bkey(self.max_bal):\n'
+       '            self.save(ctx, maxBal=bal)',
+       '        if bkey(bal) > bkey(self.max_bal):\n'
+       '            self.max_bal = bal',
+       "an acceptor's promise is kept in memory only (lost on restart)"),
 ]
