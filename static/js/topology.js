@@ -274,11 +274,15 @@ export class Topology {
     let used = 0;
     for (let i = entries.length - 1; i >= 0; i--) {
       const e = entries[i];
-      const text = e === null || e === undefined ? '' : String(e);
-      const w = clamp(textWidth(ctx, text) + 8, 16, 60);
+      const full = e === null || e === undefined ? '' : String(e);
+      const cut = full.indexOf(':');
+      const group = cut < 0 ? full : full.slice(0, cut);
+      // A ballot "2.n3" shows as its round; its colour tells the proposers apart.
+      const text = cut < 0 ? full : `${group.split('.')[0]}${full.slice(cut)}`;
+      const w = clamp(textWidth(ctx, text) + 8, 16, 64);
       if (used + w + (i > 0 || start > 1 ? MORE : 0) > room) break;
       const index = start + i;
-      cells.unshift({ text, w, empty: !text, committed: index <= commit, group: text.split(':')[0] });
+      cells.unshift({ text, w, empty: !full, committed: index <= commit, group });
       used += w + GAP;
     }
     if (!cells.length) return null;
@@ -907,11 +911,15 @@ const groupColors = new Map();
 function groupColor(g) {
   let c = groupColors.get(g);
   if (!c) {
-    const n = Number.parseFloat(g);
-    let k;
-    if (Number.isFinite(n)) k = Math.round(n * 10);
-    else {
-      k = 0;
+    // "3" (a term) or "3.n1" (a ballot: its round, then who made it): rounds far apart in
+    // hue, a ballot's maker nudging it; anything else hashed.
+    const m = /^(\d+)(?:\.(.+))?$/.exec(String(g));
+    let k = 0;
+    if (m) {
+      let h = 0;
+      for (const ch of m[2] || '') h = (h * 31 + ch.charCodeAt(0)) % 9973;
+      k = Number(m[1]) * 10 + (m[2] ? 1 + (h % 7) : 0);
+    } else {
       for (const ch of String(g)) k = (k * 31 + ch.charCodeAt(0)) % 9973;
     }
     c = `hsl(${(k * 47) % 360}, 62%, 38%)`;
