@@ -106,6 +106,9 @@ def random_action(rng, sim: Simulation, at: int, weights: dict, faults=None,
     kind = _pick(rng, weights)
     up = [n for n in ids if sim.up[n]]
     down = [n for n in ids if not sim.up[n]]
+    if kind == "crash":
+        # Only nodes whose crash the protocol's safety claim covers (Protocol.may_crash).
+        up = [n for n in up if proto.may_crash(sim, n)]
     if kind == "crash" and up:
         return {"at": at, "do": "crash", "node": rng.choice(up)}
     if kind == "restart" and down:

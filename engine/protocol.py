@@ -361,6 +361,13 @@ class Protocol:
         """
         return None
 
+    def may_crash(self, sim, node_id: str) -> bool:
+        """May a random schedule crash this node now? (`sim` is read, never changed.) A
+        protocol whose safety claim bounds simultaneous crashes (VR without a disk: at most
+        f replicas down at once) says no past the bound, so `check --faults crash` tests
+        what the protocol promises. Default: any node, any time."""
+        return True
+
     def settle_ms(self, params: dict, network: dict) -> int:
         """How long `check` runs on after its faults stop (network healed, loss and
         duplication off, every crashed node restarted) before the checker's eventual
