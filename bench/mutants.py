@@ -17,7 +17,7 @@ from __future__ import annotations
 # protocol name -> the suffix of its test file (tests/test_<pkg>.py)
 PACKAGES = {"2pc": "twopc", "raft": "raft", "3pc": "threepc", "tcc": "tcc", "saga": "saga",
             "saga_choreo": "saga_choreo", "outbox": "outbox", "cap": "cap", "mq_tx": "mq_tx",
-            "paxos": "paxos"}
+            "paxos": "paxos", "multipaxos": "multipaxos", "vr": "vr"}
 
 TWOPC = "engine/protocols/twopc/node.py"
 RAFT = "engine/protocols/raft/node.py"
@@ -798,4 +798,45 @@ MUTANTS += [
        '        if bkey(bal) > bkey(self.max_bal):\n'
        '            self.max_bal = bal',
        "an acceptor's promise is kept in memory only (lost on restart)"),
+]
+
+MULTIPAXOS = "engine/protocols/multipaxos/node.py"
+VR = "engine/protocols/vr/node.py"
+
+
+def _m2(n, find, replace, what, equivalent=None):
+    return _s(n, find, replace, what, equivalent, protocol="multipaxos", file=MULTIPAXOS)
+
+
+def _v(n, find, replace, what, equivalent=None):
+    return _s(n, find, replace, what, equivalent, protocol="vr", file=VR)
+
+
+MUTANTS += [
+    _m2(1,
+        '                if s not in best or vb > best[s][0]:',
+        '                if s not in best or vb < best[s][0]:',
+        "a new leader re-proposes the lowest-ballot value reported for a slot instead of the highest"),
+    _m2(2,
+        '        if len(acks) >= self.majority:\n'
+        '            del self.acks[s]',
+        '        if len(acks) >= self.majority - 1:\n'
+        '            del self.acks[s]',
+        "a slot counts as chosen one Accepted short of a majority"),
+    _m2(3,
+        '        if len(self.promises) >= self.majority:',
+        '        if len(self.promises) >= self.majority - 1:',
+        "a leader ends phase 1 one promise short of a majority"),
+    _v(1,
+       '            best = max(dvcs, key=lambda d: (d["v\'"], d["n"]))',
+       '            best = max(dvcs, key=lambda d: (d["n"], d["v\'"]))',
+       "the new primary ranks the logs by op-number first, last-normal-view second"),
+    _v(2,
+       '        c = min(acks[self.f - 1], len(self.log))',
+       '        c = min(acks[0], len(self.log))',
+       "the primary commits an op once one backup has it (not f)"),
+    _v(3,
+       '        self.k = min(max(self.k, *(d["k"] for d in dvcs)), len(self.log))',
+       '        self.k = min(self.k, len(self.log))',
+       "the new primary keeps its own commit number instead of the largest reported"),
 ]
