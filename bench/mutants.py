@@ -838,5 +838,7 @@ MUTANTS += [
     _v(3,
        '        self.k = min(max(self.k, *(d["k"] for d in dvcs)), len(self.log))',
        '        self.k = min(self.k, len(self.log))',
-       "the new primary keeps its own commit number instead of the largest reported"),
+       "the new primary keeps its own commit number instead of the largest reported",
+       equivalent="the view's log holds every committed op either way; a lower k only delays their "
+                  "execution until the next PREPAREOKs"),
 ]
