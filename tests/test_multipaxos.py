@@ -10,12 +10,13 @@ import pytest
 
 from engine import fuzz
 from engine.kit.log_safety import LogSafetyChecker
-from engine.protocol import Message
 from engine.protocols import multipaxos
 from engine.protocols.multipaxos import node as mp_node
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
+from . import fakectx
+from .fakectx import deliver
 from .traces import notes, safety, sends, views
 from .translations import check_violation_texts, placeholders, violation_of
 
@@ -225,54 +226,13 @@ def test_every_violation_message_is_translated_from_its_own_template():
 
 # ---------------------------------------------------------------- handlers in isolation
 
-class FakeCtx:
-    """Records what a node does; snapshots its disk at every send (persist-before-send)."""
-
-    def __init__(self, node):
-        self.node = node
-        self.sent = []
-        self.facts = []
-        self.timers = {}
-        self.rng = random.Random(0)
-        self.now = 0
-        self.node_ids = node.node_ids
-
-    def send(self, dst, kind, **body):
-        d = self.node.disk
-        self.sent.append((dst, kind, body, (d["round"], list(d["promised"]), [list(e) if e else e for e in d["log"]])))
-
-    def set_timer(self, name, delay):
-        self.timers[name] = delay
-
-    def cancel_timer(self, name):
-        self.timers.pop(name, None)
-
-    def persist(self, **fields):
-        self.node.disk.update(fields)
-
-    def note(self, key, **args):
-        pass
-
-    def observe(self, fact, /, **args):
-        self.facts.append((fact, args))
-
-    def reply(self, op, result):
-        self.sent.append(("client", op, result, None))
+def snapshot(d):
+    """What a send records of the disk (persist before send)."""
+    return (d["round"], list(d["promised"]), [list(e) if e else e for e in d["log"]])
 
 
 def make_node(node_id="n2", bugs=(), disk=None):
-    ids = ["n1", "n2", "n3"]
-    params = {p.name: p.default for p in PROTO.params}
-    node = PROTO.create_node(node_id, ids, params, frozenset(bugs), {} if disk is None else disk)
-    ctx = FakeCtx(node)
-    node.on_start(ctx)
-    return node, ctx
-
-
-def deliver(node, ctx, src, kind, **body):
-    ctx.sent.clear()
-    node.on_message(ctx, Message(1, src, node.id, kind, body, 0, 0))
-    return ctx.sent
+    return fakectx.make_node(PROTO, node_id, ["n1", "n2", "n3"], snapshot, bugs, disk)
 
 
 def test_acceptor_persists_promises_and_votes_before_answering():
