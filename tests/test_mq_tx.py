@@ -14,6 +14,7 @@ from engine.protocols.mq_tx import node as mq_node
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
+from .nemesis import nemesis_moves
 from .traces import books, notes, safety, sends, views
 from .translations import check_violation_texts, placeholders
 
@@ -483,19 +484,7 @@ def test_same_scenario_same_trace():
 
 
 def test_the_nemesis_only_reads_and_makes_ordinary_moves(monkeypatch):
-    moves = []
-    real = type(PROTO).fuzz_action
-
-    def spy(self, rng, sim, at):
-        before = (json.dumps(sim.snapshot(), sort_keys=True), len(sim.actions))
-        move = real(self, rng, sim, at)
-        assert (json.dumps(sim.snapshot(), sort_keys=True), len(sim.actions)) == before   # reads only
-        if move is not None:
-            moves.append((at, move))
-        return move
-    monkeypatch.setattr(type(PROTO), "fuzz_action", spy)
-    for seed in range(1, 21):
-        assert fuzz.fuzz_run("mq_tx", seed, fuzz.Model()).found == []
+    moves = nemesis_moves(monkeypatch, PROTO)
     assert len(moves) >= 10
     for at_, move in moves:
         assert {a["do"] for a in move} <= {"drop", "duplicate", "crash", "restart", "request"}

@@ -15,6 +15,7 @@ from engine.protocols.outbox.checker import settle_time
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
+from .nemesis import nemesis_moves
 from .traces import books, notes, safety, sends, views
 from .translations import check_violation_texts, placeholders
 
@@ -491,19 +492,7 @@ def test_same_scenario_same_trace():
 
 
 def test_the_nemesis_only_drops_duplicates_crashes_and_restarts(monkeypatch):
-    moves = []
-    real = type(PROTO).fuzz_action
-
-    def spy(self, rng, sim, at):
-        before = (json.dumps(sim.snapshot(), sort_keys=True), len(sim.actions))
-        move = real(self, rng, sim, at)
-        assert (json.dumps(sim.snapshot(), sort_keys=True), len(sim.actions)) == before   # reads only
-        if move is not None:
-            moves.append((at, move))
-        return move
-    monkeypatch.setattr(type(PROTO), "fuzz_action", spy)
-    for seed in range(1, 21):
-        assert fuzz.fuzz_run("outbox", seed, fuzz.Model()).found == []
+    moves = nemesis_moves(monkeypatch, PROTO)
     assert len(moves) >= 10
     for at_, move in moves:
         assert {a["do"] for a in move} <= {"drop", "duplicate", "crash", "restart"}
