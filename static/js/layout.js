@@ -50,12 +50,13 @@ export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PA
   for (let R = Rmax; R >= R_MIN; R -= 2) {
     const cand = bestShape(groups, R, w, top, bottom, strip);
     if (!cand) continue;
-    if (cand.q >= HW_OK) {
+    if (cand.fits && cand.q >= HW_OK) {
       best = cand;
       break;
     }
-    // Nothing roomy yet: trade a little node size for label room.
-    const score = cand.q + 0.75 * R;
+    // Nothing roomy yet: trade a little node size for label room. A shape whose lowest
+    // labels run past the bottom (a short canvas: a projector, a log strip) is a last resort.
+    const score = cand.q + 0.75 * R - (cand.fits ? 0 : 1000 + cand.over);
     if (score > bestScore) {
       best = cand;
       bestScore = score;
@@ -137,12 +138,16 @@ function bestShape(groups, R, w, top, bottom, strip) {
 
   function consider() {
     const hw = labelRoom(xs, ys, R, lm, w);
-    let q = Infinity;
+    let q = Infinity, low = -Infinity;
     for (const v of hw) q = Math.min(q, v);
+    for (const y of ys) low = Math.max(low, y);
+    const over = Math.max(0, low + R + lm.bottom - bottom);
     // Keep the first (preferred) shape unless another is clearly better; past HW_GOOD
     // more label room is no better.
     const qq = Math.min(q, HW_GOOD);
-    if (!best || qq > best.qq + 2) best = { q, qq, hw: [...hw], xs: [...xs], ys: [...ys], ids, R, lm };
+    if (!best || qq > best.qq + 2) {
+      best = { q, qq, hw: [...hw], xs: [...xs], ys: [...ys], ids, R, lm, fits: over <= 1, over };
+    }
   }
 }
 

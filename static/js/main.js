@@ -671,6 +671,9 @@ class App {
       nodeScreenPos(id) {
         return screenOf(app.topology.nodePos(id));
       },
+      stripCells(id) {
+        return app.topology.stripCells(id);
+      },
       messageScreenPos(id) {
         // From the model itself (not the last frame), so a message is clickable as soon as it exists.
         const scene = app.currentScene();

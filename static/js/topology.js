@@ -105,6 +105,12 @@ export class Topology {
     return this.pos.get(id) || null;
   }
 
+  /** The log strip cells drawn for a node in the last frame (their texts), or null: for tests. */
+  stripCells(id) {
+    const nd = this.lastFrame && this.lastFrame.nodes.find((n) => n.id === id);
+    return nd && nd.strip ? nd.strip.cells.map((c) => c.text) : null;
+  }
+
   /** Where a message is at time tt (canvas CSS pixels), offset to the right of its path. */
   messagePos(msg, tt) {
     const a = this.pos.get(msg.src);
@@ -183,6 +189,7 @@ export class Topology {
     if (!scene) return;
     const now = ui.now || 0;
     const frame = this.nodeFrame(scene);
+    this.lastFrame = frame;
     this.drawPartitions(scene, ui);
     const msgs = this.messageFrame(scene, frame);
     this.drawTrails(msgs);
@@ -922,7 +929,7 @@ function groupColor(g) {
     } else {
       for (const ch of String(g)) k = (k * 31 + ch.charCodeAt(0)) % 9973;
     }
-    c = `hsl(${(k * 47) % 360}, 62%, 38%)`;
+    c = `hsl(${(k * 47 + 210) % 360}, 62%, 38%)`;   // term 0 blue, not an alarming red
     if (groupColors.size < 500) groupColors.set(g, c);
   }
   return c;

@@ -539,3 +539,20 @@ def test_every_lesson_plays_to_its_end_in_chinese(open_page, protocol):
         if not expected:
             assert model(page, "m.violations.filter(v => !v.eventual).length") == 0, preset.name
         page.context.close()
+
+
+def test_the_log_strip_shows_agreement_under_every_replica_on_a_small_screen(open_page):
+    """VR's logs, drawn from the declared log field: the new primary and its backup hold the
+    same ops, the crashed old primary its shorter log; all fit on a 1024x768 projector."""
+    page = ready(open_page("/play/vr?preset=lagging_primary", width=1024, height=768))
+    set_speed(page, 1)
+    page.click("#play")
+    page.wait_for_function("window.__pp.done", timeout=30000)
+    page.wait_for_timeout(200)                       # one more frame drawn
+    r2, r3 = (page.evaluate(f"window.__pp.stripCells({n!r})") for n in ("r2", "r3"))
+    assert r2 == r3 and r2[-1] == "1:y=4", (r2, r3)
+    assert page.evaluate("window.__pp.stripCells('r1')") == ["0:x=1", "0:y=2", "0:x=3"]
+    for n in ("r1", "r2", "r3"):                     # the strip is on the canvas, not cut off below it
+        pos = page.evaluate(f"window.__pp.nodeScreenPos({n!r})")
+        box = page.locator("#canvas").bounding_box()
+        assert pos["y"] + 110 < box["y"] + box["height"], n
