@@ -520,7 +520,8 @@ def test_a_saga_whose_shipment_fails_gives_the_money_and_stock_back(open_page, p
     page.select_option("#lang", "en")
 
 
-NEW_PROTOCOLS = ["tcc", "saga", "saga_choreo", "outbox", "mq_tx", "cap", "paxos", "multipaxos", "vr"]
+NEW_PROTOCOLS = ["tcc", "saga", "saga_choreo", "outbox", "mq_tx", "cap", "paxos", "multipaxos", "vr", "zab",
+                 "humming"]
 
 
 @pytest.mark.parametrize("protocol", NEW_PROTOCOLS)
