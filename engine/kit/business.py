@@ -38,12 +38,11 @@ violations) live in business.toml; a protocol merges them with its own
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
 
 from ..protocol import Checker, Field, Node, Operation, Param
 from .deadlines import Deadlines
 from .strings import load_strings
-from .txtable import RECENT
+from .txtable import newest
 
 AVAILABLE, HELD, USED = 0, 1, 2
 
@@ -285,7 +284,7 @@ class ServiceNode(Node):
             "label": [self.service.label, dict(self.disk.get("books", {}))],
             "books": dict(self.disk.get("books", {})),
             # The newest rows only: a long run holds hundreds.
-            "fence": dict(reversed(list(islice(reversed(fence.items()), RECENT)))),
+            "fence": newest(fence),
         }
 
 

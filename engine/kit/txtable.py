@@ -6,6 +6,8 @@ and the last RECENT finished ones.
 
 from __future__ import annotations
 
+from itertools import islice
+
 RECENT = 8
 
 
@@ -32,6 +34,12 @@ class TxTable(dict):
         """The open and recently finished transactions, by number ("tx12" sorts after "tx9")."""
         txs = sorted([*self.open, *self.last], key=tx_number)
         return {tx: self[tx] for tx in txs}
+
+
+def newest(d: dict, k: int = RECENT) -> dict:
+    """The last k entries of an insertion-ordered dict, as a new dict (a view's window onto
+    a table that only grows: the newest rows, oldest first)."""
+    return dict(reversed(list(islice(reversed(d.items()), k))))
 
 
 def tx_number(tx: str) -> int:

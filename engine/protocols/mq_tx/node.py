@@ -26,11 +26,9 @@ before send); the producers have no disk at all.
 
 from __future__ import annotations
 
-from itertools import islice
-
 from ...kit import business
 from ...kit.deadlines import Deadlines
-from ...kit.txtable import RECENT
+from ...kit.txtable import RECENT, newest
 from ...protocol import Node
 
 PRODUCERS = ("p1", "p2")
@@ -49,10 +47,6 @@ SENDING, LOCAL, LOCAL_FIRST = "SENDING_HALF", "LOCAL_TX", "LOCAL_FIRST"
 SEND_FAILED = "SEND_FAILED"
 ENDED = (COMMIT, ROLLBACK, UNKNOWN, SEND_FAILED)
 
-
-def newest(d: dict, k: int = RECENT) -> dict:
-    """The last k entries of an insertion-ordered dict, as a new dict."""
-    return dict(reversed(list(islice(reversed(d.items()), k))))
 
 
 # ---------------------------------------------------------------- a producer instance

@@ -34,7 +34,7 @@ from itertools import islice
 
 from ...kit import business
 from ...kit.deadlines import Deadlines
-from ...kit.txtable import RECENT, TxTable
+from ...kit.txtable import RECENT, TxTable, newest
 from ...protocol import Node
 
 PAY, RELAY, BROKER = "pay", "relay", "broker"
@@ -50,10 +50,6 @@ CONSUME_NOTES = {
     "points": "outbox.consume.points", "gift": "outbox.consume.gift",
 }
 
-
-def newest(d: dict, k: int = RECENT) -> dict:
-    """The last k entries of an insertion-ordered dict, as a new dict."""
-    return dict(reversed(list(islice(reversed(d.items()), k))))
 
 
 def consumers(node_ids) -> list[str]:

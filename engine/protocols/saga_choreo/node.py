@@ -26,11 +26,9 @@ event depends on is on disk before the event leaves.
 
 from __future__ import annotations
 
-from itertools import islice
-
 from ...kit import business
 from ...kit.deadlines import Deadlines
-from ...kit.txtable import RECENT, TxTable
+from ...kit.txtable import TxTable, newest
 from ...protocol import Node
 
 ORDER = "order"
@@ -52,10 +50,6 @@ UNDO_NOTES = {
     "coupon": "saga_choreo.undo.coupon", "points": "saga_choreo.undo.points", "gift": "saga_choreo.undo.gift",
 }
 
-
-def newest(d: dict, k: int = RECENT) -> dict:
-    """The last k entries of an insertion-ordered dict, as a new dict."""
-    return dict(reversed(list(islice(reversed(d.items()), k))))
 
 
 class Choreographed:
