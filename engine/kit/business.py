@@ -84,6 +84,12 @@ def strings_with(package_file: str) -> dict[str, dict[str, str]]:
     return {**load_strings(__file__, "business.toml"), **load_strings(package_file)}
 
 
+def ask(at: int, node: str, op: str) -> dict:
+    """A preset's action: a person picks `op` from `node`'s menu at `at` ("order",
+    "fail_next", "slow_next", ...)."""
+    return {"at": at, "do": "request", "node": node, "op": op}
+
+
 # ---------------------------------------------------------------- the books
 
 def can_move(books: dict, service: Service, src: int, amount: int) -> bool:

@@ -20,15 +20,13 @@ enough after its last action for the checker to judge the eventual properties
 
 from __future__ import annotations
 
+from ...kit.business import ask
+
 FIXED = {"latency": [20, 20]}
 
 
 def _order(at: int, node: str = "p1") -> dict:
     return {"at": at, "do": "request", "node": node, "op": "order"}
-
-
-def _ask(at: int, node: str, op: str) -> dict:
-    return {"at": at, "do": "request", "node": node, "op": op}
 
 
 # The broker writes the real message of p1-1 at 200 and its op record at 250: it crashes
@@ -55,16 +53,16 @@ PRESET_SCENARIOS = {
     # db: UNKNOWN each time. With check_max 3 the round at 4000 discards the half message;
     # db commits at 5160: paid, never delivered (committed_delivered, the lesson).
     "slow_local_tx_discarded": {"network": FIXED, "until": 12000, "params": {"check_max": 3, "slow_ms": 5000},
-                                "actions": [_ask(50, "db", "slow_next"), _order(100)]},
+                                "actions": [ask(50, "db", "slow_next"), _order(100)]},
     # db's next local transaction takes 1.5 s (160 to 1660). p1 answers UNKNOWN at 440;
     # the check at 1000 reaches db at 1040 while it runs: UNKNOWN, not ROLLBACK. db
     # commits at 1660 (p1 hears it at 1680, too late to matter); the check at 2000 goes
     # to p2, reads COMMITTED: put at 2080, delivered at 2100.
     "check_races_local_tx": {"network": FIXED, "until": 10000, "actions": [
-        _ask(50, "db", "slow_next"), _order(100)]},
+        ask(50, "db", "slow_next"), _order(100)]},
     # The card is declined at 160: ROLLED_BACK, nothing taken; ROLLBACK reaches the
     # broker at 200: an op record only, no Deliver ever leaves.
-    "local_tx_fails": {"network": FIXED, "until": 10000, "actions": [_ask(50, "db", "fail_next"), _order(100)]},
+    "local_tx_fails": {"network": FIXED, "until": 10000, "actions": [ask(50, "db", "fail_next"), _order(100)]},
     # The crash between the real message and its op record. At 400 the restarted broker
     # delivers offset 0 again (stock and ship skip it at 420: their inbox has p1-1); the
     # check round at 1400 (a second after the restart) finds p1-1 with no op record, p1
@@ -84,7 +82,7 @@ PRESET_SCENARIOS = {
     # The check at 1000 reaches p1, which answers COMMIT without asking db (1020): the
     # broker puts the rolled back order at 1040, and stock and ship apply it at 1060.
     "check_says_commit": {"network": FIXED, "bugs": ["check_says_commit"], "until": 10000, "actions": [
-        _ask(50, "db", "fail_next"), _order(100), {"at": 190, "do": "drop", "msg": 5}]},
+        ask(50, "db", "fail_next"), _order(100), {"at": 190, "do": "drop", "msg": 5}]},
     # Bug: the broker crash above with consumers that keep no inbox: stock and ship apply
     # p1-1 at 220, again at 420 (the redelivery) and at 1500 (the second put).
     "consumer_not_idempotent": {"network": FIXED, "bugs": ["consumer_not_idempotent"], "until": 10000,

@@ -18,6 +18,7 @@ was delivered (checker.settle_time).
 
 from __future__ import annotations
 
+from ...kit.business import ask
 from .node import BROKER, PAY, RELAY
 
 FIXED = {"latency": [20, 20]}
@@ -25,10 +26,6 @@ FIXED = {"latency": [20, 20]}
 
 def _order(at: int) -> dict:
     return {"at": at, "do": "request", "node": PAY, "op": "order"}
-
-
-def _ask(at: int, node: str, op: str) -> dict:
-    return {"at": at, "do": "request", "node": node, "op": op}
 
 
 def _crash(at: int, node: str) -> dict:
@@ -46,7 +43,7 @@ PRESET_SCENARIOS = {
     # pay declines g1 (its card): nothing is written, no row, no message. g2 at 300 goes
     # through: published at 440, applied at 480.
     "declined": {"network": FIXED, "until": 3000, "actions": [
-        _ask(50, PAY, "fail_next"), _order(100), _order(300)]},
+        ask(50, PAY, "fail_next"), _order(100), _order(300)]},
     # The relay publishes m1 at 240; the broker stores it at 260 and its PublishAck is on
     # the way when the relay crashes at 270 (it arrives at 280 to a dead relay). Back at
     # 300, the relay polls at 500 and m1 is still NEW: published again at 540, stored a

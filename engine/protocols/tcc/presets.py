@@ -14,6 +14,7 @@ preset's deterministic trace (python -m engine run --protocol tcc --preset NAME)
 
 from __future__ import annotations
 
+from ...kit.business import ask
 from .node import INITIATOR
 
 FIXED = {"latency": [20, 20]}
@@ -23,20 +24,16 @@ def _order(at: int) -> dict:
     return {"at": at, "do": "request", "node": INITIATOR, "op": "order"}
 
 
-def _ask(at: int, node: str, op: str) -> dict:
-    return {"at": at, "do": "request", "node": node, "op": op}
-
-
 # The schedules the bug presets repeat with the fence off.
 EMPTY_ROLLBACK = [_order(100), {"at": 270, "do": "drop", "msg": 9}]
-HANGING = [_ask(50, "stock", "slow_next"), _order(100)]
+HANGING = [ask(50, "stock", "slow_next"), _order(100)]
 LOST_CONFIRM_REPLY = [_order(100), {"at": 350, "do": "drop", "msg": 14}]
 
 PRESET_SCENARIOS = {
     "happy": {"network": FIXED, "until": 2000, "actions": [_order(100)]},
     # stock is out of luck: its Try fails for a business reason, so the order is aborted;
     # Cancel reaches stock first (nothing was frozen there: an empty rollback), then pay.
-    "try_fails": {"network": FIXED, "until": 2000, "actions": [_ask(50, "stock", "fail_next"), _order(100)]},
+    "try_fails": {"network": FIXED, "until": 2000, "actions": [ask(50, "stock", "fail_next"), _order(100)]},
     # stock's Try is lost: the initiator aborts at 760; stock gets a Cancel for a Try it
     # never saw and records SUSPENDED without touching its stock.
     "empty_rollback": {"network": FIXED, "until": 2500, "actions": EMPTY_ROLLBACK},
@@ -58,7 +55,7 @@ PRESET_SCENARIOS = {
     # Six branches; the last one's Try fails: five services froze something, and the
     # coordinator releases it all, gift first and pay last.
     "six_branches": {"nodes": 6, "network": FIXED, "until": 3000, "actions": [
-        _ask(50, "gift", "fail_next"), _order(100)]},
+        ask(50, "gift", "fail_next"), _order(100)]},
     # The fence off, three ways to get the books wrong.
     "no_barrier_empty_rollback": {"network": FIXED, "until": 2500, "bugs": ["no_barrier"],
                                   "actions": EMPTY_ROLLBACK},
