@@ -133,9 +133,11 @@ def _scenario_from_args(args):
     return from_dict(data)
 
 
-def cmd_run(args, out):
+def cmd_run(args, out, err=None):
     scenario = _scenario_from_args(args)
     sim = Simulation(scenario, trace=True)
+    if err is not None and scenario.behaviour != sim.proto.behaviour:
+        err.write(behaviour_note(sim.proto, scenario.behaviour) + "\n")
     if args.jsonl:
         written = 0
         while sim.step_entry():
@@ -157,6 +159,16 @@ def cmd_run(args, out):
         for v in s["violations"]:
             out.write(f"   VIOLATION {v['invariant']} at t={v['t']}: {v['message']}\n")
     return 0
+
+
+def behaviour_note(proto, made: int) -> str:
+    """One line for a link made under another version of the protocol's behaviour."""
+    now = proto.behaviour
+    when = "an earlier" if made < now else "a newer"
+    line = (f"note: this scenario was made with {when} version of {proto.name}'s behaviour "
+            f"(version {made}; this engine runs version {now}); the run follows this engine's rules")
+    changes = [proto.text(k) for k in proto.behaviour_changes(made)]
+    return line + (". What changed: " + " ".join(c for c in changes if c) if any(changes) else "")
 
 
 def _format_event(ev: dict) -> str:
@@ -344,7 +356,7 @@ def main(argv=None, out=None, err=None) -> int:
         if args.cmd == "list":
             code = cmd_list(args, out)
         elif args.cmd == "run":
-            code = cmd_run(args, out)
+            code = cmd_run(args, out, err)
         elif args.cmd == "check":
             code = cmd_check(args, out, err)   # writes and flushes itself: a closed pipe keeps its exit code
         else:

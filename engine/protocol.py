@@ -311,8 +311,17 @@ class Protocol:
     # no safety violation; None = all of them. 3PC, safe only with bounded delays,
     # survives crashes but not partitions, loss or early timeouts.
     tolerates: tuple[str, ...] | None = None
+    # The version of this protocol's behaviour: a share link records the version it was
+    # made with, and opening it under another version says so (docs/architecture.md,
+    # "Behaviour versions and lasting links"). Bump it in the same commit as any change
+    # that alters a trace of this protocol, engine and kit changes included, and add
+    # strings["behaviour.<N>"] (en + zh): one sentence on what changed in version N.
+    # tests/test_behaviour_versions.py fails when a preset's trace changes without a bump.
+    behaviour = 1
 
     def __init__(self):
+        if isinstance(self.behaviour, bool) or not isinstance(self.behaviour, int) or self.behaviour < 1:
+            raise ValueError(f"{type(self).__name__}.behaviour must be a positive integer, got {self.behaviour!r}")
         t = self.text
         self.params = tuple(p if p.help else replace(p, help=t(f"param.{p.name}.help")) for p in self.params)
         self.bugs = tuple(b if b.help else replace(b, help=t(f"bug.{b.name}")) for b in self.bugs)
@@ -332,6 +341,12 @@ class Protocol:
     def text(self, key: str, lang: str = "en") -> str:
         """A translated string ("" when the protocol has none under `key`)."""
         return self.strings.get(key, {}).get(lang, "")
+
+    def behaviour_changes(self, made: int) -> list[str]:
+        """The strings keys saying what changed since behaviour version `made`, oldest
+        first ("behaviour.<N>" for each N after it, up to the current version); none for
+        a version that is current or newer than this one."""
+        return [f"behaviour.{n}" for n in range(made + 1, self.behaviour + 1)]
 
     def node_ids(self, n: int) -> list[str]:
         """Ids for a run with n nodes (n as the user set it)."""
@@ -385,6 +400,7 @@ class Protocol:
             "title": self.title,
             "category": self.category,
             "summary": self.summary,
+            "behaviour": self.behaviour,
             "nodes": {"default": self.nodes_default, "min": self.nodes_min, "max": self.nodes_max},
             "params": [p.describe() for p in self.params],
             "bugs": [b.describe() for b in self.bugs],

@@ -4,6 +4,14 @@ A scenario is plain data. It round-trips through JSON and through a compact,
 URL-safe share token. Validation happens here, once: anything a client or a
 file can send is checked against the protocol's declarations and the limits
 in engine.limits, and bad input raises ScenarioError with one clear line.
+
+A scenario also records the behaviour version of its protocol it was made with
+("v", Protocol.behaviour): a link made before the protocol's behaviour changed
+replays under today's rules, and whoever opens it can be told so. "v" is
+written only when it is not 1, so a link with no "v" was made with version 1:
+every link made before versions existed, and every link of a protocol still at 1.
+Text (a token, scenario JSON) without "v" is such a link; a dict built in code
+without "v" (`from_dict`) is a scenario made now, with the current version.
 """
 
 from __future__ import annotations
@@ -21,7 +29,10 @@ ACTION_KINDS = ("crash", "restart", "drop", "duplicate", "partition", "heal",
                 "request", "timeout", "set")
 NETWORK_KEYS = ("latency", "loss", "duplicate")
 SCENARIO_KEYS = ("protocol", "preset", "seed", "nodes", "params", "network", "bugs",
-                 "actions", "until")
+                 "actions", "until", "v")
+# The highest behaviour version a scenario may claim (a link from a newer server is
+# accepted up to this; beyond it the number is garbage, not a version).
+MAX_BEHAVIOUR = 10_000
 
 
 class ScenarioError(ValueError):
@@ -39,6 +50,7 @@ class Scenario:
     actions: list = field(default_factory=list)
     until: int = 10_000
     preset: str | None = None
+    behaviour: int = 1          # the protocol's behaviour version this was made with ("v")
 
     def to_dict(self) -> dict:
         d = {"protocol": self.protocol, "seed": self.seed, "nodes": self.nodes,
@@ -47,6 +59,8 @@ class Scenario:
              "until": self.until}
         if self.preset:
             d["preset"] = self.preset
+        if self.behaviour != 1:     # no "v" means 1: links made today stay the bytes they were
+            d["v"] = self.behaviour
         return d
 
     def to_json(self) -> str:
@@ -58,7 +72,7 @@ class Scenario:
     def with_actions(self, actions: list) -> Scenario:
         d = self.to_dict()
         d["actions"] = actions
-        return from_dict(d)
+        return from_dict(d, unversioned=self.behaviour)
 
 
 # ---------------------------------------------------------------- tokens
@@ -97,7 +111,8 @@ def decode_token(token: str) -> dict:
 
 
 def from_token(token: str, registry=None) -> Scenario:
-    return from_dict(decode_token(token), registry)
+    """A share link's scenario; a token with no "v" was made with behaviour version 1."""
+    return from_dict(decode_token(token), registry, unversioned=1)
 
 
 def from_json(text: str, registry=None) -> Scenario:
@@ -111,7 +126,7 @@ def from_json(text: str, registry=None) -> Scenario:
         raise ScenarioError("scenario is nested too deeply") from None
     if not isinstance(data, dict):
         raise ScenarioError("scenario must be a JSON object")
-    return from_dict(data, registry)
+    return from_dict(data, registry, unversioned=1)
 
 
 # ---------------------------------------------------------------- validation
@@ -262,8 +277,12 @@ def validate_action(a, proto, ids: list[str], until: int) -> dict:
     return out
 
 
-def from_dict(data: dict, registry=None) -> Scenario:
-    """Validate a scenario dict against its protocol; fill in defaults."""
+def from_dict(data: dict, registry=None, *, unversioned: int | None = None) -> Scenario:
+    """Validate a scenario dict against its protocol; fill in defaults.
+
+    `unversioned`: the behaviour version of a dict with no "v" (1 for text made in
+    the past: tokens, JSON files); None = the protocol's current version (made now).
+    """
     if registry is None:
         from .protocols import registry as default_registry
         registry = default_registry
@@ -274,6 +293,16 @@ def from_dict(data: dict, registry=None) -> Scenario:
     if not isinstance(name, str):
         raise ScenarioError("scenario needs a protocol name")
     proto = registry.get(name)  # raises ScenarioError for unknown names
+    if "v" in data:
+        behaviour = data["v"]
+        if isinstance(behaviour, bool) or not isinstance(behaviour, int):
+            raise ScenarioError(f"v (the version of {name}'s behaviour the link was made with) must be "
+                                f"a whole number, got {behaviour!r}"[:200])
+        if not 1 <= behaviour <= MAX_BEHAVIOUR:
+            raise ScenarioError(f"v={behaviour} is not a version of {name}'s behaviour "
+                                f"(versions count from 1, at most {MAX_BEHAVIOUR})"[:200])
+    else:
+        behaviour = proto.behaviour if unversioned is None else unversioned
 
     merged: dict = {}
     preset = data.get("preset")
@@ -330,4 +359,4 @@ def from_dict(data: dict, registry=None) -> Scenario:
     actions.sort(key=lambda a: a["at"])
 
     return Scenario(protocol=name, seed=seed, nodes=nodes, params=params, network=network,
-                    bugs=bugs, actions=actions, until=until, preset=preset)
+                    bugs=bugs, actions=actions, until=until, preset=preset, behaviour=behaviour)

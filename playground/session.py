@@ -115,6 +115,9 @@ class Session:
         self.lock = threading.Lock()
         self._token_key: tuple | None = None
         self._token = ""
+        # The behaviour version of the protocol the run's link was made with (Scenario.behaviour);
+        # the run itself always follows today's rules. See behaviour_note().
+        self.made_with = scenario.behaviour
 
     # ------------------------------------------------------------ building
 
@@ -141,13 +144,23 @@ class Session:
         self.t = float(sim.now) if capped else float(t)
         if not keep_horizon:
             self.horizon = self.t
+            self.made_with = scenario.behaviour   # a new run (create, configure); a seek keeps it
         self._settle()
         return capped
 
     def current_scenario(self) -> Scenario:
         # In time order, as a token decodes to (stable: same-time actions keep the order they ran in).
         actions = sorted((dict(a) for a in self.sim.actions), key=lambda a: a["at"])
-        return dataclasses.replace(self.base, actions=actions)
+        # The run on screen follows today's rules, whatever link it came from: its token says so.
+        return dataclasses.replace(self.base, actions=actions, behaviour=self.proto.behaviour)
+
+    def behaviour_note(self) -> dict | None:
+        """None, or what the page tells a person whose link was made under another version
+        of the protocol's behaviour: {"made", "now", "changes": strings keys, oldest first}."""
+        now = self.proto.behaviour
+        if self.made_with == now:
+            return None
+        return {"made": self.made_with, "now": now, "changes": self.proto.behaviour_changes(self.made_with)}
 
     def token(self) -> str:
         key = (id(self.sim), len(self.sim.actions))
@@ -284,7 +297,7 @@ class Session:
         return a, cut
 
     def _check_share_size(self, actions: list[dict]) -> None:
-        data = {**self.base.to_dict(), "actions": actions}
+        data = {**dataclasses.replace(self.base, behaviour=self.proto.behaviour).to_dict(), "actions": actions}
         token = encode_token(data)
         if len(token) > engine_limits.MAX_TOKEN_CHARS:
             raise ApiError("limit", "this run has too many actions to share as a link; restart to add more",
@@ -338,4 +351,4 @@ class Session:
                 "protocol": describe, "scenario": self.current_scenario().to_dict(),
                 "token": self.token(), "layout": self.proto.layout(sim.ids), "nodes": list(sim.ids),
                 "events": self.log.fragment(), "playback": self.playback(), "viewers": len(self.participants),
-                "timers": self.armed_timers()}
+                "timers": self.armed_timers(), "behaviour": self.behaviour_note()}

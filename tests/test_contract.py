@@ -80,7 +80,22 @@ def declared_keys(proto):
     keys |= {f"bug.{b.name}" for b in proto.bugs}
     keys |= {f"preset.{p.name}" for p in proto.presets} | {f"preset.{p.name}.lesson" for p in proto.presets}
     keys |= {f"inv.{n}" for n, _ in proto.invariants} | {f"invariant.{n}" for n, _ in proto.invariants}
+    keys |= behaviour_keys(proto)
     return keys | PAGE_KEYS
+
+
+def behaviour_keys(proto):
+    """What changed in each behaviour version after the first (version 1 has nothing to say)."""
+    return {f"behaviour.{n}" for n in range(2, proto.behaviour + 1)}
+
+
+def behaviour_problems(proto):
+    """A version past 1 says in both languages what changed; no text for a version that is not there."""
+    have = {k for k in proto.strings if k.startswith("behaviour.")}
+    missing = sorted(behaviour_keys(proto) - have)
+    extra = sorted(have - behaviour_keys(proto))
+    return ([f"{proto.name} is at behaviour {proto.behaviour}: add {k} (en + zh) saying what changed" for k in missing]
+            + [f"{proto.name}: {k} names no version in 2..{proto.behaviour}" for k in extra])
 
 
 @pytest.mark.parametrize("proto", TAUGHT, ids=ids(TAUGHT))
@@ -113,6 +128,26 @@ def test_no_string_is_unused(proto):
     orphans = [k for k in proto.strings if k not in used and f'"{k}"' not in source
                and not (k.startswith("viol.") and k.split(".")[1] in invariants)]
     assert orphans == [], proto.name
+
+
+@pytest.mark.parametrize("proto", SHIPPED, ids=ids(SHIPPED))
+def test_each_behaviour_version_past_the_first_says_what_changed(proto):
+    assert isinstance(proto.behaviour, int) and proto.behaviour >= 1
+    assert behaviour_problems(proto) == []
+
+
+def test_a_bumped_behaviour_without_its_text_is_caught():
+    from engine.protocol import Protocol
+
+    class Bumped(Protocol):
+        name = "bumped"
+        behaviour = 3
+        strings = {"behaviour.2": {"en": "Votes are persisted first.", "zh": "先持久化投票。"},
+                   "behaviour.4": {"en": "Not yet.", "zh": "还没有。"}}
+
+    assert behaviour_problems(Bumped()) == ["bumped is at behaviour 3: add behaviour.3 (en + zh) saying what changed",
+                                            "bumped: behaviour.4 names no version in 2..3"]
+    assert behaviour_problems(type("AtOne", (Protocol,), {"name": "one"})()) == []   # version 1 needs none
 
 
 @pytest.mark.parametrize("proto", TAUGHT, ids=ids(TAUGHT))

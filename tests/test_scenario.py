@@ -151,3 +151,55 @@ def test_lone_surrogates_and_deep_nesting_are_clear_errors():
     token = base64.urlsafe_b64encode(zlib.compress(deep.encode())).decode()
     with pytest.raises(ScenarioError, match="malformed"):
         from_token(token)
+
+
+# ---------------------------------------------------------------- behaviour versions ("v")
+
+@pytest.fixture
+def forward_at_3(monkeypatch):
+    """The demo protocol as if its behaviour had changed twice since links were first made."""
+    monkeypatch.setattr(registry.get("forward"), "behaviour", 3)
+
+
+@pytest.mark.parametrize("v, message", [
+    ("2", "v (the version of forward's behaviour the link was made with) must be a whole number"),
+    (2.0, "must be a whole number"), (True, "must be a whole number"), (None, "must be a whole number"),
+    (0, "v=0 is not a version of forward's behaviour"), (-1, "v=-1 is not a version"),
+    (10**6, "at most 10000"),
+])
+def test_a_bad_version_is_a_clear_error(v, message):
+    for parse in (lambda: from_dict({"protocol": "forward", "v": v}),
+                  lambda: from_token(encode_token({"protocol": "forward", "v": v}))):
+        with pytest.raises(ScenarioError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
+            parse()
+        assert "\n" not in str(e.value)
+
+
+def test_a_link_without_a_version_was_made_with_version_1(forward_at_3):
+    """Every link made before versions existed (and every link of a protocol still at 1) has no "v"."""
+    old = encode_token({"protocol": "forward", "seed": 4})
+    assert from_token(old).behaviour == 1
+    assert from_json('{"protocol": "forward", "seed": 4}').behaviour == 1
+    assert from_token(encode_token({"protocol": "forward", "v": 2})).behaviour == 2
+    assert from_token(encode_token({"protocol": "forward", "v": 7})).behaviour == 7   # a newer server's link
+
+
+def test_a_scenario_made_now_carries_the_current_version_and_keeps_it(forward_at_3):
+    fresh = from_dict({"protocol": "forward", "seed": 4})
+    assert fresh.behaviour == 3
+    assert fresh.to_dict()["v"] == 3
+    assert from_token(fresh.to_token()) == fresh and from_json(fresh.to_json()) == fresh
+    old = from_token(encode_token({"protocol": "forward", "seed": 4}))
+    assert "v" not in old.to_dict()
+    assert from_token(old.to_token()) == old and from_json(old.to_json()) == old
+    assert old.with_actions([{"at": 5, "do": "heal"}]).behaviour == 1    # still the old link's claim
+
+
+def test_a_scenario_at_version_1_is_the_same_bytes_as_before_versions():
+    """Links made today are the links of yesterday: no "v" is written while it is 1."""
+    s = from_dict({"protocol": "forward", "seed": 4})
+    assert s.behaviour == registry.get("forward").behaviour == 1
+    assert "v" not in s.to_dict()
+    assert s.to_token() == encode_token({"protocol": "forward", "seed": 4, "nodes": 5, "params": {"tokens": 20},
+                                         "network": {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0},
+                                         "bugs": [], "actions": [], "until": s.until})

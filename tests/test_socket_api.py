@@ -1120,3 +1120,74 @@ def test_limits_can_come_from_the_environment_as_json(monkeypatch):
     monkeypatch.setenv("PLAYGROUND_LIMITS", "[1]")
     with pytest.raises(TypeError, match="must be a JSON object"):
         create_app({"PLAYGROUND_ASYNC_MODE": "threading"})
+
+
+# ---------------------------------------------------------------- links made under another behaviour version
+
+@pytest.fixture
+def raft_at_2(monkeypatch):
+    """Raft as if its behaviour had changed once since today's links were made."""
+    raft = registry.get("raft")
+    monkeypatch.setattr(raft, "behaviour", 2)
+    monkeypatch.setitem(raft.strings, "behaviour.2", {"en": "Votes are written to disk before they are sent.",
+                                                      "zh": "投票先写入磁盘再发出。"})
+    return raft
+
+
+OLD_RAFT = {"protocol": "raft", "preset": "leader_crash", "actions": [{"at": 900, "do": "crash", "node": "n2"}]}
+
+
+def test_a_link_made_with_an_earlier_version_opens_and_says_what_changed(connect, manager, raft_at_2):
+    from engine.scenario import encode_token
+    c = connect()
+    old = encode_token(OLD_RAFT)              # no "v": made when raft was at version 1
+    ack, snap = create(c, token=old)
+    assert snap["behaviour"] == {"made": 1, "now": 2, "changes": ["behaviour.2"]}
+    assert snap["protocol"]["behaviour"] == 2
+    assert raft_at_2.strings["behaviour.2"]["zh"] == snap["protocol"]["strings"]["behaviour.2"]["zh"]
+    # The run opens: the same run the scenario gives today, and it plays.
+    assert [e["seq"] for e in snap["events"]] == list(range(len(snap["events"])))
+    assert snap["events"] == json.loads(json.dumps(reference_trace(OLD_RAFT, 0)))
+    assert ctl(c, ack, "play")["ok"]
+    # The session's own link describes the run on screen, made with today's rules.
+    assert from_token(snap["token"]).behaviour == 2
+    # Whoever joins the same run is told too, and so is the room after a seek back.
+    viewer = connect()
+    assert viewer.emit("join", {"session": ack["session"]}, callback=True)["ok"]
+    assert recv(viewer)["snapshot"][0]["behaviour"]["made"] == 1
+    assert ctl(c, ack, "seek", 0)["ok"]
+    assert recv(c)["snapshot"][-1]["behaviour"]["made"] == 1
+    # A new scenario in the same session is made now: nothing more to say.
+    assert c.emit("configure", {"session": ack["session"], "control": ack["control"],
+                                "scenario": {"preset": "leader_crash"}}, callback=True)["ok"]
+    assert recv(c)["snapshot"][-1]["behaviour"] is None
+
+
+def test_a_link_from_a_newer_server_opens_and_says_so(connect):
+    from engine.scenario import encode_token
+    c = connect()
+    _, snap = create(c, token=encode_token({**OLD_RAFT, "v": 5}))
+    assert snap["behaviour"] == {"made": 5, "now": registry.get("raft").behaviour, "changes": []}
+    assert snap["events"]
+
+
+def test_a_link_of_the_current_version_reports_no_difference(connect, raft_at_2):
+    c = connect()
+    _, fresh = create(c, protocol="raft", preset="leader_crash")
+    assert fresh["behaviour"] is None
+    _, again = create(c, token=fresh["token"])           # a link made today, opened today
+    assert again["behaviour"] is None
+    assert from_token(fresh["token"]).behaviour == 2
+
+
+def test_a_link_with_a_bad_version_is_refused_clearly_and_harms_nothing(connect, manager):
+    from engine.scenario import encode_token
+    c = connect()
+    before = len(manager.sessions)
+    for v in ("2", 0, 10**9, 1.5):
+        reply = c.emit("create", {"token": encode_token({**OLD_RAFT, "v": v})}, callback=True)
+        refused(c, reply, "bad_request")
+        assert "version of raft's behaviour" in reply["error"]
+    assert len(manager.sessions) == before
+    _, snap = create(c, token=encode_token(OLD_RAFT))    # the connection and the server go on
+    assert snap["behaviour"] is None

@@ -29,6 +29,7 @@ import { Controls } from './controls.js';
 import { Menus } from './menus.js';
 import { ScenarioPanel } from './scenario.js';
 import { el, fmtMs, clamp } from './format.js';
+import { BehaviourNotice } from './notice.js';
 
 const $ = (id) => document.getElementById(id);
 // Refusals that only say there is nothing to do: shown plainly, not as errors.
@@ -119,6 +120,7 @@ class App {
     this.menus = new Menus(this);
     this.controls = new Controls(this);
     this.scenarioPanel = new ScenarioPanel(this);
+    this.notice = new BehaviourNotice($('behaviour-notice'));   // a link from another version
     if (this.proto) this.setProtocol(this.proto);
 
     $('violation-close').addEventListener('click', () => {
@@ -321,6 +323,7 @@ class App {
     st.partitionGroups = [[]];
     st.preview = null;
     st.snapshotSeen = true;
+    this.notice.show(p.behaviour, this.proto && this.proto.name);
     this.scenarioPanel.setScenario(st.scenario);
     this.applyRole();
     this.relabel();
