@@ -58,7 +58,7 @@ export class Controls {
     this.share.addEventListener('click', () => this.doShare());
     this.$('share-copy').addEventListener('click', () => this.copy(this.shareUrl.value));
     this.$('watch-copy').addEventListener('click', () => this.copy(this.watchUrl.value));
-    this.$('share-close').addEventListener('click', () => (this.sharePop.hidden = true));
+    this.$('share-close').addEventListener('click', () => this.closeShare());
     for (const b of document.querySelectorAll('[data-fork]')) b.addEventListener('click', () => app.fork());
     this.$('help-btn').addEventListener('click', () => this.toggleHelp());
     this.$('help-close').addEventListener('click', () => this.toggleHelp(false));
@@ -161,8 +161,23 @@ export class Controls {
 
   toggleHelp(force) {
     const show = force !== undefined ? force : this.help.hidden;
+    if (show === !this.help.hidden) return;
+    const inside = this.help.contains(document.activeElement);
     this.help.hidden = !show;
-    if (show) this.$('help-close').focus({ preventScroll: true });
+    if (show) {
+      this.helpReturn = document.activeElement; // focus goes back there when the dialog closes
+      this.$('help-close').focus({ preventScroll: true });
+    } else if (inside && this.helpReturn && this.helpReturn.isConnected) {
+      this.helpReturn.focus({ preventScroll: true });
+    }
+  }
+
+  /** Close the share popover; focus inside it goes back to the Share button. */
+  closeShare() {
+    if (this.sharePop.hidden) return;
+    const inside = this.sharePop.contains(document.activeElement);
+    this.sharePop.hidden = true;
+    if (inside) this.share.focus({ preventScroll: true });
   }
 
   onKey(e) {
@@ -171,11 +186,18 @@ export class Controls {
     const typing = (tag === 'INPUT' && e.target.type !== 'range' && e.target.type !== 'checkbox')
       || tag === 'TEXTAREA' || tag === 'SELECT' || (e.target && e.target.isContentEditable);
     if (e.key === 'Escape') {
+      const inPopup = this.sharePop.contains(e.target) || this.help.contains(e.target);
       this.app.menus.closeAll();
       if (this.app.state.partitionMode) this.app.menus.togglePartitionMode(false);
-      this.sharePop.hidden = true;
+      this.closeShare();
       this.toggleHelp(false);
-      if (typing) e.target.blur();
+      if (typing && !inPopup) e.target.blur();
+      return;
+    }
+    if (e.key === 'Tab' && !this.help.hidden) {
+      // The help dialog is modal: focus stays on its one control until it closes.
+      e.preventDefault();
+      this.$('help-close').focus({ preventScroll: true });
       return;
     }
     if (typing) return;
@@ -185,9 +207,9 @@ export class Controls {
     // leave Space to play/pause, as a media player's do (a presenter clicks Step, then Space).
     // Only a control reached from the keyboard claims them: one the mouse just clicked (a bug
     // toggle, a tab) leaves Space to play/pause, as before the click.
-    let el = e.target && e.target.closest ? e.target.closest('input, button, [role="tab"]') : null;
+    let el = e.target && e.target.closest ? e.target.closest('input, button, summary, [role="tab"]') : null;
     if (el && el === this.mouseFocused) el = null;
-    const ownsSpace = el && (el.type === 'checkbox' || el.type === 'radio'
+    const ownsSpace = el && (el.type === 'checkbox' || el.type === 'radio' || el.tagName === 'SUMMARY'
       || (el.tagName === 'BUTTON' && !el.closest('.control-bar')));
     const ownsArrows = el && (el.getAttribute('role') === 'tab' || el.type === 'range' || el.type === 'radio');
     if ((ownsSpace && (key === ' ' || key === 'Spacebar'))

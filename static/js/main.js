@@ -10,6 +10,7 @@
 //   spacetime.js  canvas: Lamport space-time diagram
 //   inspector.js, invariants.js, log.js, timeline.js   side panels and scrubber
 //   menus.js      node / message menus, partition mode (faults by mouse)
+//   nodelist.js   the nodes as buttons with their state in words (the canvas by keyboard)
 //   controls.js   playback buttons, speed, share, fork, help, keyboard
 //   scenario.js   presets, bug toggles, parameters (configure)
 
@@ -27,6 +28,7 @@ import { EventLog, describeEvent } from './log.js';
 import { Timeline } from './timeline.js';
 import { Controls } from './controls.js';
 import { Menus } from './menus.js';
+import { NodeList, MessageList } from './nodelist.js';
 import { ScenarioPanel } from './scenario.js';
 import { el, fmtMs, clamp } from './format.js';
 import { BehaviourNotice } from './notice.js';
@@ -34,6 +36,8 @@ import { BehaviourNotice } from './notice.js';
 const $ = (id) => document.getElementById(id);
 // Refusals that only say there is nothing to do: shown plainly, not as errors.
 const NOTICES = new Set(['refused.idle', 'refused.quiet']);
+// The screen reader's summary of the run changes at most this often (real ms): the newest wins.
+const ANNOUNCE_EVERY_MS = 1000;
 
 function readJSON(id) {
   const node = $(id);
@@ -118,6 +122,11 @@ class App {
       onSeek: (tt) => this.seek(tt),
     });
     this.menus = new Menus(this);
+    this.nodeList = new NodeList($('node-list'), {
+      roleColor,
+      onOpen: (id, button) => this.openNodeFromList(id, button),
+    });
+    this.msgList = new MessageList($('msg-list'), { onOpen: (id, button) => this.openMsgFromList(id, button) });
     this.controls = new Controls(this);
     this.scenarioPanel = new ScenarioPanel(this);
     this.notice = new BehaviourNotice($('behaviour-notice'));   // a link from another version
@@ -316,6 +325,7 @@ class App {
     this.m = fromSnapshot(p);
     if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
     this.topology.setRun(this.m.ids, this.m.layout, this.proto);
+    this.nodeList.setIds(this.m.ids);
     this.spacetime.setRun(this.m.ids);
     this.clock.reset(p.playback || {});
     this.clock.until = (st.scenario && st.scenario.until) || Infinity;
@@ -459,6 +469,36 @@ class App {
     this.state.selected = id;
   }
 
+  /** A node's button in the node list: select it and open its menu under the button. */
+  openNodeFromList(id, button) {
+    if (!this.currentScene()) return;
+    this.select(id);
+    const r = button.getBoundingClientRect();
+    this.menus.openNode(id, r.left - 12, r.bottom - 6, button);
+  }
+
+  /** A message's button in the list of messages in flight: its menu (drop, duplicate). */
+  openMsgFromList(id, button) {
+    const msg = this.m.byId.get(id);
+    if (!msg || !this.currentScene()) return;
+    const r = button.getBoundingClientRect();
+    this.menus.openMsg(msg, r.left - 12, r.bottom - 6, button);
+  }
+
+  /** Tell a screen reader what just happened: `text` politely, at most once a second (the
+   *  newest wins, so a fast run never floods it). */
+  announce(text) {
+    this.srPending = text;
+    if (this.srTimer) return;
+    const wait = Math.max(0, (this.srAt || -Infinity) + ANNOUNCE_EVERY_MS - performance.now());
+    this.srTimer = setTimeout(() => {
+      this.srTimer = null;
+      this.srAt = performance.now();
+      const box = $('sr-status');
+      if (box.textContent !== this.srPending) box.textContent = this.srPending;
+    }, wait);
+  }
+
   /** Show a violation: its nodes picked out, at the moment it happened (the owner rewinds the
    *  run there; a watcher looks back locally for a while). */
   focusViolation(v) {
@@ -554,6 +594,8 @@ class App {
     if (!st.snapshotSeen) return;
 
     this.inspector.render(st.selected, st.selected ? scene.nodes[st.selected] : null);
+    this.nodeList.render(scene, { selected: st.selected, langTick: this.langTick });
+    this.msgList.render(scene, { langTick: this.langTick });
     this.invariants.render(scene.violations, st.focusViolation);
     // Paused with lines left out while it streamed: show them all now.
     this.log.render(this.m, scene.eventCount, this.log.gaps && !(this.clock.playing && !this.clock.done));
@@ -576,7 +618,8 @@ class App {
     // so the caption never tells of a node at work that the canvas shows dead.
     let fault = lastFaultAt(this.m, scene.t);
     if (fault && note && fault.seq < note.seq) fault = null;
-    const key = `${note ? note.seq : ''}|${fault ? fault.seq : ''}|${this.langTick}`;
+    const drop = this.lastUserDrop(scene.t, note);
+    const key = `${note ? note.seq : ''}|${fault ? fault.seq : ''}|${drop ? drop.id : ''}|${this.langTick}`;
     if (key === this.narrationKey) return;
     this.narrationKey = key;
     const box = $('narration');
@@ -601,6 +644,22 @@ class App {
     }
     box.replaceChildren(...parts);
     box.title = whole.join('\n'); // a caption cut at two lines reads whole on hover
+    // A screen reader hears the caption, and a message the reader dropped since the note.
+    const said = drop ? [`${fmtMs(drop.end_t)} · ${t('log.drop', {
+      src: drop.src, dst: drop.dst, kind: tn('kind', drop.kind), id: drop.id, reason: tn('reason', 'user'),
+    })}`, ...whole] : whole;
+    if (said.length) this.announce(said.join('. '));
+  }
+
+  /** The newest message dropped by a person at or before `tt`, if no newer than `note`. */
+  lastUserDrop(tt, note) {
+    const drops = this.m.drops;
+    for (let i = drops.length - 1; i >= 0; i--) {
+      const d = drops[i];
+      if (note && d.end_t < note.t) return null;
+      if (d.end_t <= tt && d.reason === 'user') return d;
+    }
+    return null;
   }
 
   renderBanner(scene) {
@@ -617,6 +676,13 @@ class App {
       return;
     }
     box.hidden = false;
+    // Read out once, assertively: each violation the first time it shows (not again on a rewind).
+    const said = `${st.session}|${v.seq}`;
+    this.saidViolations = this.saidViolations || new Set();
+    if (!this.saidViolations.has(said)) {
+      this.saidViolations.add(said);
+      $('sr-alert').textContent = `${t('violation.title', { invariant: invName(v.invariant) })}. ${violationText(v)}`;
+    }
     $('violation-title').textContent = t('violation.title', { invariant: invName(v.invariant) });
     $('violation-text').textContent = violationText(v);
     const nodes = v.nodes && v.nodes.length ? t('invariants.nodes', { nodes: v.nodes.join(', ') }) : '';

@@ -2,6 +2,8 @@
 // operations for its role, force a timer); click a message in flight ->
 // #msg-menu (drop / duplicate); partition mode (#partition-btn,
 // #partition-next, #partition-apply, #heal-btn). Every choice becomes an `action`.
+// By keyboard: the node list (nodelist.js) opens the same node menu; an open menu
+// takes focus, the arrows move through it, Escape closes it and focus goes back.
 
 import { t, tn } from './i18n.js';
 import { el, fmtBody, fmtMs, kindColor, icon, GROUP_COLORS } from './format.js';
@@ -21,7 +23,9 @@ export class Menus {
     this.openNodeKey = null;
     this.openMsgId = null;
     this.openMsgKey = null;
+    this.returnFocus = null; // the control that opened a menu by keyboard gets focus back
 
+    for (const menu of [this.nodeMenu, this.msgMenu]) menu.addEventListener('keydown', (e) => this.onMenuKey(e, menu));
     const canvas = app.canvas;
     canvas.addEventListener('click', (e) => this.onCanvasClick(e));
     canvas.addEventListener('mousemove', (e) => this.onCanvasMove(e));
@@ -115,7 +119,13 @@ export class Menus {
     menu.style.top = `${top}px`;
   }
 
+  /** Close both menus; focus inside one goes back to the control that opened it. */
   closeAll() {
+    const back = this.returnFocus;
+    const a = document.activeElement;
+    const inMenu = a && (this.nodeMenu.contains(a) || this.msgMenu.contains(a));
+    this.returnFocus = null;
+    if (back && back.isConnected && (inMenu || a === document.body)) back.focus({ preventScroll: true });
     this.nodeMenu.hidden = true;
     this.msgMenu.hidden = true;
     this.openNodeId = null;
@@ -125,15 +135,43 @@ export class Menus {
 
   // ------------------------------------------------------------ node menu
 
-  openNode(id, x, y) {
+  /** Arrows move through a menu's enabled controls; Escape closes it (focus goes back). */
+  onMenuKey(e, menu) {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      this.closeAll();
+      return;
+    }
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    if (e.target.tagName === 'INPUT') return;
+    const items = [...menu.querySelectorAll('button:not([disabled]), input:not([disabled])')];
+    if (!items.length) return;
+    e.preventDefault();
+    e.stopPropagation();   // not a step of the run
+    const i = items.indexOf(document.activeElement);
+    const next = e.key === 'ArrowDown' ? (i + 1) % items.length : (i - 1 + items.length) % items.length;
+    items[next].focus();
+  }
+
+  focusFirst(menu) {
+    const first = menu.querySelector('button:not([disabled])') || menu.querySelector('input:not([disabled])');
+    if (first) first.focus({ preventScroll: true });
+    else {
+      menu.tabIndex = -1; // nothing to press (a watcher): the menu itself takes focus, Escape closes it
+      menu.focus({ preventScroll: true });
+    }
+  }
+
+  openNode(id, x, y, opener = null) {
+    this.returnFocus = opener;
     this.msgMenu.hidden = true;
     this.app.state.menuMsg = null;
     this.openMsgId = null;
     this.openNodeId = id;
     this.buildNodeMenu(this.app.currentScene());
     this.place(this.nodeMenu, x, y);
-    const first = this.nodeMenu.querySelector('button:not([disabled])');
-    if (first) first.focus({ preventScroll: true });
+    this.focusFirst(this.nodeMenu);
   }
 
   nodeKey(scene) {
@@ -159,6 +197,10 @@ export class Menus {
     const viewer = app.state.role !== 'controller';
     const proto = app.protocol() || {};
     this.openNodeKey = this.nodeKey(scene);
+    // A rebuild (the node crashed, a timer armed) keeps keyboard focus on the same choice.
+    const had = document.activeElement && this.nodeMenu.contains(document.activeElement)
+      ? document.activeElement.dataset.action || null : undefined;
+    this.nodeMenu.setAttribute('aria-label', t('menu.node.label', { node: id }));
     const items = [];
     const btn = (action, label, cls = '', extra = {}) =>
       el('button', { type: 'button', class: `menu-item ${cls}`, dataset: { action }, disabled: viewer, ...extra }, label);
@@ -209,6 +251,11 @@ export class Menus {
     for (const b of this.nodeMenu.querySelectorAll('button[data-action]')) {
       b.addEventListener('click', () => this.nodeAction(b.dataset.action));
     }
+    if (had !== undefined) {
+      const same = had && [...this.nodeMenu.querySelectorAll('button[data-action]')].find((b) => b.dataset.action === had);
+      if (same && !same.disabled) same.focus({ preventScroll: true });
+      else this.focusFirst(this.nodeMenu);
+    }
   }
 
   nodeAction(action) {
@@ -233,13 +280,15 @@ export class Menus {
 
   // ------------------------------------------------------------ message menu
 
-  openMsg(msg, x, y) {
+  openMsg(msg, x, y, opener = null) {
+    this.returnFocus = opener;
     this.nodeMenu.hidden = true;
     this.openNodeId = null;
     this.openMsgId = msg.id;
     this.app.state.menuMsg = msg.id;
     this.buildMsgMenu(this.app.currentScene());
     this.place(this.msgMenu, x, y);
+    if (opener) this.focusFirst(this.msgMenu);
   }
 
   msgKey(scene) {
@@ -257,6 +306,8 @@ export class Menus {
     const inflight = scene.inflight.some((m) => m.id === msg.id);
     const viewer = app.state.role !== 'controller';
     this.openMsgKey = this.msgKey(scene);
+    const hadFocus = this.msgMenu.contains(document.activeElement);
+    this.msgMenu.setAttribute('aria-label', t('menu.msg.label', { id: msg.id }));
     const kind = el('span', { class: 'kind-chip', text: tn('kind', msg.kind) });
     kind.style.setProperty('--kind', kindColor(msg.kind));
     const body = fmtBody(msg.body, 200);
@@ -281,6 +332,7 @@ export class Menus {
         this.closeAll();
       });
     }
+    if (hadFocus) this.focusFirst(this.msgMenu);
   }
 
   // ------------------------------------------------------------ partitions

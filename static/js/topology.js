@@ -23,6 +23,9 @@ import {
 
 export { roundRect };
 
+// A reader who asked for less motion gets a steady violation halo (no pulsing).
+const REDUCED_MOTION = typeof matchMedia === 'function' ? matchMedia('(prefers-reduced-motion: reduce)') : null;
+
 const FALLBACK_ROLE_COLORS = ['#2563eb', '#7c3aed', '#0891b2', '#ea580c', '#059669', '#db2777'];
 const MSG_HIT_RADIUS = 24;
 const BADGE_ROOM = 14;  // above the top node: its timer badge pokes out that far past the padding
@@ -561,10 +564,10 @@ export class Topology {
     const ctx = this.ctx;
     const R = this.R;
 
-    // Violation halo (pulsing), selection ring, partition-mode ring.
+    // Violation halo (pulsing, unless motion is reduced), selection ring, partition-mode ring.
     if (bad.has(id)) {
       const strong = focus && (focus.nodes || []).includes(id);
-      const pulse = 0.55 + 0.45 * Math.sin(now / 220);
+      const pulse = REDUCED_MOTION && REDUCED_MOTION.matches ? 1 : 0.55 + 0.45 * Math.sin(now / 220);
       ctx.beginPath();
       ctx.arc(p.x, p.y, R + 12, 0, 2 * Math.PI);
       ctx.fillStyle = `rgba(220, 38, 38, ${strong ? 0.22 : 0.12})`;
@@ -622,6 +625,8 @@ export class Topology {
     ctx.fillText(fitText(ctx, id, R * 1.8), p.x, p.y + 1);
 
     if (!up) drawCross(ctx, p.x, p.y, R * 0.62, 'rgba(75, 85, 99, 0.85)', 5);
+    // Not colour alone: a node named by a violation wears a warning sign on its rim.
+    if (bad.has(id)) this.warnSign(p.x + R * 0.74, p.y - R * 0.74, Math.max(10, R * 0.4));
 
     // Labels: role (or "crashed"), then the node's label or a short summary; cut to fit already.
     for (const l of nd.lines) {
@@ -641,6 +646,27 @@ export class Topology {
       ctx.fillText(l.text, l.x, l.y + 0.5);
     }
     if (nd.strip) this.drawStrip(nd.strip, up);
+  }
+
+  /** A warning triangle with "!" centred on (x, y), half-size s. */
+  warnSign(x, y, s) {
+    const ctx = this.ctx;
+    ctx.beginPath();
+    ctx.moveTo(x, y - s);
+    ctx.lineTo(x + s * 1.1, y + s * 0.85);
+    ctx.lineTo(x - s * 1.1, y + s * 0.85);
+    ctx.closePath();
+    ctx.lineJoin = 'round';
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = '#ffffff';
+    ctx.stroke();
+    ctx.fillStyle = COLORS.danger;
+    ctx.fill();
+    ctx.fillStyle = '#ffffff';
+    ctx.font = `800 ${Math.round(s * 1.2)}px ${FONT_STACK}`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.fillText('!', x, y + s * 0.2);
   }
 
   /**

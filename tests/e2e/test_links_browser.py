@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from engine import registry
 from engine.scenario import encode_token
+from tests.e2e.test_a11y_browser import in_both_languages
 from tests.e2e.test_browser import ready, set_speed
 
 NOW = registry.get("raft").behaviour
@@ -26,6 +27,7 @@ def test_a_link_from_a_newer_version_says_so_and_still_plays(open_page):
     expect(notice.locator(".bn-changes-head")).to_be_hidden()      # nothing this server knows changed
     dismiss = notice.get_by_role("button", name="Dismiss the notice about this link")
     expect(dismiss).to_be_visible()
+    in_both_languages(page, "the page with a link-version notice")   # axe: the notice is readable by all
 
     page.select_option("#lang", "zh")
     expect(notice).to_contain_text(f"（链接为版本 {NOW + 1}，本服务器运行版本 {NOW}）")
