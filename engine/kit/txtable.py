@@ -30,10 +30,22 @@ class TxTable(dict):
         else:
             self.open[tx] = None
 
+    def __reduce__(self):
+        # Pickle (engine.checkpoint) as the whole object at once: rebuilding it item by
+        # item would call __setitem__ before `finished` exists.
+        return (_rebuild, (self.finished, dict(self), dict(self.open), list(self.last)))
+
     def recent(self) -> dict:
         """The open and recently finished transactions, by number ("tx12" sorts after "tx9")."""
         txs = sorted([*self.open, *self.last], key=tx_number)
         return {tx: self[tx] for tx in txs}
+
+
+def _rebuild(finished: tuple, rows: dict, open_: dict, last: list) -> TxTable:
+    table = TxTable(finished)
+    dict.update(table, rows)
+    table.open, table.last = open_, last
+    return table
 
 
 def newest(d: dict, k: int = RECENT) -> dict:
