@@ -25,6 +25,7 @@ class _Parser(argparse.ArgumentParser):
 # json.dumps with these options builds an encoder per call; one, built once, writes the same bytes.
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 STREAM_ENTRIES = 4096   # heap entries between two writes of `run --jsonl`
+BENCH_SECTIONS = ("protocols", "core", "memory", "checkpoints")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,10 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ms of calm after the faults before eventual properties are judged "
                          "(default: the protocol's settle_ms; 0: judge none)")
 
-    bn = sub.add_parser("bench", help="events per second for each protocol", parents=[files])
-    bn.add_argument("--protocol", action="append", default=[])
-    bn.add_argument("--until", type=int, default=20_000)
-    bn.add_argument("--repeat", type=int, default=3)
+    bn = sub.add_parser("bench", help="engine speed, memory and checkpoint cost (numbers, not tests)",
+                        parents=[files])
+    bn.add_argument("--section", action="append", choices=BENCH_SECTIONS, default=[],
+                    help="what to measure (repeatable; default all): " + ", ".join(BENCH_SECTIONS))
+    bn.add_argument("--protocol", action="append", default=[], help="protocols section: only these")
+    bn.add_argument("--until", type=int, default=20_000, help="protocols section: virtual ms per run")
+    bn.add_argument("--repeat", type=int, default=3, help="protocols section: best of N; core: N rounds")
+    bn.add_argument("--core-until", type=int, default=200_000, help="core section: virtual ms of the workload")
+    bn.add_argument("--events", type=int, default=100_000, help="checkpoints section: length of the Raft run")
     bn.add_argument("--json", action="store_true")
     return p
 
@@ -328,17 +334,37 @@ def cmd_check(args, out, err):
 
 
 def cmd_bench(args, out):
-    from .bench import run_bench
+    from . import bench
     if not 1 <= args.repeat <= 100:
         raise UsageError(f"--repeat={args.repeat} is out of range [1, 100]")
     if not 1 <= args.until <= 600_000:
         raise UsageError(f"--until={args.until} is out of range [1, 600000]")
+    if not 1_000 <= args.core_until <= 600_000:
+        raise UsageError(f"--core-until={args.core_until} is out of range [1000, 600000]")
+    if not 1_000 <= args.events <= 1_000_000:
+        raise UsageError(f"--events={args.events} is out of range [1000, 1000000]")
     for name in args.protocol:
         registry.get(name)
-    rows = run_bench(args.protocol or None, until=args.until, repeat=args.repeat)
+    sections = [s for s in BENCH_SECTIONS if s in args.section] or list(BENCH_SECTIONS)
+    result = {}
+    for section in sections:
+        if section == "protocols":
+            result[section] = bench.run_bench(args.protocol or None, until=args.until, repeat=args.repeat)
+        elif section == "core":
+            result[section] = bench.core(args.core_until, rounds=args.repeat)
+        elif section == "memory":
+            result[section] = bench.memory(args.core_until)
+        else:
+            result[section] = bench.checkpoints(args.events, every=max(args.events // 20, 500))
+        if not args.json:
+            _BENCH_PRINT[section](result[section], out)
+            out.flush()
     if args.json:
-        out.write(_dumps(rows) + "\n")
-        return 0
+        out.write(_dumps(result) + "\n")
+    return 0
+
+
+def _print_protocols(rows, out):
     out.write(f"{'protocol':10} {'nodes':>5} {'trace':>5} {'events/s':>10} {'trace ev/s':>10} "
               f"{'deliveries/s':>12} {'seconds':>8}\n")
     for r in rows:
@@ -346,8 +372,45 @@ def cmd_bench(args, out):
         out.write(f"{r['protocol']:10} {r['nodes']:>5} {'on' if r['trace'] else 'off':>5} "
                   f"{r['handled_per_s']:>10} {tev:>10} {r['deliveries_per_s']:>12} {r['seconds']:>8}\n")
     out.write("events/s = simulator events handled (deliveries, timers, actions) per second; "
-              "trace ev/s = trace records (send, deliver, state, ...) per second.\n")
-    return 0
+              "trace ev/s = trace records (send, deliver, state, ...) per second.\n\n")
+
+
+def _print_core(r, out):
+    w = r["workload"]
+    out.write(f"core: forwarding, {w['nodes']} nodes, {w['tokens']} tokens, latency {w['latency'][0]}.."
+              f"{w['latency'][1]} ms, {w['virtual_ms'] / 1000:g} s virtual, {w['deliveries']} deliveries; "
+              f"median of {r['rounds']} interleaved rounds\n")
+    if not r["simpy"]:
+        out.write("  (SimPy is not installed: pip install -r requirements-dev.txt for the side-by-side ratio)\n")
+    out.write(f"  {'loop':22} {'seconds':>8} {'hops/s':>10} {'x simpy':>8} {'x heapq':>8}\n")
+    for row in r["rows"]:
+        vs = f"{row['vs_simpy']:.2f}" if row["vs_simpy"] is not None else "-"
+        out.write(f"  {row['loop']:22} {row['median_s']:>8.3f} {row['hops_per_s']:>10,} {vs:>8} "
+                  f"{row['vs_heapq']:>8.2f}\n")
+    out.write("\n")
+
+
+def _print_memory(r, out):
+    out.write("memory: peak RSS of one run in a fresh process (MB)\n")
+    out.write(f"  {'run':28} {'events':>9} {'trace off':>9} {'--jsonl':>8} {'kept':>8} {'JSON B/event':>12}\n")
+    for row in r["rows"]:
+        out.write(f"  {row['run']:28} {row['events']:>9} {row['rss_mb_off']:>9} {row['rss_mb_jsonl']:>8} "
+                  f"{row['rss_mb_kept']:>8} {row['json_bytes_per_event']:>12}\n")
+    out.write("\n")
+
+
+def _print_checkpoints(r, out):
+    out.write(f"checkpoints: Raft, 5 nodes, {r['events']} events ({r['virtual_ms'] / 1000:g} s virtual), one every "
+              f"{r['every']} events: {r['count']} of median {r['bytes_median']:,} bytes "
+              f"({r['bytes_total']:,} in all); take {r['take_ms_median']} ms, resume {r['resume_ms_median']} ms\n")
+    out.write(f"  {'seek to':8} {'replay from 0':>14} {'from checkpoint':>16}\n")
+    for s in r["seeks"]:
+        out.write(f"  {s['to']:8} {s['replay_ms']:>11} ms {s['checkpoint_ms']:>13} ms\n")
+    out.write("\n")
+
+
+_BENCH_PRINT = {"protocols": _print_protocols, "core": _print_core, "memory": _print_memory,
+                "checkpoints": _print_checkpoints}
 
 
 def main(argv=None, out=None, err=None) -> int:

@@ -102,11 +102,20 @@ def test_check_prints_a_counterexample_that_run_replays(tmp_path):
 
 
 def test_bench_reports_events_per_second():
-    code, out, err = cli("bench", "--protocol", "forward", "--repeat", "1", "--until", "2000", "--json")
+    code, out, err = cli("bench", "--section", "protocols", "--protocol", "forward", "--repeat", "1",
+                         "--until", "2000", "--json")
     assert code == 0, err
-    rows = json.loads(out)
+    rows = json.loads(out)["protocols"]
     assert {r["trace"] for r in rows} == {True, False}
     assert all(r["deliveries"] > 0 and r["handled_per_s"] > 0 for r in rows)
+
+
+def test_bench_puts_the_engine_beside_its_references_and_measures_checkpoints():
+    code, out, err = cli("bench", "--section", "core", "--section", "checkpoints", "--repeat", "1",
+                         "--core-until", "2000", "--events", "3000")
+    assert code == 0, err
+    assert "x simpy" in out and "engine, full trace" in out and "run --jsonl" in out
+    assert "checkpoints: Raft, 5 nodes" in out and "replay from 0" in out and "90%" in out
 
 
 @pytest.mark.parametrize("args, needle", [
