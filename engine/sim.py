@@ -184,10 +184,11 @@ class Simulation:
         if dst not in self.disk:
             raise ProtocolError(f"{src} sent {kind} to unknown node {dst!r}")
         net = self.network
+        now = self.now
         mid = self._next_msg_id
-        self._next_msg_id += 1
-        at = self.now + net.draw_latency()
-        msg = Message(mid, src, dst, kind, body, self.now, at)
+        self._next_msg_id = mid + 1
+        at = now + net.draw_latency()
+        msg = Message(mid, src, dst, kind, body, now, at)
         if net.loss and net.draw_loss():
             net.lost.add(mid)
         net.inflight[mid] = msg
@@ -201,7 +202,7 @@ class Simulation:
             seq = self.seq      # _emit, inlined
             self.seq = seq + 1
             self.trace.append({"type": "send", "id": mid, "src": src, "dst": dst, "kind": kind,
-                               "body": body, "deliver_at": at, "seq": seq, "t": self.now})
+                               "body": body, "deliver_at": at, "seq": seq, "t": now})
         if may_copy and net.duplicate and net.draw_duplicate():
             self._send(src, dst, kind, body, False)
         return mid
@@ -215,7 +216,16 @@ class Simulation:
     def _after(self, n: str | None, msg: Message | None) -> None:
         """Diff the view of the node that acted, then check safety."""
         if n is not None and self.tracing:
-            new = self._view(n)
+            node = self.nodes[n]
+            if node is None:
+                new = self._view(n)
+            else:
+                try:        # _view, inlined: it runs after nearly every event
+                    new = node.view()
+                except Exception as e:
+                    raise ProtocolError(f"{self.proto.name}: node {n} failed in view() at t={self.now}: "
+                                        f"{type(e).__name__}: {e}") from e
+                new["up"] = self.up[n]
             old = self.views[n]
             if new != old:
                 changes = {k: v for k, v in new.items() if old.get(k, _MISSING) != v}

@@ -12,6 +12,7 @@
 //   menus.js      node / message menus, partition mode (faults by mouse)
 //   nodelist.js   the nodes as buttons with their state in words (the canvas by keyboard)
 //   controls.js   playback buttons, speed, share, fork, help, keyboard
+//   export.js     downloads (trace, scenario, pictures) and opening a scenario file
 //   scenario.js   presets, bug toggles, parameters (configure)
 
 import { initI18n, addStrings, onLangChange, translatePage, t, tn, has } from './i18n.js';
@@ -32,6 +33,7 @@ import { NodeList, MessageList } from './nodelist.js';
 import { ScenarioPanel } from './scenario.js';
 import { el, fmtMs, clamp } from './format.js';
 import { BehaviourNotice } from './notice.js';
+import { Exporter } from './export.js';
 
 const $ = (id) => document.getElementById(id);
 // Refusals that only say there is nothing to do: shown plainly, not as errors.
@@ -128,6 +130,7 @@ class App {
     });
     this.msgList = new MessageList($('msg-list'), { onOpen: (id, button) => this.openMsgFromList(id, button) });
     this.controls = new Controls(this);
+    this.exporter = new Exporter(this);   // downloads (trace, scenario, pictures); a scenario file opens
     this.scenarioPanel = new ScenarioPanel(this);
     this.notice = new BehaviourNotice($('behaviour-notice'));   // a link from another version
     if (this.proto) this.setProtocol(this.proto);
@@ -169,6 +172,11 @@ class App {
 
   protocol() {
     return this.proto;
+  }
+
+  /** A server refusal in the reader's language. */
+  errorText(p) {
+    return errorText(p);
   }
 
   /** The scene now (fresh: events may have arrived since the last frame). */
@@ -368,6 +376,7 @@ class App {
   }
 
   onError(p) {
+    if (this.exporter.swallows(p)) return;   // a scenario file refused: the import says why, once
     const msg = errorText(p);
     // A vanished session is handled by the join fallback (a fresh run, a rebuilt one or a
     // watcher's own copy), which says so itself.

@@ -11,6 +11,7 @@ import { progress } from './model.js';
 import { t as tr } from './i18n.js';
 import { FONT_STACK, COLORS, kindColor, clamp } from './format.js';
 import { drawCross, fitCanvas, beginFrame, fitText, textWidth } from './canvas.js';
+import { SvgPainter } from './svgpaint.js';
 
 const AXIS = 24;          // the time axis under the lanes
 const LANE_TOP = 10;
@@ -72,8 +73,7 @@ export class SpaceTime {
    * the lanes are closer than a name's height), the width a name may take, and the gutter
    * (where the lanes start).
    */
-  laneNames() {
-    const ctx = this.ctx;
+  laneNames(ctx = this.ctx) {
     const n = this.ids.length;
     const gap = n > 1 ? (this.h - LANE_TOP - LANE_BOTTOM) / (n - 1) : LANE_LINE;
     const size = gap >= LANE_LINE ? LANE_FONT : clamp(Math.floor(gap - 2), 9, LANE_FONT);
@@ -108,9 +108,22 @@ export class SpaceTime {
   draw(scene, ui) {
     this.last = { scene, ui };
     beginFrame(this.canvas, this.ctx, this);
-    const ctx = this.ctx;
-    if (!scene) return;
-    const names = this.laneNames();
+    if (scene) this.paint(this.ctx, scene, ui);
+  }
+
+  /** The last frame drawn, as a standalone SVG file (the same drawing, through an SVG painter). */
+  toSVG() {
+    const svg = new SvgPainter(this.w, this.h, this.ctx);
+    if (this.last && this.last.scene) this.paint(svg, this.last.scene, this.last.ui);
+    return svg.toString();
+  }
+
+  /**
+   * The drawing itself, on any painter with the canvas 2D API this uses: the canvas's own
+   * context on screen, an SvgPainter (svgpaint.js) for a download. Sizes are CSS px.
+   */
+  paint(ctx, scene, ui) {
+    const names = this.laneNames(ctx);
     const GUTTER = names.gutter;
     const m = scene.model;
     const now = scene.t;
