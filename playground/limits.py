@@ -34,6 +34,11 @@ class Limits:
                                           # socket (~5 s of batches) gets no more batches until it
                                           # has caught up, then one fresh snapshot (a slow link
                                           # costs itself a jump, not the server its memory)
+    checkpoint_every: int = 5_000         # trace events between engine checkpoints of a run (seek
+                                          # back and fork resume from the nearest: <= 5,000 events
+                                          # to replay, ~30 ms for Raft; each ~25-45 KB, ~2 ms to take)
+    max_checkpoints: int = 32             # per session; past that every other one goes and the
+                                          # spacing doubles (bound: 32 x one checkpoint's bytes)
     rebuild_chunk: int = 2_000            # heap entries between yields while seeking
     yield_every_s: float = 0.002          # the ticker yields to other clients at least this often
     expire_every_s: float = 5.0           # how often idle sessions are swept

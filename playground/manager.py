@@ -143,6 +143,13 @@ class SessionManager:
             for sid in controllers:
                 self.io.emit("snapshot", payload, to=sid)
 
+    def _emit_seek(self, s: Session, keep: int) -> None:
+        """A seek: everyone keeps the first `keep` events it has and adds the new ones (a
+        few bytes for a seek back, the events played for a seek forward), instead of the
+        whole history again. A client whose batches wait (lagging) gets its snapshot when
+        it has caught up, as ever."""
+        self.io.emit("seek", s.seek_payload(keep, self.wall()), to=s.room, skip=sorted(s.lagging) or None)
+
     def _fail(self, s: Session, e: Exception) -> None:
         log.warning("session %s: %s", s.id, e)
         s.fail(str(e))
@@ -192,7 +199,7 @@ class SessionManager:
         lim = self.limits
         self._make_room(sid, addr)
         s = Session(secrets.token_urlsafe(9), secrets.token_urlsafe(18), scenario, self.clock(),
-                    lim.max_trace_events)
+                    lim.max_trace_events, lim.checkpoint_every, lim.max_checkpoints)
         s.creator, s.address = sid, addr
         try:
             capped = s.load(scenario, 0 if t is None else t, self._yield, lim.rebuild_chunk)
@@ -280,8 +287,8 @@ class SessionManager:
                     self._emit_events(s)
                 elif cmd in ("seek", "restart"):
                     t = 0 if cmd == "restart" else number("seek value", value, 0, s.sim.until)
-                    capped = s.seek(t, self._yield, lim.rebuild_chunk)
-                    self._emit_room_snapshot(s)
+                    capped, keep = s.seek(t, self._yield, lim.rebuild_chunk)
+                    self._emit_seek(s, keep)
                     if capped:
                         self.io.emit("error", s.too_long_error().payload(), to=s.room)
                 else:  # payloads.parse_control only lets known commands through

@@ -17,7 +17,7 @@ import math
 import threading
 from collections.abc import Callable
 
-from engine import ProtocolError, ScenarioError, Simulation, registry
+from engine import ProtocolError, ScenarioError, Simulation, checkpoint, registry
 from engine import limits as engine_limits
 from engine.scenario import Scenario, encode_token, validate_action
 from engine.sim import WHY_NOT
@@ -41,8 +41,87 @@ def archive(sim: Simulation, log: TraceLog) -> bytes:
     return data
 
 
+class Checkpoints:
+    """Engine checkpoints of one run (engine/checkpoint.py), one every `every` trace events.
+
+    Seeking back and forking resume from the nearest one instead of replaying from
+    t=0. Each is taken right after a whole heap entry, never after a bare
+    run_until(t): then its state (min_action_at included) is exactly what a replay
+    from t=0 reaches there. With each: the actions it had applied (at <= its now),
+    to tell whether it still fits an action list.
+
+    Memory: at most `most` of them. Past that every other one goes (the first and
+    the newest stay) and the spacing doubles, so a run of any length keeps at most
+    `most` checkpoints, evenly spread. `bytes` is what they hold.
+    """
+
+    def __init__(self, every: int, most: int):
+        self.base_every = self.every = max(1, every)
+        self.most = max(2, most)
+        self.items: list[tuple[checkpoint.Checkpoint, list[dict]]] = []
+        self.bytes = 0
+        self.next_seq = 0
+
+    def start(self, sim: Simulation) -> None:
+        """A fresh run (nothing processed yet): forget the old one's, take the first."""
+        self.items, self.bytes, self.every = [], 0, self.base_every
+        self._take(sim)
+
+    def maybe(self, sim: Simulation) -> None:
+        """After a whole heap entry: one more if `every` events went by since the last."""
+        if sim.seq >= self.next_seq:
+            self._take(sim)
+
+    def _take(self, sim: Simulation) -> None:
+        cp = checkpoint.take(sim)
+        self.items.append((cp, [dict(a) for a in sim.actions if a["at"] <= cp.now]))
+        self.bytes += cp.size
+        if len(self.items) > self.most:
+            keep = self.items[::2]
+            if keep[-1] is not self.items[-1]:
+                keep.append(self.items[-1])
+            self.items = keep
+            self.bytes = sum(c.size for c, _ in keep)
+            self.every *= 2
+        self.next_seq = cp.seq + self.every
+
+    def before(self, t: int, actions: list[dict], handled: int | None = None,
+               max_seq: int | None = None) -> checkpoint.Checkpoint | None:
+        """The latest checkpoint at or before virtual time t (and at or before heap entry
+        `handled`, trace event `max_seq`) whose applied actions are the ones `actions`
+        has up to its time."""
+        by_time = sorted(actions, key=lambda a: a["at"])
+        for cp, past in reversed(self.items):
+            if cp.now > t or (handled is not None and cp.handled > handled) or \
+                    (max_seq is not None and cp.seq > max_seq):
+                continue
+            if sorted(past, key=lambda a: a["at"]) == [a for a in by_time if a["at"] <= cp.now]:
+                return cp
+        return None
+
+    def resume(self, cp: checkpoint.Checkpoint, proto, actions: list[dict]) -> Simulation:
+        """A run from `cp` with the action list `actions` (scheduled as a replay of it would)."""
+        for c, past in self.items:
+            if c is cp:
+                # The applied actions in the checkpoint's own order, then the future in list order.
+                return checkpoint.resume(cp, proto, past + [a for a in actions if a["at"] > cp.now])
+        raise ValueError("not one of this run's checkpoints")
+
+    def copy(self) -> Checkpoints:
+        c = Checkpoints(self.base_every, self.most)
+        c.items, c.bytes, c.every, c.next_seq = list(self.items), self.bytes, self.every, self.next_seq
+        return c
+
+    def drop_after(self, seq: int, now: int | None = None) -> None:
+        """Forget the checkpoints past trace event `seq` (and, with `now`, those at or after
+        that virtual time: an action stamped there changes what follows them)."""
+        self.items = [(c, p) for c, p in self.items if c.seq <= seq and (now is None or c.now < now)]
+        self.bytes = sum(c.size for c, _ in self.items)
+        self.next_seq = (self.items[-1][0].seq if self.items else 0) + self.every
+
+
 def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | None = None,
-           log: TraceLog | None = None) -> bool:
+           log: TraceLog | None = None, cps: Checkpoints | None = None) -> bool:
     """run_until(t), yielding to the event loop every `chunk` heap entries.
 
     Stops early, after a whole heap entry, once the run holds `max_seq` trace
@@ -57,6 +136,8 @@ def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | 
         if max_seq is not None and sim.seq >= max_seq:
             return True
         sim.step_entry()
+        if cps is not None:
+            cps.maybe(sim)
         n += 1
         if n % chunk == 0:
             if log is not None:
@@ -66,7 +147,7 @@ def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | 
     return False
 
 
-def run_capped(sim: Simulation, t: int, max_events: int) -> bool:
+def run_capped(sim: Simulation, t: int, max_events: int, cps: Checkpoints | None = None) -> bool:
     """run_until(t) unless that would emit more than max_events; True if capped.
 
     When capped, the simulation stops after a whole heap entry, so nothing is
@@ -82,6 +163,8 @@ def run_capped(sim: Simulation, t: int, max_events: int) -> bool:
         if sim.seq - seq0 >= max_events or entries >= 4 * max_events:
             return True
         sim.step_entry()
+        if cps is not None:
+            cps.maybe(sim)
         entries += 1
     sim.run_until(t)
     return False
@@ -89,7 +172,7 @@ def run_capped(sim: Simulation, t: int, max_events: int) -> bool:
 
 class Session:
     def __init__(self, session_id: str, control: str, scenario: Scenario, now: float,
-                 max_trace_events: int = 100_000):
+                 max_trace_events: int = 100_000, checkpoint_every: int = 5_000, max_checkpoints: int = 32):
         self.id = session_id
         self.control = control
         self.room = "s:" + session_id
@@ -105,6 +188,8 @@ class Session:
         self.horizon = 0.0
         self.log = TraceLog()         # trace events already streamed
         self.max_trace_events = max_trace_events
+        # Engine checkpoints of the run, to seek back and fork from (Checkpoints).
+        self.checkpoints = Checkpoints(checkpoint_every, max_checkpoints)
         self.participants: dict[str, str] = {}   # client sid -> "controller" | "viewer"
         self.lagging: set[str] = set()           # participants skipped until their socket drains
         self.creator: str | None = None          # the connection that created it, and its address:
@@ -132,12 +217,15 @@ class Session:
             raise bad(f"t={t} is out of range [0, {scenario.until}]")
         sim = Simulation(scenario)
         log = TraceLog()              # the caller sends a snapshot: everything is new
+        cps = Checkpoints(self.checkpoints.base_every, self.checkpoints.most)
+        cps.start(sim)
         # ProtocolError: nothing changed yet.
-        capped = run_to(sim, math.floor(t), yield_fn, chunk, self.max_trace_events, log)
+        capped = run_to(sim, math.floor(t), yield_fn, chunk, self.max_trace_events, log, cps)
         self.proto = registry.get(scenario.protocol)
         self.base = scenario
         self.sim = sim
         self.log = log
+        self.checkpoints = cps
         self._token_key = None
         self.playing = False
         self.failure = None
@@ -188,7 +276,7 @@ class Session:
         sim = self.sim
         # Rounded so float noise in clock differences never loses a whole virtual ms to floor().
         target = min(round(self.t + self.speed * elapsed * 1000.0, 6), float(sim.until))
-        if run_capped(sim, math.floor(target), max_events):
+        if run_capped(sim, math.floor(target), max_events, self.checkpoints):
             self.t = max(self.t, float(sim.now))   # playback slows down instead of flooding
         else:
             self.t = target
@@ -205,25 +293,57 @@ class Session:
                           "refused.quiet")
             raise bad("nothing is scheduled yet: send a request or cause a fault first", "refused.idle")
         self.sim.step_event()
+        self.checkpoints.maybe(self.sim)
         self.t = max(self.t, float(self.sim.now))
         self._settle()
 
-    def seek(self, t: float, yield_fn: Yield, chunk: int) -> bool:
+    def seek(self, t: float, yield_fn: Yield, chunk: int) -> tuple[bool, int]:
         """Same scenario, same actions, same trace, paused at t (or where the run reaches
-        its event limit before t: then True). The caller sends everyone a snapshot."""
+        its event limit before t: then capped is True). Returns (capped, keep): every
+        client keeps the first `keep` trace events it has and then takes the pending
+        ones (seek_payload), which leaves it holding exactly this run's trace up to t.
+
+        Back (or out of a failed run): resume from the nearest checkpoint at or before
+        t, not from t=0. The log is cut to what the resumed run has emitted; since the
+        run is the same, those events are the ones clients already hold (no resend).
+        Forward: the run goes on from where it is, and the new events are pending."""
         if not 0 <= t <= self.sim.until:
             raise bad(f"seek value {t} is out of range [0, {self.sim.until}]")
         self.playing = False
         if t >= self.t and self.failure is None:
-            # Forward: no need to rebuild (the snapshot that follows carries what is archived).
-            capped = run_to(self.sim, math.floor(t), yield_fn, chunk, self.max_trace_events, self.log)
+            self._archive()
+            keep = self.log.count
+            capped = run_to(self.sim, math.floor(t), yield_fn, chunk, self.max_trace_events, self.log,
+                            self.checkpoints)
             self.t = float(self.sim.now) if capped else float(t)
             self._settle()
-            return capped
+            return capped, keep
+        target = math.floor(t)
+        actions = self.current_scenario().actions
+        # Its events up to the log's end are ones clients hold (pending ones may not even encode).
+        cp = self.checkpoints.before(target, actions, max_seq=self.log.count)
+        if cp is None:   # not expected (the first one is at t=0 with no action applied): rebuild
+            try:
+                return self.load(self.current_scenario(), t, yield_fn, chunk, keep_horizon=True), 0
+            except ProtocolError as e:
+                raise engine_error(f"the protocol fails before t={t}: {e}") from None
         try:
-            return self.load(self.current_scenario(), t, yield_fn, chunk, keep_horizon=True)
+            sim = self.checkpoints.resume(cp, self.proto, actions)
+            capped = run_to(sim, target, yield_fn, chunk, self.max_trace_events)
         except ProtocolError as e:   # the current run is untouched
             raise engine_error(f"the protocol fails before t={t}: {e}") from None
+        # The resumed run re-emitted events the log (and every client) already holds: keep
+        # those, and send only what lies past the log's end (the old run's unsent events).
+        keep = min(sim.seq, self.log.count)
+        del sim.trace[:keep - cp.seq]
+        self.log.truncate(keep)
+        self.checkpoints.drop_after(sim.seq)
+        self.sim = sim
+        self._token_key = None
+        self.failure = None
+        self.t = float(sim.now) if capped else float(t)
+        self._settle()
+        return capped, keep
 
     def fail(self, message: str) -> None:
         """A protocol handler raised: the run cannot go on past this point."""
@@ -281,15 +401,16 @@ class Session:
         if why:
             code, args = why
             raise bad(WHY_NOT[code].format(**args), f"refused.{code}", args)
-        target = self._replay(kept, yield_fn, chunk) if forked else sim
+        target, cps = self._replay(kept, yield_fn, chunk) if forked else (sim, self.checkpoints)
         try:
             target.add_action(a, strict=True)
         except ScenarioError as e:
             raise bad(str(e)) from None
         self.sim = target
+        self.checkpoints = cps
         if not self.playing:
             # Paused: apply now so the person sees the effect at once.
-            run_to(target, stamp, yield_fn, chunk)
+            run_to(target, stamp, yield_fn, chunk, cps=cps)
             self.t = max(self.t, float(stamp))
             self._settle()
         if forked:
@@ -303,12 +424,23 @@ class Session:
             raise ApiError("limit", "this run has too many actions to share as a link; restart to add more",
                            "refused.share_too_big")
 
-    def _replay(self, actions: list[dict], yield_fn: Yield, chunk: int) -> Simulation:
-        """The current run rebuilt with only `actions`, stopped at the same heap entry."""
+    def _replay(self, actions: list[dict], yield_fn: Yield, chunk: int) -> tuple[Simulation, Checkpoints]:
+        """The current run rebuilt with only `actions`, stopped at the same heap entry:
+        resumed from the nearest checkpoint that fits `actions` (their difference lies
+        ahead of the run, so the latest one does), not replayed from t=0. Returns it with
+        its checkpoints (the old ones up to there, then its own)."""
         old = self.sim
-        new = Simulation(dataclasses.replace(self.base, actions=actions))
+        cps = self.checkpoints.copy()
+        cp = cps.before(old.now, actions, old.handled)
+        if cp is None:   # not expected: the first checkpoint applied no action
+            new = Simulation(dataclasses.replace(self.base, actions=actions))
+            cps.start(new)
+        else:
+            new = cps.resume(cp, self.proto, actions)
+            cps.drop_after(cp.seq)
         n = 0
         while new.handled < old.handled and new.step_entry():
+            cps.maybe(new)
             n += 1
             if n % chunk == 0:
                 yield_fn()
@@ -317,7 +449,7 @@ class Session:
             raise RuntimeError(f"replay diverged: seq {new.seq} != {old.seq} or t {new.now} != {old.now}")
         # Same events as the old run: streamed ones are in the log, pending ones stay pending.
         new.trace[:] = old.trace
-        return new
+        return new, cps
 
     # ------------------------------------------------------------ payloads
 
@@ -331,6 +463,16 @@ class Session:
 
     def has_pending(self) -> bool:
         return bool(self.sim.trace)
+
+    def seek_payload(self, keep: int, wall: float) -> dict:
+        """The `seek` payload: keep your first `keep` events, then add these (as a batch)."""
+        self._archive()
+        return {**self.take_events(wall), "events": self.log.tail(keep), "seq": keep}
+
+    def memory(self) -> dict:
+        """Bytes this session holds beyond its live run: streamed trace and checkpoints."""
+        cps = self.checkpoints
+        return {"trace_bytes": self.log.size, "checkpoints": len(cps.items), "checkpoint_bytes": cps.bytes}
 
     def take_events(self, wall: float) -> dict:
         """The `events` payload: everything not yet streamed."""

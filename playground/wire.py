@@ -48,24 +48,76 @@ def loads(text, **_stdlib_options):
 
 
 class TraceLog:
-    """Trace events already streamed, as JSON text; one fragment for snapshots."""
+    """Trace events already streamed, as JSON text, in pieces of about PIECE bytes.
+
+    `fragment()` is all of them (a snapshot), `tail(seq)` the ones from event `seq`
+    on (a forward seek), `truncate(seq)` keeps the first `seq` (a seek back). A cut
+    inside a piece re-encodes that piece only, so each costs one small parse.
+    """
+
+    PIECE = 65_536
 
     def __init__(self):
-        self._chunks: list[bytes] = []   # each a JSON array body without brackets
+        self._pieces: list[bytes] = []   # each a JSON array body without brackets
+        self._counts: list[int] = []     # events in each piece
         self.count = 0
         self.size = 0                    # bytes of JSON held
 
     def add(self, encoded: bytes, n: int) -> None:
         """`encoded` is the JSON array of n events."""
-        if n:
-            self._chunks.append(encoded[1:-1])
-            self.count += n
-            self.size += len(encoded)
+        if not n:
+            return
+        body = encoded[1:-1]
+        if self._pieces and len(self._pieces[-1]) < self.PIECE:   # many small batches: one piece
+            self._pieces[-1] += b"," + body
+            self._counts[-1] += n
+        else:
+            self._pieces.append(body)
+            self._counts.append(n)
+        self.count += n
+        self.size += len(body) + 2
 
     def fragment(self) -> Fragment:
-        body = b",".join(self._chunks)
-        self._chunks = [body] if body else []   # joined once, reused by the next snapshot
-        return Fragment(b"[" + body + b"]")
+        return Fragment(b"[" + b",".join(self._pieces) + b"]")
+
+    def _split(self, seq: int) -> tuple[int, list]:
+        """(i, events): pieces before i hold events before `seq`; `events` are piece i's
+        decoded (empty when `seq` starts a piece or is past the end)."""
+        start = 0
+        for i, n in enumerate(self._counts):
+            if seq < start + n:
+                return i, ([] if seq == start else orjson.loads(b"[" + self._pieces[i] + b"]"))
+            start += n
+        return len(self._pieces), []
+
+    def _start_of(self, i: int) -> int:
+        return sum(self._counts[:i])
+
+    def tail(self, seq: int) -> Fragment:
+        """The events from number `seq` on, as one JSON array."""
+        seq = max(0, seq)
+        if seq >= self.count:
+            return Fragment(b"[]")
+        i, decoded = self._split(seq)
+        if not decoded:
+            return Fragment(b"[" + b",".join(self._pieces[i:]) + b"]")
+        head = encode(decoded[seq - self._start_of(i):])[1:-1]
+        return Fragment(b"[" + b",".join([head, *self._pieces[i + 1:]]) + b"]")
+
+    def truncate(self, seq: int) -> None:
+        """Keep the first `seq` events only."""
+        if seq >= self.count:
+            return
+        seq = max(0, seq)
+        i, decoded = self._split(seq)
+        pieces, counts = self._pieces[:i], self._counts[:i]
+        if decoded:
+            kept = decoded[:seq - self._start_of(i)]
+            pieces.append(encode(kept)[1:-1])
+            counts.append(len(kept))
+        self._pieces, self._counts = pieces, counts
+        self.count = seq
+        self.size = sum(len(p) + 2 for p in pieces)
 
 
 class JsonPacket(Packet):

@@ -93,6 +93,12 @@ def inflight(manager, ack) -> list[int]:
     return list(manager.sessions[ack["session"]].sim.network.inflight)
 
 
+def after_seek(held: list, seek: dict) -> list:
+    """What a client holds after a `seek`: its first `seq` events, then the new ones."""
+    assert 0 <= seek["seq"] <= len(held)
+    return held[:seek["seq"]] + seek["events"]
+
+
 def assert_contiguous(events, start=0):
     assert [e["seq"] for e in events] == list(range(start, start + len(events)))
 
@@ -355,7 +361,7 @@ def test_step_advances_to_the_next_event_and_pauses(connect, manager, clock):
     assert manager.playing == {}
 
 
-def test_seek_rebuilds_the_same_trace_and_snapshots_the_room(connect, manager, clock):
+def test_seek_rebuilds_the_same_trace_and_tells_the_room(connect, manager, clock):
     owner, viewer = connect(), connect()
     ack, snap = create(owner)
     viewer.emit("join", {"session": ack["session"]})
@@ -367,17 +373,20 @@ def test_seek_rebuilds_the_same_trace_and_snapshots_the_room(connect, manager, c
 
     r = ctl(owner, ack, "seek", 150)
     assert r["ok"] and r["playback"] == {"playing": False, "speed": 1.0, "t": 150, "done": False, "viewers": 2}
-    mine, theirs = recv(owner)["snapshot"][0], recv(viewer)["snapshot"][0]
-    assert mine["role"] == "controller" and mine["control"] == ack["control"]
-    assert theirs["role"] == "viewer" and theirs["control"] is None
-    assert mine["events"] == theirs["events"] == [e for e in streamed if e["t"] <= 150]
-    assert mine["scenario"]["actions"] == [{"at": 1, "do": "crash", "node": "n2"}]   # kept: before 150
+    got, theirs = recv(owner), recv(viewer)
+    assert "snapshot" not in got and "snapshot" not in theirs     # a seek, not the whole history again
+    mine, theirs = got["seek"][0], theirs["seek"][0]
+    assert mine == theirs and mine["playback"]["t"] == 150
+    held = after_seek(streamed, mine)
+    assert held == [e for e in streamed if e["t"] <= 150]
+    assert from_token(mine["token"]).actions == [{"at": 1, "do": "crash", "node": "n2"}]   # kept: before 150
 
     ctl(owner, ack, "seek", 400)        # forward seek: same events as playing there
-    assert recv(owner)["snapshot"][0]["events"] == [e for e in streamed if e["t"] <= 400]
+    held = after_seek(held, recv(owner)["seek"][0])
+    assert held == [e for e in streamed if e["t"] <= 400]
     ctl(owner, ack, "restart")
-    restarted = recv(owner)["snapshot"][0]
-    assert restarted["playback"]["t"] == 0 and restarted["events"] == [e for e in streamed if e["t"] == 0]
+    restarted = recv(owner)["seek"][0]
+    assert restarted["playback"]["t"] == 0 and after_seek(held, restarted) == [e for e in streamed if e["t"] == 0]
 
 
 def test_action_while_paused_applies_at_once(connect):
@@ -494,7 +503,7 @@ def test_share_token_reproduces_the_same_run(connect, manager, clock):
 
 def test_action_after_seek_back_forks_and_cuts_later_actions(connect, manager, clock):
     owner, viewer = connect(), connect()
-    ack, _ = create(owner, scenario=SMALL)
+    ack, snap = create(owner, scenario=SMALL)
     viewer.emit("join", {"session": ack["session"]})
     ctl(owner, ack, "play")
     ticks(manager, clock, 2)
@@ -503,7 +512,8 @@ def test_action_after_seek_back_forks_and_cuts_later_actions(connect, manager, c
     act(owner, ack, do="restart", node="n2")                        # at 301
     ticks(manager, clock, 2)
     ctl(owner, ack, "seek", 200)
-    before = recv(owner)["snapshot"][0]
+    got = recv(owner)
+    before = {"events": after_seek(snap["events"] + [e for b in got["events"] for e in b["events"]], got["seek"][0])}
     recv(viewer)
 
     # An invalid action does not fork: later actions stay.
@@ -532,9 +542,9 @@ def test_acting_before_a_presets_script_keeps_the_script(connect, manager, clock
     assert r["ok"] and r["forked"] is False and r["cut"] == []
     recv(c)
     ctl(c, ack, "seek", 5000)
-    snap = recv(c)["snapshot"][0]
-    assert snap["scenario"]["actions"] == sorted(script + [r["action"]], key=lambda a: a["at"])
-    assert [e["t"] for e in snap["events"] if e["type"] == "crash" and e["node"] == "c"] == [300]
+    seek = recv(c)["seek"][0]
+    assert from_token(seek["token"]).actions == sorted(script + [r["action"]], key=lambda a: a["at"])
+    assert [e["t"] for e in seek["events"] if e["type"] == "crash" and e["node"] == "c"] == [300]
 
 
 def test_acting_after_a_seek_back_cuts_only_what_was_seen_and_says_so(connect, manager, clock):
@@ -988,7 +998,9 @@ def test_opening_a_link_at_the_end_of_a_huge_run_stops_at_the_event_limit(clock)
     assert [e["key"] for e in got["error"]] == ["refused.too_long"]
     refused(c, ctl(c, ack, "play"), "limit")                 # and it will not play on
     ctl(c, ack, "seek", 3)                                    # seeking back works
-    assert recv(c)["snapshot"][0]["playback"]["t"] == 3
+    seek = recv(c)["seek"][0]
+    assert seek["playback"]["t"] == 3 and after_seek(snap["events"], seek) == [e for e in snap["events"]
+                                                                                 if e["t"] <= 3]
 
 
 def test_seeking_forward_into_a_huge_run_stops_at_the_event_limit(clock):
@@ -997,10 +1009,10 @@ def test_seeking_forward_into_a_huge_run_stops_at_the_event_limit(clock):
     ack, _ = create(c, scenario=HEAVY)
     ctl(c, ack, "seek", 600_000)
     got = recv(c)
-    snap = got["snapshot"][0]
-    assert 5_000 <= len(snap["events"]) < 5_050 and snap["playback"]["t"] < 600_000
+    seek = got["seek"][0]                # forward: the new events, after the ones held
+    assert 5_000 <= seek["seq"] + len(seek["events"]) < 5_050 and seek["playback"]["t"] < 600_000
     assert [e["key"] for e in got["error"]] == ["refused.too_long"]
-    assert_contiguous(snap["events"])
+    assert_contiguous(seek["events"], seek["seq"])
 
 
 def test_joining_again_sends_no_second_history(connect):
@@ -1151,12 +1163,11 @@ def test_a_link_made_with_an_earlier_version_opens_and_says_what_changed(connect
     assert ctl(c, ack, "play")["ok"]
     # The session's own link describes the run on screen, made with today's rules.
     assert from_token(snap["token"]).behaviour == 2
-    # Whoever joins the same run is told too, and so is the room after a seek back.
+    # Whoever joins the same run is told too, even after a seek back (a seek keeps the run).
+    assert ctl(c, ack, "seek", 0)["ok"]
     viewer = connect()
     assert viewer.emit("join", {"session": ack["session"]}, callback=True)["ok"]
     assert recv(viewer)["snapshot"][0]["behaviour"]["made"] == 1
-    assert ctl(c, ack, "seek", 0)["ok"]
-    assert recv(c)["snapshot"][-1]["behaviour"]["made"] == 1
     # A new scenario in the same session is made now: nothing more to say.
     assert c.emit("configure", {"session": ack["session"], "control": ack["control"],
                                 "scenario": {"preset": "leader_crash"}}, callback=True)["ok"]

@@ -19,7 +19,7 @@ import { initI18n, addStrings, onLangChange, translatePage, t, tn, has } from '.
 import { Net } from './net.js';
 import { Clock } from './clock.js';
 import {
-  createModel, fromSnapshot, applyEvents, advanceTo, sceneAt, lastNoteAt, lastFaultAt, prevEventTime,
+  createModel, fromSnapshot, applyEvents, advanceTo, truncate, sceneAt, lastNoteAt, lastFaultAt, prevEventTime,
 } from './model.js';
 import { Topology } from './topology.js';
 import { SpaceTime } from './spacetime.js';
@@ -157,6 +157,7 @@ class App {
       onOffline: () => this.toast(t('conn.down'), 'warn'),   // a request refused: not sent, not kept
       onSnapshot: (p) => this.onSnapshot(p),
       onEvents: (p) => this.onEvents(p),
+      onSeek: (p) => this.onSeek(p),
       onPlayback: (p) => this.onPlayback(p),
       onError: (p) => this.onError(p),
     });
@@ -364,6 +365,28 @@ class App {
       this.clock.apply(p.playback);
       if (typeof p.playback.viewers === 'number') this.state.viewers = p.playback.viewers;
     }
+    if (p.token) this.state.token = p.token;
+    if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
+  }
+
+  /** A seek (docs/socket-api.md): keep the first `seq` events, rewind the model there from its
+   *  own checkpoints, then fold the new events (none for a seek back) and jump to the time. */
+  onSeek(p) {
+    if (!p || p.session !== this.state.session) return;
+    if (typeof p.seq !== 'number' || p.seq > this.m.events.length) {
+      this.net.join(this.state.session, this.state.control);   // a gap: ask for a snapshot
+      return;
+    }
+    truncate(this.m, p.seq);
+    applyEvents(this.m, p.events || []);
+    this.log.model = null;            // the log and the timeline marks are drawn again
+    this.timeline.markModel = null;
+    if (p.playback) {
+      advanceTo(this.m, p.playback.t);
+      this.clock.reset(p.playback);
+      if (typeof p.playback.viewers === 'number') this.state.viewers = p.playback.viewers;
+    }
+    this.state.preview = null;
     if (p.token) this.state.token = p.token;
     if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
   }

@@ -26,6 +26,7 @@ export class Net {
     socket.on('connect_error', () => this.h.onDisconnect && this.h.onDisconnect('connect_error'));
     socket.on('snapshot', (p) => this.h.onSnapshot && this.h.onSnapshot(p));
     socket.on('events', (p) => this.h.onEvents && this.h.onEvents(p));
+    socket.on('seek', (p) => this.h.onSeek && this.h.onSeek(p));
     socket.on('playback', (p) => this.h.onPlayback && this.h.onPlayback(p));
     socket.on('error', (p) => this.h.onError && this.h.onError(p || {}));
   }

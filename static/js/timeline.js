@@ -63,7 +63,7 @@ export class Timeline {
   }
 
   renderMarks(model) {
-    if (model !== this.markModel) {
+    if (model !== this.markModel || this.scanned > model.events.length) {   // a new run, or a rewind
       this.markModel = model;
       this.scanned = 0;
       this.found = [];
