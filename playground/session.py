@@ -112,12 +112,46 @@ class Checkpoints:
         c.items, c.bytes, c.every, c.next_seq = list(self.items), self.bytes, self.every, self.next_seq
         return c
 
-    def drop_after(self, seq: int, now: int | None = None) -> None:
+    def drop_after(self, seq: int, now: int | None = None) -> list:
         """Forget the checkpoints past trace event `seq` (and, with `now`, those at or after
-        that virtual time: an action stamped there changes what follows them)."""
-        self.items = [(c, p) for c, p in self.items if c.seq <= seq and (now is None or c.now < now)]
+        that virtual time: an action stamped there changes what follows them); return them."""
+        keep = [(c, p) for c, p in self.items if c.seq <= seq and (now is None or c.now < now)]
+        dropped = [item for item in self.items if item not in keep]
+        self.items = keep
         self.bytes = sum(c.size for c, _ in self.items)
         self.next_seq = (self.items[-1][0].seq if self.items else 0) + self.every
+        return dropped
+
+    def adopt(self, items: list) -> None:
+        """Take back checkpoints of this same run that lie after the last one held."""
+        for item in items:
+            if not self.items or item[0].seq > self.items[-1][0].seq:
+                self.items.append(item)
+                self.bytes += item[0].size
+        while len(self.items) > self.most:
+            keep = self.items[::2]
+            if keep[-1] is not self.items[-1]:
+                keep.append(self.items[-1])
+            self.items = keep
+            self.every *= 2
+        self.bytes = sum(c.size for c, _ in self.items)
+        self.next_seq = (self.items[-1][0].seq if self.items else 0) + self.every
+
+
+@dataclasses.dataclass
+class Ahead:
+    """What a seek back left ahead of the run: the same run's later events (streamed
+    before, cut from the log) and its checkpoints there. A seek forward into it
+    resumes from the latest of those checkpoints before its target and takes the
+    events up to that checkpoint from here, instead of running the whole way again.
+    Any action changes the run's future: then it is forgotten."""
+    start: int                 # trace event number of log's first event
+    log: TraceLog
+    items: list                # Checkpoints entries past `start`, in order
+
+    @property
+    def end(self) -> int:
+        return self.start + self.log.count
 
 
 def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | None = None,
@@ -190,6 +224,7 @@ class Session:
         self.max_trace_events = max_trace_events
         # Engine checkpoints of the run, to seek back and fork from (Checkpoints).
         self.checkpoints = Checkpoints(checkpoint_every, max_checkpoints)
+        self.ahead: Ahead | None = None          # what a seek back left ahead (a seek forward reuses it)
         self.participants: dict[str, str] = {}   # client sid -> "controller" | "viewer"
         self.lagging: set[str] = set()           # participants skipped until their socket drains
         self.creator: str | None = None          # the connection that created it, and its address:
@@ -226,6 +261,7 @@ class Session:
         self.sim = sim
         self.log = log
         self.checkpoints = cps
+        self.ahead = None
         self._token_key = None
         self.playing = False
         self.failure = None
@@ -313,6 +349,7 @@ class Session:
         if t >= self.t and self.failure is None:
             self._archive()
             keep = self.log.count
+            self._jump_ahead(math.floor(t))
             capped = run_to(self.sim, math.floor(t), yield_fn, chunk, self.max_trace_events, self.log,
                             self.checkpoints)
             self.t = float(self.sim.now) if capped else float(t)
@@ -336,14 +373,50 @@ class Session:
         # those, and send only what lies past the log's end (the old run's unsent events).
         keep = min(sim.seq, self.log.count)
         del sim.trace[:keep - cp.seq]
-        self.log.truncate(keep)
-        self.checkpoints.drop_after(sim.seq)
+        rest = self.log.split_off(keep)
+        dropped = self.checkpoints.drop_after(sim.seq)
+        self._remember_ahead(keep, rest, dropped)
         self.sim = sim
         self._token_key = None
         self.failure = None
         self.t = float(sim.now) if capped else float(t)
         self._settle()
         return capped, keep
+
+    def _remember_ahead(self, start: int, rest: TraceLog, items: list) -> None:
+        """After a seek back to event `start`: `rest` (the events cut from the log) and the
+        checkpoints dropped past it lie ahead, and so does what lay ahead before."""
+        old, end = self.ahead, start + rest.count
+        if old is not None and old.start <= end < old.end:
+            rest.extend(old.log.split_off(end - old.start))
+            last = items[-1][0].seq if items else start
+            items = items + [it for it in old.items if it[0].seq > last]
+        self.ahead = Ahead(start, rest, items) if rest.count else None
+
+    def _jump_ahead(self, target: int) -> None:
+        """Seek forward into what a seek back left ahead (Ahead): resume from its latest
+        checkpoint at or before `target`; the events up to it come from there, not from
+        running the whole way again. Byte-identical, since it is the same run."""
+        ahead, sim = self.ahead, self.sim
+        cur = self.log.count                        # == sim.seq: pending events are archived
+        if ahead is None or sim.trace or not ahead.start <= cur < ahead.end:
+            if ahead is not None and cur >= ahead.end:
+                self.ahead = None
+            return
+        usable = [it for it in ahead.items
+                  if cur <= it[0].seq <= ahead.end and it[0].now <= target and it[0].handled >= sim.handled]
+        if not usable:
+            return
+        cp, past = usable[-1]
+        actions = self.current_scenario().actions
+        self.sim = checkpoint.resume(cp, self.proto, past + [a for a in actions if a["at"] > cp.now])
+        passed = ahead.log.split_off(cur - ahead.start)     # events [cur, end)
+        later = passed.split_off(cp.seq - cur)              # passed: [cur, cp.seq); later: [cp.seq, end)
+        self.log.extend(passed)
+        self.checkpoints.adopt([it for it in ahead.items if it[0].seq <= cp.seq])
+        rest = [it for it in ahead.items if it[0].seq > cp.seq]
+        self.ahead = Ahead(cp.seq, later, rest) if later.count else None
+        self._token_key = None
 
     def fail(self, message: str) -> None:
         """A protocol handler raised: the run cannot go on past this point."""
@@ -408,6 +481,7 @@ class Session:
             raise bad(str(e)) from None
         self.sim = target
         self.checkpoints = cps
+        self.ahead = None         # the run's future has changed
         if not self.playing:
             # Paused: apply now so the person sees the effect at once.
             run_to(target, stamp, yield_fn, chunk, cps=cps)
@@ -472,7 +546,9 @@ class Session:
     def memory(self) -> dict:
         """Bytes this session holds beyond its live run: streamed trace and checkpoints."""
         cps = self.checkpoints
-        return {"trace_bytes": self.log.size, "checkpoints": len(cps.items), "checkpoint_bytes": cps.bytes}
+        ahead = self.ahead
+        return {"trace_bytes": self.log.size + (ahead.log.size if ahead else 0), "checkpoints": len(cps.items),
+                "checkpoint_bytes": cps.bytes + sum(c.size for c, _ in (ahead.items if ahead else ()))}
 
     def take_events(self, wall: float) -> dict:
         """The `events` payload: everything not yet streamed."""

@@ -104,6 +104,31 @@ class TraceLog:
         head = encode(decoded[seq - self._start_of(i):])[1:-1]
         return Fragment(b"[" + b",".join([head, *self._pieces[i + 1:]]) + b"]")
 
+    def split_off(self, seq: int) -> TraceLog:
+        """Keep the first `seq` events; return the rest as a log of its own (numbered from 0)."""
+        rest = TraceLog()
+        seq = max(0, seq)
+        if seq < self.count:
+            i, decoded = self._split(seq)
+            if decoded:
+                part = decoded[seq - self._start_of(i):]
+                rest.add(encode(part), len(part))
+                i += 1
+            for piece, n in zip(self._pieces[i:], self._counts[i:]):
+                rest._pieces.append(piece)
+                rest._counts.append(n)
+                rest.count += n
+                rest.size += len(piece) + 2
+        self.truncate(seq)
+        return rest
+
+    def extend(self, other: TraceLog) -> None:
+        """Append another log's events after these."""
+        self._pieces += other._pieces
+        self._counts += other._counts
+        self.count += other.count
+        self.size += other.size
+
     def truncate(self, seq: int) -> None:
         """Keep the first `seq` events only."""
         if seq >= self.count:

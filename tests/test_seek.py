@@ -122,6 +122,44 @@ def test_a_fork_after_a_seek_back_equals_a_fresh_run_of_the_forked_scenario(cloc
     assert_same_run(s, fresh(manager, new_client, s.token(), 20_000))
 
 
+def test_a_seek_forward_into_what_a_seek_back_left_resumes_near_its_target(clock, monkeypatch):
+    """Back from 60 s to 5 s, then forward to 55 s: the run is the same, so the server
+    resumes from its checkpoint nearest 55 s and takes the events before it from what the
+    seek back cut, instead of running 50 s again; the result is the fresh session's."""
+    manager, new_client = limited(clock, checkpoint_every=500)
+    owner, watcher = new_client(), new_client()
+    ack, _ = create(owner, scenario=LONG, t=60_000)
+    s = manager.sessions[ack["session"]]
+    watcher.emit("join", {"session": ack["session"]})
+    held = recv(watcher)["snapshot"][0]["events"]
+    ctl(owner, ack, "seek", 5_000)
+    held = after_seek(held, recv(watcher)["seek"][0])
+    assert s.ahead is not None and s.ahead.log.count > 10_000
+    entries = []
+    real = Simulation.step_entry
+    monkeypatch.setattr(Simulation, "step_entry", lambda sim: entries.append(1) or real(sim))
+    ctl(owner, ack, "seek", 55_000)
+    held = after_seek(held, recv(watcher)["seek"][0])
+    monkeypatch.undo()
+    ref = fresh(manager, new_client, s.token(), 55_000)
+    assert len(entries) < ref.sim.handled / 10           # a few checkpoints' worth, not 50 s of run
+    assert orjson.dumps(held) == log_events(ref) == log_events(s)
+    assert_same_run(s, ref)
+
+
+def test_an_action_forgets_what_lay_ahead(clock):
+    manager, new_client = limited(clock, checkpoint_every=500)
+    c = new_client()
+    ack, _ = create(c, scenario=LONG, t=40_000)
+    s = manager.sessions[ack["session"]]
+    ctl(c, ack, "seek", 10_000)
+    assert s.ahead is not None
+    act(c, ack, do="crash", node="n2")
+    assert s.ahead is None
+    ctl(c, ack, "seek", 30_000)
+    assert_same_run(s, fresh(manager, new_client, s.token(), 30_000))
+
+
 def test_checkpoints_stay_within_their_bound_on_a_long_run(clock):
     manager, new_client = limited(clock, checkpoint_every=100, max_checkpoints=6)
     c = new_client()
