@@ -4,7 +4,8 @@ Drives playground.session.Session directly (no sockets). For seeks back to 10%,
 50% and 90% of the run: server time (median of 5) of the old path (a fresh run
 replayed from 0, as Session.load does) and of the new one (resume from the
 nearest checkpoint), and the bytes each watcher gets (the `seek` message vs the
-snapshot the old path sent). Then the checkpoints' count and bytes.
+snapshot the old path sent); then the seek forward to the end again (into what
+the seek back left ahead). Then the checkpoints' count and bytes.
 
     .venv/bin/python bench/seek.py [nodes]
 """
@@ -52,9 +53,11 @@ def main():
     rows = []
     for frac in (0.1, 0.5, 0.9):
         t = int(end * frac)
-        new, old, old_bytes, seek_bytes = [], [], 0, 0
+        new, old, fwd, old_bytes, seek_bytes = [], [], [], 0, 0
         for _ in range(5):
-            s.seek(end, noop, 2_000)            # back at the end, then seek back to t
+            a = time.perf_counter()
+            s.seek(end, noop, 2_000)            # forward to the end (from the last round's t), then back to t
+            fwd.append(time.perf_counter() - a)
             s.take_events(0.0)
             a = time.perf_counter()
             _, keep = s.seek(t, noop, 2_000)
@@ -64,10 +67,11 @@ def main():
             took, old_bytes = old_seek(s, t)
             old.append(took)
         rows.append((f"{int(frac * 100)}%", statistics.median(old) * 1e3, statistics.median(new) * 1e3,
-                     old_bytes, seek_bytes))
-    print(f"{'seek to':>8} {'old ms':>8} {'new ms':>8} {'old bytes/watcher':>18} {'seek bytes/watcher':>19}")
+                     old_bytes, seek_bytes, statistics.median(fwd[1:]) * 1e3))
+    print(f"{'seek to':>8} {'old ms':>8} {'new ms':>8} {'old bytes/watcher':>18} {'seek bytes/watcher':>19} "
+          f"{'then forward to the end ms':>27}")
     for r in rows:
-        print(f"{r[0]:>8} {r[1]:>8.1f} {r[2]:>8.1f} {r[3]:>18,} {r[4]:>19,}")
+        print(f"{r[0]:>8} {r[1]:>8.1f} {r[2]:>8.1f} {r[3]:>18,} {r[4]:>19,} {r[5]:>27.1f}")
     s.seek(end, noop, 2_000)
     cps = s.checkpoints
     sizes = [cp.size for cp, _ in cps.items]
