@@ -78,6 +78,7 @@ def create_app(config: dict | None = None) -> Flask:
         raise ValueError(f"PLAYGROUND_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {mode!r}")
     limits = Limits.from_config(app.config["PLAYGROUND_LIMITS"])
 
+    from .headers import install as install_headers
     from .pages import bp
     from .sockets import SocketIOAdapter, register
     from .wire import JsonPacket
@@ -89,6 +90,7 @@ def create_app(config: dict | None = None) -> Flask:
     ticker = Ticker(socketio, manager, limits.tick_s, enabled=app.config["PLAYGROUND_TICKER"])
     register(socketio, manager, ticker)
     app.register_blueprint(bp)
+    install_headers(app, socketio)     # CSP, nosniff, frame and referrer policies on every response
     hops = app.config["PLAYGROUND_PROXY_HOPS"]
     if hops:
         # Outside the Socket.IO middleware, so websocket handlers see the fixed addresses too.

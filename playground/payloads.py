@@ -8,6 +8,7 @@ prefix of what was sent.
 from __future__ import annotations
 
 import math
+import re
 
 from engine import Scenario, ScenarioError, from_dict, from_token
 from engine import limits as engine_limits
@@ -15,6 +16,7 @@ from engine import limits as engine_limits
 CODES = ("bad_request", "unknown_session", "forbidden", "limit", "engine", "internal")
 CONTROL_CMDS = ("play", "pause", "step", "speed", "seek", "restart")
 MAX_MESSAGE = 300
+_SURROGATE = re.compile("[\ud800-\udfff]")   # half a UTF-16 pair: no UTF-8, so not text
 
 
 class ApiError(Exception):
@@ -78,6 +80,8 @@ def ident(data: dict, key: str, max_chars: int, required: bool = True) -> str | 
         raise bad(f"{key} must be a non-empty string")
     if len(v) > max_chars:
         raise bad(f"{key} is too long ({len(v)} > {max_chars} characters)")
+    if _SURROGATE.search(v):
+        raise bad(f"{key} is not valid text (it holds a lone surrogate)")
     return v
 
 
@@ -94,6 +98,8 @@ def text(name: str, v, max_chars: int) -> str:
         raise bad(f"{name} must be a non-empty string")
     if len(v) > max_chars:
         raise bad(f"{name} is too long ({len(v)} > {max_chars} characters)")
+    if _SURROGATE.search(v):
+        raise bad(f"{name} is not valid text (it holds a lone surrogate)")
     return v
 
 

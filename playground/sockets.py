@@ -129,6 +129,6 @@ def register(socketio, manager, ticker) -> None:
     @socketio.on("*")
     @guarded
     def on_unknown(event, *args):
-        if event == wire.BAD_PACKET:
-            raise p.bad(f"could not read this message: {args[0] if args else 'malformed'}")
+        if event == wire.BAD_PACKET:   # only ever made by wire.JsonPacket.decode: its reason follows
+            raise p.bad(str(args[0]) if args else "could not read this message")
         raise p.bad(f"unknown event {str(event)[:40]!r}; see docs/socket-api.md")

@@ -10,6 +10,7 @@ full garbage collection pause the server for hundreds of milliseconds.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import orjson
@@ -28,10 +29,38 @@ def dumps(obj, **_stdlib_options) -> str:
     return orjson.dumps(obj, option=_OPTIONS).decode()
 
 
-# What a client sent when it cannot be read as an event: the catch-all handler answers it
-# (with the packet's ack id), so a malformed message gets a clear error, not silence.
+# What a client sent when it cannot be read as an event, or names one it may not send: the
+# catch-all handler answers it (with the packet's ack id) with the reason that follows it,
+# so a malformed message gets a clear error, not silence.
 BAD_PACKET = "\x00bad packet"
 _UNREADABLE = object()
+
+
+# Event names a client may not send: python-socketio routes "connect" and "disconnect"
+# to the server's own handlers and "*" to the catch-all without its name; names starting
+# with NUL are this module's (BAD_PACKET).
+RESERVED = ("connect", "disconnect", "*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _LoneSurrogate:
+    """What loads() returns for JSON holding a lone surrogate ("\\ud800"): not text."""
+
+
+def has_lone_surrogate(value) -> bool:
+    """True if any string (or key) in a decoded JSON value holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def loads(text, **_stdlib_options):
@@ -41,10 +70,12 @@ def loads(text, **_stdlib_options):
         pass
     try:
         # What orjson refuses but JavaScript clients can send: NaN, Infinity, lone surrogates,
-        # integers past 64 bits. The handlers' validation refuses those values with a message.
-        return json.loads(text)
+        # integers past 64 bits. The handlers' validation refuses numbers with a message; a
+        # lone surrogate is refused here, since no Python code after this can encode it.
+        data = json.loads(text)
     except (ValueError, RecursionError):
         return _UNREADABLE
+    return _LoneSurrogate if has_lone_surrogate(data) else data
 
 
 class TraceLog:
@@ -163,9 +194,14 @@ class JsonPacket(Packet):
         if self.packet_type in (EVENT, BINARY_EVENT):
             d = self.data
             if d is _UNREADABLE:
-                self.data = [BAD_PACKET, "it is not valid JSON (or nested too deeply)"]
+                self.data = [BAD_PACKET, "could not read this message: it is not valid JSON (or nested too deeply)"]
+            elif d is _LoneSurrogate:
+                self.data = [BAD_PACKET, "could not read this message: it holds a lone surrogate (\\ud800-\\udfff), which is not text"]
             elif not isinstance(d, list) or not d or not isinstance(d[0], str):
-                self.data = [BAD_PACKET, "an event is a JSON array that starts with the event's name"]
-        elif self.data is _UNREADABLE:
+                self.data = [BAD_PACKET, "could not read this message: an event is a JSON array that starts with the event's name"]
+            elif d[0] in RESERVED or d[0].startswith("\x00"):
+                # Answered by the catch-all, like any unknown event, with the packet's ack id.
+                self.data = [BAD_PACKET, f"{d[0][:40]!r} is not an event a client may send"]
+        elif self.data is _UNREADABLE or self.data is _LoneSurrogate:
             self.data = None
         return n

@@ -12,6 +12,11 @@ if (data) {
     /* an unreadable list only costs translations */
   }
 }
+// Role colours come as data (a style attribute would need 'unsafe-inline' in the CSP):
+// set through the CSSOM, which the policy allows.
+for (const dot of document.querySelectorAll('[data-role-colour]')) {
+  dot.style.setProperty('--role', dot.dataset.roleColour);
+}
 // The tab's title follows the language too: the page's heading, then the app's name.
 function setTitle() {
   const heading = document.querySelector('.error-title');
