@@ -103,20 +103,28 @@ def play(name: str):
                               f"t must be a whole number of milliseconds from 0 to {scenario.until}.",
                               "error.page.bad_t", {"until": scenario.until})
         t = int(t_raw)
+    rebuilt = None
     if session is not None:
         manager = current_app.extensions["playground"].manager
-        live = manager.sessions.get(session) if _ID.fullmatch(session) else None
-        if live is None:
+        valid = _ID.fullmatch(session) is not None
+        live = manager.sessions.get(session) if valid else None
+        if live is None and valid and (token is not None or args.get("kept") == "1"):
+            # Gone (the server restarted, or the session ended), but the page kept its run: the
+            # link's s= and t=, or (kept=1) the tab's sessionStorage. The page rebuilds the run as
+            # a new session of whoever reloaded, paused at t, and says so (docs/socket-api.md).
+            rebuilt, session = session, None
+        elif live is None:
             return error_page(404, "Session not found", "This live session has ended or never existed.",
                               "error.page.no_session")
-        if live.base.protocol != proto.name:
+        elif live.base.protocol != proto.name:
             other = registry.get(live.base.protocol)
             return error_page(400, "Cannot open this run",
                               f"This live session runs {other.title}, not {proto.title}.",
                               "error.page.other_protocol", {"other": title_arg(other), "name": title_arg(proto)},
                               links=[open_in(other, f"/play/{other.name}?session={session}")],
                               protocols=[proto, other])
-    boot = {"protocol": proto.name, "preset": preset, "token": token, "t": t, "session": session}
+    boot = {"protocol": proto.name, "preset": preset, "token": token, "t": t, "session": session,
+            "rebuilt": rebuilt}
     return render_template("play.html", protocol=proto.describe(), boot=boot)
 
 

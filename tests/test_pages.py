@@ -2,12 +2,15 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from flask import template_rendered
 
 from engine import from_dict, registry
 from playground import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -66,7 +69,8 @@ def test_play_page_boot_for_a_plain_protocol(http, rendered):
     assert r.status_code == 200
     name, ctx = rendered[-1]
     assert name == "play.html" and ctx["protocol"]["name"] == "forward"
-    expected = {"protocol": "forward", "preset": None, "token": None, "t": None, "session": None}
+    expected = {"protocol": "forward", "preset": None, "token": None, "t": None, "session": None,
+                "rebuilt": None}
     assert ctx["boot"] == expected
     assert boot_of(r.get_data(as_text=True)) == expected
 
@@ -77,7 +81,7 @@ def test_play_page_boot_for_a_shared_run(http, rendered):
     r = http.get(f"/play/forward?s={token}&t=1500")
     assert r.status_code == 200
     assert boot_of(r.get_data(as_text=True)) == {"protocol": "forward", "preset": None, "token": token,
-                                                 "t": 1500, "session": None}
+                                                 "t": 1500, "session": None, "rebuilt": None}
 
 
 def test_play_page_boot_for_a_live_session(app, http, connect):
@@ -86,6 +90,58 @@ def test_play_page_boot_for_a_live_session(app, http, connect):
     r = http.get(f"/play/forward?session={ack['session']}")
     assert r.status_code == 200
     assert boot_of(r.get_data(as_text=True))["session"] == ack["session"]
+
+
+def test_a_live_session_link_that_also_carries_its_run_joins_the_session(app, http, connect):
+    """While the session lives, the page's address (?session=&s=&t=) joins it: s= and t= only
+    matter once it is gone."""
+    c = connect()
+    ack = c.emit("create", {"protocol": "raft", "preset": "first_election"}, callback=True)
+    token = from_dict({"protocol": "raft", "preset": "first_election"}).to_token()
+    boot = boot_of(http.get(f"/play/raft?session={ack['session']}&s={token}&t=1234").get_data(as_text=True))
+    assert boot["session"] == ack["session"] and boot["rebuilt"] is None
+
+
+def test_after_a_restart_a_session_link_with_its_run_rebuilds_it(http, rendered):
+    """The session is gone (a new server knows nothing of it), but the page kept the run in its
+    address: the play page boots from the token at that time, flagged to say it was rebuilt."""
+    token = from_dict({"protocol": "raft", "preset": "first_election",
+                       "actions": [{"at": 1200, "do": "crash", "node": "n1"}]}).to_token()
+    r = http.get(f"/play/raft?session=NOPE&s={token}&t=1234")
+    assert r.status_code == 200
+    assert rendered[-1][0] == "play.html"
+    assert boot_of(r.get_data(as_text=True)) == {"protocol": "raft", "preset": None, "token": token, "t": 1234,
+                                                 "session": None, "rebuilt": "NOPE"}
+    # The page's script takes its notice from its dictionaries, in both languages.
+    html = r.get_data(as_text=True)
+    assert 'id="rebuilt-notice"' in html and "session.restored.dismiss" in html
+    for lang in ("en", "zh"):
+        text = json.loads((ROOT / "static" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))["session.restored"]
+        assert "{t}" in text
+
+
+def test_after_a_restart_a_tab_that_kept_the_run_in_storage_opens_the_play_page(http):
+    """kept=1: the token was too long for the address bar, the tab's sessionStorage has it."""
+    r = http.get("/play/raft?session=NOPE&kept=1")
+    assert r.status_code == 200
+    assert boot_of(r.get_data(as_text=True))["rebuilt"] == "NOPE"
+
+
+@pytest.mark.parametrize("url, words", [
+    ("/play/raft?session=NOPE", "ended"),                     # nothing kept: the page says it ended
+    ("/play/raft?session=NOPE&kept=yes", "ended"),
+    ("/play/raft?session=../x&s={token}", "ended"),           # not a session id at all
+    ("/play/raft?session=NOPE&s=damaged", "damaged"),         # a damaged run is still refused
+    ("/play/raft?session=NOPE&s={token}&t=99999999", "t must be"),
+    ("/play/raft?session=NOPE&s={other}", "not of Raft"),     # a run of another protocol
+])
+def test_a_gone_session_without_a_usable_run_keeps_its_error_page(http, rendered, url, words):
+    token = from_dict({"protocol": "raft"}).to_token()
+    other = from_dict({"protocol": "forward"}).to_token()
+    r = http.get(url.format(token=token, other=other))
+    assert r.status_code in (400, 404)
+    ctx = error_context(rendered)
+    assert words.lower() in " ".join((ctx["title"], ctx["message"])).lower()
 
 
 @pytest.mark.parametrize("url, status, words", [

@@ -14,6 +14,7 @@
 //   controls.js   playback buttons, speed, share, fork, help, keyboard
 //   export.js     downloads (trace, scenario, pictures) and opening a scenario file
 //   scenario.js   presets, bug toggles, parameters (configure)
+//   restore.js    the run kept in the address bar and sessionStorage: a reload after a restart rebuilds it
 
 import { initI18n, addStrings, onLangChange, translatePage, t, tn, has } from './i18n.js';
 import { Net } from './net.js';
@@ -34,6 +35,7 @@ import { ScenarioPanel } from './scenario.js';
 import { el, fmtMs, clamp } from './format.js';
 import { BehaviourNotice } from './notice.js';
 import { Exporter } from './export.js';
+import { RunKeeper, RebuiltNotice, recallRun, forgetRun } from './restore.js';
 
 const $ = (id) => document.getElementById(id);
 // Refusals that only say there is nothing to do: shown plainly, not as errors.
@@ -133,6 +135,10 @@ class App {
     this.exporter = new Exporter(this);   // downloads (trace, scenario, pictures); a scenario file opens
     this.scenarioPanel = new ScenarioPanel(this);
     this.notice = new BehaviourNotice($('behaviour-notice'));   // a link from another version
+    // The run kept in the address bar and sessionStorage, so a reload after a server restart
+    // rebuilds it (restore.js); the banner that says a reload did.
+    this.keeper = new RunKeeper(() => this.keptRun());
+    this.rebuiltNotice = new RebuiltNotice($('rebuilt-notice'));
     if (this.proto) this.setProtocol(this.proto);
 
     $('violation-close').addEventListener('click', () => {
@@ -260,11 +266,18 @@ class App {
       }
       return;
     }
+    if (this.boot.rebuilt) {
+      // The live session was gone when the page was asked for: rebuild its run (docs/socket-api.md).
+      if (!(await this.rebuild(this.boot.rebuilt))) {
+        location.replace(`${location.pathname}?session=${encodeURIComponent(this.boot.rebuilt)}`);   // "ended"
+      }
+      return;
+    }
     if (this.boot.session) {
       const control = recallControl(this.boot.session);
       this.state.session = this.boot.session;
       const resp = await this.net.join(this.boot.session, control);
-      if (!resp.ok && !resp.timeout && !this.state.snapshotSeen) {
+      if (!resp.ok && !resp.timeout && !this.state.snapshotSeen && !(await this.rebuild(this.boot.session))) {
         this.goneSession = this.boot.session;
         this.toast(t('error.session.gone'), 'warn');
         this.createFrom({ scenario: { protocol: this.boot.protocol } });
@@ -274,17 +287,32 @@ class App {
     this.createFrom(this.createSpec());
   }
 
-  /** The controller's address bar names its session, so a reload joins it again (with the
-   *  control token kept in sessionStorage) instead of throwing the run away. */
-  showSessionInUrl(session) {
-    if (!session) return;
-    const want = `?session=${encodeURIComponent(session)}`;
-    if (location.search === want) return;
-    try {
-      history.replaceState(history.state, '', `${location.pathname}${want}`);
-    } catch {
-      /* a sandboxed page: reloading starts a fresh run, as before */
+  /** A live session that is gone (the server restarted, or it ended): its run as a new session
+   *  of this page's own, paused where it was, from this tab's sessionStorage (never behind the
+   *  address bar: written with it and on pagehide) or else the link's s= and t=. The old control
+   *  token means nothing now; whoever reloads owns the copy, a watcher included (the teacher's
+   *  run is no more: each gets its own). False when nothing was kept. */
+  async rebuild(gone) {
+    const b = this.boot;
+    const stored = recallRun(gone);
+    const kept = stored && stored.protocol === b.protocol ? stored
+      : b.token ? { token: b.token, t: typeof b.t === 'number' ? b.t : 0 } : null;
+    if (!kept) return false;
+    this.goneSession = gone;
+    const resp = await this.createFrom({ token: kept.token, t: kept.t });
+    if (resp.ok) {
+      forgetRun(gone);
+      this.rebuiltNotice.show(kept.t);
     }
+    return true;
+  }
+
+  /** What a reload needs to rebuild this page's run (restore.js). */
+  keptRun() {
+    const st = this.state;
+    if (!st.snapshotSeen || !st.session) return null;
+    const protocol = this.proto ? this.proto.name : this.boot.protocol;
+    return { protocol, session: st.session, token: st.token, t: Math.max(0, Math.floor(this.m.t)) };
   }
 
   async createFrom(spec) {
@@ -292,6 +320,7 @@ class App {
     this.state.awaitingCreate = true;
     const resp = await this.net.create(spec);
     if (!resp.ok && !resp.timeout) this.state.awaitingCreate = false;
+    return resp;
   }
 
   async fork() {
@@ -324,7 +353,6 @@ class App {
     if (p.control) st.control = p.control;
     else if (st.role !== 'controller') st.control = null;
     if (st.control) rememberControl(st.session, st.control);
-    if (st.role === 'controller') this.showSessionInUrl(st.session);
     this.net.setSession(st.session, st.control);
     st.token = p.token || st.token;
     st.scenario = p.scenario || st.scenario;
@@ -346,6 +374,10 @@ class App {
     this.scenarioPanel.setScenario(st.scenario);
     this.applyRole();
     this.relabel();
+    // Every page's address bar names its session and run (owner's and watcher's alike): a reload
+    // joins it again (the owner with the control token kept in sessionStorage), and after a
+    // server restart rebuilds the run from it (restore.js).
+    this.keeper.touch();
   }
 
   onEvents(p) {
@@ -367,6 +399,7 @@ class App {
     }
     if (p.token) this.state.token = p.token;
     if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
+    this.keeper.touch();
   }
 
   /** A seek (docs/socket-api.md): keep the first `seq` events, rewind the model there from its
@@ -389,6 +422,7 @@ class App {
     this.state.preview = null;
     if (p.token) this.state.token = p.token;
     if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
+    this.keeper.touch();
   }
 
   onPlayback(p) {
@@ -396,6 +430,7 @@ class App {
     advanceTo(this.m, p.t);
     this.clock.apply(p);
     if (typeof p.viewers === 'number') this.state.viewers = p.viewers;
+    this.keeper.touch();
   }
 
   onError(p) {
@@ -576,6 +611,7 @@ class App {
     this.setConnected(this.state.connected);
     this.narrationKey = null;
     this.bannerKey = null;
+    this.rebuiltNotice.render();
   }
 
   // ------------------------------------------------------------ rendering

@@ -3,6 +3,22 @@
 // "p:<name>:<key>" so one page can hold many protocols.
 
 import { initI18n, addStrings, onLangChange, t } from './i18n.js';
+import { recallRun } from './restore.js';
+
+// "Session not found" for a live session's page: when this tab kept the session's run (its
+// token too long for the address bar), open the play page to rebuild it from sessionStorage
+// (kept=1: docs/socket-api.md). Nothing kept: this page stays, as it says.
+function rebuildFromStorage() {
+  if (!document.querySelector('.error-message[data-i18n="error.page.no_session"]')) return false;
+  const m = /^\/play\/([^/]+)$/.exec(location.pathname);
+  const q = new URLSearchParams(location.search);
+  const session = q.get('session');
+  if (!m || !session || q.has('kept')) return false;
+  const kept = recallRun(session);
+  if (!kept || kept.protocol !== decodeURIComponent(m[1])) return false;
+  location.replace(`${location.pathname}?session=${encodeURIComponent(session)}&kept=1`);
+  return true;
+}
 
 const data = document.getElementById('protocols-data');
 if (data) {
@@ -23,6 +39,8 @@ function setTitle() {
   document.title = heading ? `${heading.textContent} · ${t('app.name')}` : t('app.name');
 }
 
-await initI18n();
-setTitle();
+if (!rebuildFromStorage()) {
+  await initI18n();
+  setTitle();
+}
 onLangChange(setTitle);
