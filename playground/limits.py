@@ -42,6 +42,28 @@ class Limits:
     rebuild_chunk: int = 2_000            # heap entries between yields while seeking
     yield_every_s: float = 0.002          # the ticker yields to other clients at least this often
     expire_every_s: float = 5.0           # how often idle sessions are swept
+    # Fairness (playground/fairness.py): token buckets, refilled by the manager's clock.
+    event_rate: float = 50.0              # Socket.IO events per second one connection may send
+    event_burst: float = 100.0            # ...after a burst of this many (a held arrow key steps
+                                          # at ~30/s: a teacher doing that is never refused)
+    address_event_rate: float = 300.0     # and all connections of one address together (a class
+    address_event_burst: float = 600.0    # behind one NAT)
+    max_refusals: int = 50                # refused events within refusal_window_s: then disconnected
+    refusal_window_s: float = 10.0
+    max_connections_per_address: int = 256  # Socket.IO connections from one address at once
+    cpu_rate_ms: float = 150.0            # server milliseconds per second one connection may spend on
+    cpu_burst_ms: float = 1_500.0         # expensive commands (create, configure, seek, restart,
+                                          # action), after a burst of this many; then refused.busy
+    address_cpu_rate_ms: float = 300.0    # ...and all connections of one address together
+    address_cpu_burst_ms: float = 3_000.0
+    max_memory_bytes: int = 2 << 30       # trace + checkpoint bytes of all sessions; over it the
+                                          # oldest empty sessions of the heaviest address go first
+    max_memory_per_address_bytes: int = 512 << 20   # one address's share: over it, its creates
+                                          # are refused (after its own empty sessions are evicted)
+    header_timeout_s: float = 10.0        # eventlet server: a request's line and headers must
+                                          # arrive within this (slowloris), idle keep-alive too
+    max_http_connections_per_address: int = 320   # open TCP connections from one address
+                                          # (eventlet server, no proxy hops); the rest are closed
     min_speed: float = 0.01               # virtual ms per real ms
     max_speed: float = 10.0
 

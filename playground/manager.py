@@ -125,6 +125,28 @@ class SessionManager:
         """One client's snapshot, with its role (the control token only to a controller)."""
         self.io.emit("snapshot", s.snapshot(role, self.describe(s.base.protocol)), to=sid)
 
+    def _behind(self, s: Session, sid: str) -> bool:
+        """Has this client anything not yet written to its socket? Then a snapshot (a whole
+        history, megabytes) waits: the client is marked lagging, gets no batch and no snapshot
+        now, and one fresh snapshot when it has drained. Stricter than for batches: one
+        snapshot stuck behind a reader that stopped must not be joined by another."""
+        if sid in s.lagging:
+            return True
+        backlog = getattr(self.io, "backlog", None)
+        if backlog is None or backlog(sid) < 1:
+            return False
+        s.lagging.add(sid)
+        with self._lock:
+            if self.sessions.get(s.id) is s:
+                self.lagging[s.id] = s     # visited by the ticker until it catches up
+        return True
+
+    def _offer_snapshot(self, s: Session, sid: str, role: str) -> None:
+        """A snapshot, like a batch, never queues behind a client that is not reading: at
+        most one waits for it, sent by the ticker once its socket has drained."""
+        if not self._behind(s, sid):
+            self._send_snapshot(s, sid, role)
+
     def _catch_up(self, s: Session, now: float) -> None:
         """A playing run advanced to `now` before a pause, speed change or step acts on it:
         the page has shown time moving on since the last tick, and must not see it step back."""
@@ -134,10 +156,12 @@ class SessionManager:
     def _emit_room_snapshot(self, s: Session) -> None:
         """Everyone in the room gets a snapshot with their own role: one encode for
         all viewers, one per controller (the control token goes only to them)."""
-        controllers = [sid for sid, role in s.participants.items() if role == "controller"]
+        behind = [sid for sid in s.participants if self._behind(s, sid)]   # theirs comes when drained
+        controllers = [sid for sid, role in s.participants.items() if role == "controller" and sid not in behind]
         describe = self.describe(s.base.protocol)
-        if len(controllers) < len(s.participants):
-            self.io.emit("snapshot", s.snapshot("viewer", describe), to=s.room, skip=controllers or None)
+        if len(controllers) + len(behind) < len(s.participants):
+            self.io.emit("snapshot", s.snapshot("viewer", describe), to=s.room,
+                         skip=sorted(controllers + behind) or None)
         if controllers:
             payload = s.snapshot("controller", describe)
             for sid in controllers:
@@ -194,6 +218,54 @@ class SessionManager:
             if len(self.sessions) >= lim.max_sessions:
                 raise ApiError("limit", f"the server is running its maximum of {lim.max_sessions} sessions; "
                                         "try again later", "refused.server_full", {"n": lim.max_sessions})
+            self._memory_room(addr, refuse=True)
+
+    # ------------------------------------------------------------ memory budget
+
+    def memory_by_address(self) -> dict:
+        """address -> bytes its sessions hold (Session.bytes_held). Call with self._lock held."""
+        usage: dict = {}
+        for s in self.sessions.values():
+            usage[s.address] = usage.get(s.address, 0) + s.bytes_held()
+        return usage
+
+    def _evict_one(self, usage: dict, addr) -> bool:
+        """Delete `addr`'s oldest session nobody is in (never one someone is in)."""
+        empty = [s for s in self.sessions.values() if s.address == addr and not s.participants]
+        if not empty:
+            return False
+        old = min(empty, key=lambda s: s.last_activity)
+        usage[addr] -= old.bytes_held()
+        del self.sessions[old.id]
+        self.playing.pop(old.id, None)
+        self.lagging.pop(old.id, None)
+        log.info("memory budget: evicted idle session %s of %s", old.id, addr)
+        return True
+
+    def _memory_room(self, addr, refuse: bool) -> None:
+        """Keep sessions within max_memory_bytes in all (the oldest idle sessions of the
+        heaviest address go first) and, for a create from `addr`, that address within
+        max_memory_per_address_bytes (its own oldest idle sessions go). With `refuse`, the
+        create is refused when either stays over. Call with self._lock held."""
+        lim = self.limits
+        usage = self.memory_by_address()
+        if addr is not None:     # a create: the address makes room from its own idle sessions first
+            while usage.get(addr, 0) >= lim.max_memory_per_address_bytes and self._evict_one(usage, addr):
+                pass
+        while sum(usage.values()) >= lim.max_memory_bytes:
+            candidates = [a for a in sorted(usage, key=lambda a: -usage[a])
+                          if any(s.address == a and not s.participants for s in self.sessions.values())]
+            if not candidates or not self._evict_one(usage, candidates[0]):
+                break
+        if not refuse:
+            return
+        if addr is not None and usage.get(addr, 0) >= lim.max_memory_per_address_bytes:
+            mb = round(usage[addr] / 1e6)
+            raise ApiError("limit", f"this address's sessions hold {mb} MB, its share of the server's memory; "
+                                    "leave or close some runs first", "refused.memory", {"mb": mb})
+        if sum(usage.values()) >= lim.max_memory_bytes:
+            raise ApiError("limit", "the server's memory for runs is full; try again later",
+                           "refused.memory_full")
 
     def create(self, sid: str, scenario: Scenario, t: float | None, addr: str | None = None) -> dict:
         lim = self.limits
@@ -213,7 +285,7 @@ class SessionManager:
         with s.lock:
             try:
                 self._add_participant(s, sid, "controller")
-                self._send_snapshot(s, sid, "controller")
+                self._offer_snapshot(s, sid, "controller")
             except Exception:
                 self._remove_participant(s, sid)   # no orphan session holding a place
                 with self._lock:
@@ -234,7 +306,7 @@ class SessionManager:
                 # whole history again for each repeated join is how one client ate the memory).
                 return {"ok": True, "session": s.id, "role": role}
             self._add_participant(s, sid, role)
-            self._send_snapshot(s, sid, role)
+            self._offer_snapshot(s, sid, role)
             self._emit_playback(s)   # the viewer count changed
         return {"ok": True, "session": s.id, "role": role}
 
@@ -459,4 +531,7 @@ class SessionManager:
                 del self.sessions[s.id]
                 self.playing.pop(s.id, None)
                 self.lagging.pop(s.id, None)
-        return [s.id for s in dead]
+            before = set(self.sessions)
+            self._memory_room(None, refuse=False)   # runs grow as they play: back within budget
+            dead_ids = [s.id for s in dead] + sorted(before - set(self.sessions))
+        return dead_ids

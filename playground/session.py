@@ -550,6 +550,15 @@ class Session:
         return {"trace_bytes": self.log.size + (ahead.log.size if ahead else 0), "checkpoints": len(cps.items),
                 "checkpoint_bytes": cps.bytes + sum(c.size for c, _ in (ahead.items if ahead else ()))}
 
+    LIVE_BYTES = 64 * 1024   # the live run's own objects, roughly (a few nodes' state, the heap)
+
+    def bytes_held(self) -> int:
+        """What the memory budget counts: trace and checkpoint bytes, plus an estimate of the
+        live run (a fixed allowance and, as its state's size, its newest checkpoint's)."""
+        m = self.memory()
+        items = self.checkpoints.items
+        return m["trace_bytes"] + m["checkpoint_bytes"] + self.LIVE_BYTES + (items[-1][0].size if items else 0)
+
     def take_events(self, wall: float) -> dict:
         """The `events` payload: everything not yet streamed."""
         return {"session": self.id, "events": Fragment(self._archive()), "playback": self.playback(),

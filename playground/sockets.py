@@ -77,6 +77,8 @@ def guarded(fn):
 
 def register(socketio, manager, ticker) -> None:
     max_id = manager.limits.max_id_chars
+    from . import fairness
+    fairness.install(socketio, manager)   # rate, connection and CPU budgets, before any handler
 
     @socketio.on("connect")
     def on_connect(*_args):

@@ -21,10 +21,16 @@ def dump(trace) -> bytes:
     return json.dumps(trace, sort_keys=True, separators=(",", ":")).encode()
 
 
+# Random runs too costly to even draw: the forwarding demo's seed 4 doubles 30% of its messages,
+# millions of them in flight (drawing its schedule alone takes minutes, and teaches nothing new).
+STORMS = {("forward", 4)}
+
+
 def scenarios(name: str, randoms: int):
     proto = registry.get(name)
     yield from (from_dict({"protocol": name, "preset": p.name}) for p in proto.presets)
-    yield from (fuzz.fuzz_run(name, seed).scenario for seed in range(1, randoms + 1))
+    yield from (fuzz.fuzz_run(name, seed).scenario for seed in range(1, randoms + 1)
+                if (name, seed) not in STORMS)
 
 
 def run_to_seq(sc, seq: int) -> Simulation:
@@ -39,8 +45,6 @@ def test_a_resumed_run_is_byte_identical_to_the_whole_run(name):
     checked = 0
     for sc in scenarios(name, randoms=5):
         whole = Simulation(sc).run()
-        if len(whole.trace) > 300_000:
-            continue   # a duplicate storm of the forwarding demo: slow, and nothing new
         for frac in (0.0, 0.5, 0.97):
             sim = run_to_seq(sc, int(len(whole.trace) * frac))
             cp = checkpoint.take(sim)
@@ -50,7 +54,7 @@ def test_a_resumed_run_is_byte_identical_to_the_whole_run(name):
             assert dump(head + resumed.trace) == dump(whole.trace), f"{name} {sc.preset} at {frac}"
             assert resumed.violations == whole.violations and resumed.summary() == whole.summary()
             checked += 1
-    assert checked >= 3 * 4      # every preset and at least four random runs, three times each
+    assert checked >= 3 * 4      # every preset and four or five random runs, three times each
 
 
 def test_the_original_run_goes_on_unchanged_after_a_checkpoint():
