@@ -9,11 +9,11 @@ import random
 import pytest
 
 from engine import fuzz
-from engine.protocol import Message
 from engine.protocols import zab
 from engine.scenario import from_dict
 from engine.sim import Simulation
 
+from .fakectx import deliver, make_node
 from .traces import notes, sends, views
 
 PROTO = zab.PROTOCOL
@@ -123,51 +123,13 @@ def test_skip_epoch_check_forks_the_history():
 
 # ---------------------------------------------------------------- handlers in isolation
 
-class FakeCtx:
-    def __init__(self, node):
-        self.node = node
-        self.sent = []
-        self.facts = []
-        self.timers = {}
-        self.rng = random.Random(0)
-        self.now = 0
-        self.node_ids = node.node_ids
-
-    def send(self, dst, kind, **body):
-        d = self.node.disk
-        self.sent.append((dst, kind, body, (d["acceptedEpoch"], d["currentEpoch"], len(d["history"]))))
-
-    def set_timer(self, name, delay):
-        self.timers[name] = delay
-
-    def cancel_timer(self, name):
-        self.timers.pop(name, None)
-
-    def persist(self, **fields):
-        self.node.disk.update(fields)
-
-    def note(self, key, **args):
-        pass
-
-    def observe(self, fact, /, **args):
-        self.facts.append((fact, args))
-
-    def reply(self, op, result):
-        self.sent.append(("client", op, result, None))
+def durable(disk):
+    """What a send depends on, as it stood when the message left (persist before send)."""
+    return disk["acceptedEpoch"], disk["currentEpoch"], len(disk["history"])
 
 
 def make(node_id="n1", disk=None):
-    params = {p.name: p.default for p in PROTO.params}
-    node = PROTO.create_node(node_id, ["n1", "n2", "n3"], params, frozenset(), {} if disk is None else disk)
-    ctx = FakeCtx(node)
-    node.on_start(ctx)
-    return node, ctx
-
-
-def deliver(node, ctx, src, kind, **body):
-    ctx.sent.clear()
-    node.on_message(ctx, Message(1, src, node.id, kind, body, 0, 0))
-    return ctx.sent
+    return make_node(PROTO, node_id, ["n1", "n2", "n3"], durable, disk=disk)
 
 
 def test_follower_persists_the_new_epoch_before_acking_and_refuses_an_older_one():
