@@ -173,10 +173,13 @@ class Simulation:
             try:
                 v = node.view()
             except Exception as e:
-                raise ProtocolError(f"{self.proto.name}: node {n} failed in view() at t={self.now}: "
-                                    f"{type(e).__name__}: {e}") from e
+                raise self._view_failed(n, e) from e
         v["up"] = self.up[n]
         return v
+
+    def _view_failed(self, n: str, e: Exception) -> ProtocolError:
+        return ProtocolError(f"{self.proto.name}: node {n} failed in view() at t={self.now}: "
+                             f"{type(e).__name__}: {e}")
 
     def _send(self, src: str, dst: str, kind: str, body: dict, may_copy: bool = True) -> int:
         """A new message in flight (and, when the network duplicates, its copy). The
@@ -223,8 +226,7 @@ class Simulation:
                 try:        # _view, inlined: it runs after nearly every event
                     new = node.view()
                 except Exception as e:
-                    raise ProtocolError(f"{self.proto.name}: node {n} failed in view() at t={self.now}: "
-                                        f"{type(e).__name__}: {e}") from e
+                    raise self._view_failed(n, e) from e
                 new["up"] = self.up[n]
             old = self.views[n]
             if new != old:
