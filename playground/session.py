@@ -59,12 +59,16 @@ class Checkpoints:
         self.base_every = self.every = max(1, every)
         self.most = max(2, most)
         self.items: list[tuple[checkpoint.Checkpoint, list[dict]]] = []
-        self.bytes = 0
         self.next_seq = 0
+
+    @property
+    def bytes(self) -> int:
+        """What they hold (at most `most` of them: summed when asked)."""
+        return sum(c.size for c, _ in self.items)
 
     def start(self, sim: Simulation) -> None:
         """A fresh run (nothing processed yet): forget the old one's, take the first."""
-        self.items, self.bytes, self.every = [], 0, self.base_every
+        self.items, self.every = [], self.base_every
         self._take(sim)
 
     def maybe(self, sim: Simulation) -> None:
@@ -75,15 +79,18 @@ class Checkpoints:
     def _take(self, sim: Simulation) -> None:
         cp = checkpoint.take(sim)
         self.items.append((cp, [dict(a) for a in sim.actions if a["at"] <= cp.now]))
-        self.bytes += cp.size
-        if len(self.items) > self.most:
+        self._thin()
+
+    def _thin(self) -> None:
+        """Past `most`, every other one goes (the first and the newest stay) and the spacing
+        doubles; the next is due `every` events after the newest."""
+        while len(self.items) > self.most:
             keep = self.items[::2]
             if keep[-1] is not self.items[-1]:
                 keep.append(self.items[-1])
             self.items = keep
-            self.bytes = sum(c.size for c, _ in keep)
             self.every *= 2
-        self.next_seq = cp.seq + self.every
+        self.next_seq = (self.items[-1][0].seq if self.items else 0) + self.every
 
     def before(self, t: int, actions: list[dict], handled: int | None = None,
                max_seq: int | None = None) -> checkpoint.Checkpoint | None:
@@ -109,17 +116,18 @@ class Checkpoints:
 
     def copy(self) -> Checkpoints:
         c = Checkpoints(self.base_every, self.most)
-        c.items, c.bytes, c.every, c.next_seq = list(self.items), self.bytes, self.every, self.next_seq
+        c.items, c.every, c.next_seq = list(self.items), self.every, self.next_seq
         return c
 
     def drop_after(self, seq: int, now: int | None = None) -> list:
         """Forget the checkpoints past trace event `seq` (and, with `now`, those at or after
         that virtual time: an action stamped there changes what follows them); return them."""
-        keep = [(c, p) for c, p in self.items if c.seq <= seq and (now is None or c.now < now)]
-        dropped = [item for item in self.items if item not in keep]
+        keep, dropped = [], []
+        for item in self.items:
+            cp = item[0]
+            (keep if cp.seq <= seq and (now is None or cp.now < now) else dropped).append(item)
         self.items = keep
-        self.bytes = sum(c.size for c, _ in self.items)
-        self.next_seq = (self.items[-1][0].seq if self.items else 0) + self.every
+        self.next_seq = (keep[-1][0].seq if keep else 0) + self.every
         return dropped
 
     def adopt(self, items: list) -> None:
@@ -127,15 +135,7 @@ class Checkpoints:
         for item in items:
             if not self.items or item[0].seq > self.items[-1][0].seq:
                 self.items.append(item)
-                self.bytes += item[0].size
-        while len(self.items) > self.most:
-            keep = self.items[::2]
-            if keep[-1] is not self.items[-1]:
-                keep.append(self.items[-1])
-            self.items = keep
-            self.every *= 2
-        self.bytes = sum(c.size for c, _ in self.items)
-        self.next_seq = (self.items[-1][0].seq if self.items else 0) + self.every
+        self._thin()
 
 
 @dataclasses.dataclass
