@@ -18,19 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import bench, registry
-from engine.scenario import from_dict
-
-
-def raft(nodes: int, until: int):
-    proto = registry.get("raft")
-    return from_dict({"protocol": "raft", "nodes": nodes, "seed": 1, "until": until,
-                      "actions": bench._requests(proto, proto.node_ids(nodes), until, every=max(until // 400, 40))})
-
+from engine import bench
 
 WORKLOADS = {
     "forwarding": lambda nodes, until: bench.forward_scenario(until, nodes, 20),
-    "raft": raft,
+    "raft": lambda nodes, until: bench.loaded("raft", nodes, until, every=max(until // 400, 40)),
 }
 
 

@@ -50,6 +50,17 @@ def _requests(proto, ids, until, every=40):
     return out
 
 
+def loaded(name: str, nodes: int | None = None, until: int = 20_000, every: int = 40):
+    """A run of protocol `name` (seed 1) under a steady client load: a request every `every` ms."""
+    proto = registry.get(name)
+    nodes = proto.nodes_default if nodes is None else nodes
+    data = {"protocol": name, "nodes": nodes, "seed": 1, "until": until}
+    reqs = _requests(proto, proto.node_ids(nodes), until, every)
+    if reqs:
+        data["actions"] = reqs
+    return from_dict(data)
+
+
 def measure(scenario, trace: bool, repeat: int = 3) -> dict:
     """Best of `repeat` runs (least disturbed by the rest of the machine)."""
     best = None
@@ -71,12 +82,8 @@ def run_bench(names=None, until=20_000, repeat=3) -> list[dict]:
     for proto in registry.all(include_hidden=True):
         if names and proto.name not in names:
             continue
-        data = {"protocol": proto.name, "seed": 1, "until": until}
-        ids = proto.node_ids(proto.nodes_default)
-        reqs = _requests(proto, ids, until)
-        if reqs:
-            data["actions"] = reqs
-        scenario = from_dict(data)
+        scenario = loaded(proto.name, until=until)
+        reqs = scenario.actions
         for trace in (False, True):
             r = measure(scenario, trace, repeat)
             r.update({"protocol": proto.name, "nodes": scenario.nodes, "trace": trace,
@@ -227,11 +234,8 @@ def _peak_rss(mode: str, scenario) -> dict:
 def memory(until: int = 200_000) -> dict:
     """Peak RSS (MB) of a long forwarding run and a 9-node Raft run, each in a fresh process,
     three ways: trace off, `run --jsonl` (streamed), the whole trace kept; JSON bytes per event."""
-    raft = registry.get("raft")
-    long = min(until * 3, 600_000)
     runs = {"forward, 5 nodes, 60 tokens": forward_scenario(until, 5, 60),
-            "raft, 9 nodes": from_dict({"protocol": "raft", "nodes": 9, "until": long, "seed": 1,
-                                        "actions": _requests(raft, raft.node_ids(9), long, every=200)})}
+            "raft, 9 nodes": loaded("raft", 9, min(until * 3, 600_000), every=200)}
     rows = []
     for label, sc in runs.items():
         row = {"run": label, "virtual_ms": sc.until}
@@ -247,10 +251,7 @@ def memory(until: int = 200_000) -> dict:
 
 def long_raft(events: int = 100_000):
     """A Raft run with a steady client load, cut at about `events` trace events."""
-    proto = registry.get("raft")
-    until = 600_000
-    sc = from_dict({"protocol": "raft", "nodes": 5, "seed": 1, "until": until,
-                    "actions": _requests(proto, proto.node_ids(5), until, every=150)})
+    sc = loaded("raft", 5, 600_000, every=150)
     sim = Simulation(sc)
     while sim.seq < events and sim.step_entry():
         pass
