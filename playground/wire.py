@@ -136,21 +136,27 @@ class TraceLog:
         return Fragment(b"[" + b",".join([head, *self._pieces[i + 1:]]) + b"]")
 
     def split_off(self, seq: int) -> TraceLog:
-        """Keep the first `seq` events; return the rest as a log of its own (numbered from 0)."""
+        """Keep the first `seq` events; return the rest as a log of its own (numbered from 0).
+        A cut inside a piece decodes that piece once and encodes its two halves."""
         rest = TraceLog()
         seq = max(0, seq)
-        if seq < self.count:
-            i, decoded = self._split(seq)
-            if decoded:
-                part = decoded[seq - self._start_of(i):]
-                rest.add(encode(part), len(part))
-                i += 1
-            for piece, n in zip(self._pieces[i:], self._counts[i:]):
-                rest._pieces.append(piece)
-                rest._counts.append(n)
-                rest.count += n
-                rest.size += len(piece) + 2
-        self.truncate(seq)
+        if seq >= self.count:
+            return rest
+        i, decoded = self._split(seq)
+        pieces, counts = self._pieces[:i], self._counts[:i]
+        if decoded:
+            cut = seq - self._start_of(i)
+            pieces.append(encode(decoded[:cut])[1:-1])
+            counts.append(cut)
+            rest.add(encode(decoded[cut:]), len(decoded) - cut)
+            i += 1
+        tail = TraceLog()
+        tail._pieces, tail._counts = self._pieces[i:], self._counts[i:]
+        tail.count, tail.size = sum(tail._counts), sum(len(p) + 2 for p in tail._pieces)
+        rest.extend(tail)
+        self._pieces, self._counts = pieces, counts
+        self.count = seq
+        self.size = sum(len(p) + 2 for p in pieces)
         return rest
 
     def extend(self, other: TraceLog) -> None:
@@ -162,18 +168,7 @@ class TraceLog:
 
     def truncate(self, seq: int) -> None:
         """Keep the first `seq` events only."""
-        if seq >= self.count:
-            return
-        seq = max(0, seq)
-        i, decoded = self._split(seq)
-        pieces, counts = self._pieces[:i], self._counts[:i]
-        if decoded:
-            kept = decoded[:seq - self._start_of(i)]
-            pieces.append(encode(kept)[1:-1])
-            counts.append(len(kept))
-        self._pieces, self._counts = pieces, counts
-        self.count = seq
-        self.size = sum(len(p) + 2 for p in pieces)
+        self.split_off(seq)
 
 
 class JsonPacket(Packet):

@@ -210,3 +210,8 @@ def test_the_trace_log_cuts_and_tails_at_any_event(cut):
     assert log.count == cut and orjson.loads(wire.encode(log.fragment())) == events[:cut]
     log.add(wire.encode(events[cut:]), 3000 - cut)
     assert orjson.loads(wire.encode(log.fragment())) == events
+    rest = log.split_off(cut)                          # a seek back keeps what it cut (session.Ahead)
+    assert log.count == cut and orjson.loads(wire.encode(log.fragment())) == events[:cut]
+    assert rest.count == 3000 - cut and orjson.loads(wire.encode(rest.fragment())) == events[cut:]
+    log.extend(rest)
+    assert orjson.loads(wire.encode(log.fragment())) == events
