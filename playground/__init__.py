@@ -71,6 +71,10 @@ def create_app(config: dict | None = None) -> Flask:
         # Reverse proxies in front of the server: their X-Forwarded-* headers are trusted, so
         # per-address limits see the client's address, not the proxy's.
         PLAYGROUND_PROXY_HOPS=int(os.environ.get("PLAYGROUND_PROXY_HOPS") or 0),
+        # Several processes behind one proxy (docs/scale-out.md): the Socket.IO message queue they
+        # share (a redis:// URL), and the secret that makes a control token valid in all of them.
+        PLAYGROUND_REDIS=os.environ.get("PLAYGROUND_REDIS") or None,
+        PLAYGROUND_SECRET=os.environ.get("PLAYGROUND_SECRET") or None,
     )
     app.config.update(config or {})
     mode = app.config["PLAYGROUND_ASYNC_MODE"] or detect_async_mode()
@@ -83,10 +87,15 @@ def create_app(config: dict | None = None) -> Flask:
     from .sockets import SocketIOAdapter, register
     from .wire import JsonPacket
 
+    redis = app.config["PLAYGROUND_REDIS"]
     socketio = SocketIO(app, async_mode=mode, max_http_buffer_size=limits.max_payload_bytes,
-                        serializer=JsonPacket, logger=False, engineio_logger=False)
+                        serializer=JsonPacket, logger=False, engineio_logger=False,
+                        **({"message_queue": redis, "channel": "protocol-playground"} if redis else {}))
 
-    manager = SessionManager(SocketIOAdapter(socketio), limits)
+    secret = app.config["PLAYGROUND_SECRET"]
+    if secret is not None and len(secret) < 16:
+        raise ValueError("PLAYGROUND_SECRET must be at least 16 characters (it signs control tokens)")
+    manager = SessionManager(SocketIOAdapter(socketio), limits, secret=secret.encode() if secret else None)
     ticker = Ticker(socketio, manager, limits.tick_s, enabled=app.config["PLAYGROUND_TICKER"])
     register(socketio, manager, ticker)
     app.register_blueprint(bp)

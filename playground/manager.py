@@ -12,8 +12,11 @@ lock only guards its dicts. Order is always session lock -> manager lock.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
+import re
 import secrets
 import threading
 import time
@@ -26,10 +29,28 @@ from .session import Session
 
 log = logging.getLogger(__name__)
 
+# A connection's routing key (`?route=` on its Socket.IO URL): the part of a session id before
+# its first dot. A proxy in front of several processes hashes on it (docs/scale-out.md), so
+# every connection to one session reaches the process that holds it.
+ROUTE = re.compile(r"[A-Za-z0-9_-]{1,24}")
+
+
+def route_of(session_id: str) -> str:
+    """The routing key a session id carries: 'K7x.abc' -> 'K7x'; an id without a dot is its own."""
+    return session_id.split(".", 1)[0]
+
 
 class SessionManager:
-    def __init__(self, io, limits: Limits | None = None, clock=time.monotonic, wall=time.time):
+    def __init__(self, io, limits: Limits | None = None, clock=time.monotonic, wall=time.time,
+                 secret: bytes | None = None):
         self.io = io
+        # Control tokens are HMAC(secret, session id): any process that shares the secret can
+        # tell a session's controller after the process that made it died (failover).
+        self.secret = secret or secrets.token_bytes(32)
+        # With a secret given (shared by a cluster's processes, or kept across restarts), a
+        # session that is not here may come back under its id: a watcher should wait for it.
+        self.resumable = secret is not None
+        self.routes: dict[str, str] = {}          # client sid -> the routing key it connected with
         self.limits = limits or Limits()
         self.clock = clock            # monotonic seconds: playback timing
         self.wall = wall              # epoch seconds: `sent_at`, comparable across processes
@@ -56,7 +77,7 @@ class SessionManager:
         s = self.sessions.get(session_id)
         if s is None:
             raise ApiError("unknown_session", "no such session (it may have expired); start a new run",
-                           "refused.unknown_session")
+                           "refused.unknown_session", extra={"resumable": True} if self.resumable else None)
         return s
 
     def _controlled(self, session_id: str, control: str | None) -> Session:
@@ -65,6 +86,24 @@ class SessionManager:
             raise ApiError("forbidden", "you are watching this session; only its controller can change it",
                            "refused.forbidden")
         return s
+
+    def control_for(self, session_id: str) -> str:
+        mac = hmac.new(self.secret, session_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:18]).decode()
+
+    def connected(self, sid: str, route: str | None) -> None:
+        """A client connected, with the routing key from its URL (None: it gave none)."""
+        if route is None:
+            return
+        if not isinstance(route, str) or ROUTE.fullmatch(route) is None:
+            raise bad("route must be 1 to 24 letters, digits, '-' or '_'")
+        with self._lock:
+            self.routes[sid] = route
+
+    def _new_id(self, sid: str) -> str:
+        route = self.routes.get(sid)
+        suffix = secrets.token_urlsafe(9)
+        return f"{route}.{suffix}" if route else suffix
 
     def _set_playing(self, s: Session) -> None:
         with self._lock:
@@ -267,10 +306,24 @@ class SessionManager:
             raise ApiError("limit", "the server's memory for runs is full; try again later",
                            "refused.memory_full")
 
-    def create(self, sid: str, scenario: Scenario, t: float | None, addr: str | None = None) -> dict:
+    def create(self, sid: str, scenario: Scenario, t: float | None, addr: str | None = None,
+               resume: tuple[str, str] | None = None) -> dict:
+        """A new session running `scenario`, paused at t (None: at 0, playing as it says).
+
+        `resume` = (session id, control token) of a session whose process is gone: when the token
+        is that id's (tokens are HMACs of ids under the secret the processes share), the run comes
+        back under the same id, so every watcher's rejoin finds it. If the id is live already
+        (someone resumed it first) the caller joins it as its controller; a token that does not
+        match (another secret: a lone server restarted) gives a new session, as without `resume`."""
         lim = self.limits
+        session_id = None   # the resumed id, when resuming
+        if resume is not None and hmac.compare_digest(resume[1].encode(), self.control_for(resume[0]).encode()):
+            if resume[0] in self.sessions:
+                return {**self.join(sid, resume[0], resume[1]), "resumed": True}
+            session_id = resume[0]
         self._make_room(sid, addr)
-        s = Session(secrets.token_urlsafe(9), secrets.token_urlsafe(18), scenario, self.clock(),
+        new_id = session_id or self._new_id(sid)
+        s = Session(new_id, self.control_for(new_id), scenario, self.clock(),
                     lim.max_trace_events, lim.checkpoint_every, lim.max_checkpoints)
         s.creator, s.address = sid, addr
         try:
@@ -281,6 +334,10 @@ class SessionManager:
             if len(self.sessions) >= lim.max_sessions:
                 raise ApiError("limit", "the server is full; try again later",
                                "refused.server_full", {"n": lim.max_sessions})
+            if s.id in self.sessions:
+                # Two resumes of one id raced (each loaded its run outside the lock): the first wins.
+                raise ApiError("conflict", "this run was just brought back by someone else; join it",
+                               "refused.resume_raced")
             self.sessions[s.id] = s
         with s.lock:
             try:
@@ -293,7 +350,10 @@ class SessionManager:
                 raise
             if capped:
                 self.io.emit("error", s.too_long_error().payload(), to=sid)
-        return {"ok": True, "session": s.id, "control": s.control}
+        out = {"ok": True, "session": s.id, "control": s.control}
+        if resume is not None:
+            out["resumed"] = session_id is not None
+        return out
 
     def join(self, sid: str, session_id: str, control: str | None) -> dict:
         s = self.get(session_id)
@@ -331,6 +391,7 @@ class SessionManager:
                     self._emit_playback(s)
         with self._lock:
             self.client_sessions.pop(sid, None)
+            self.routes.pop(sid, None)
 
     def control(self, session_id: str, control: str | None, cmd: str, value) -> dict:
         s = self._controlled(session_id, control)

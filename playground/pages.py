@@ -16,7 +16,7 @@ bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
 
 VENDOR_FILES = ("socket.io.min.js", "socket.io.min.js.map")
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ID = re.compile(r"(?:[A-Za-z0-9_-]{1,24}\.)?[A-Za-z0-9_-]{1,39}")   # [route.]random
 _T = re.compile(r"[0-9]{1,9}")        # virtual ms; the engine caps runs far below 10^9
 
 

@@ -27,13 +27,15 @@ class ApiError(Exception):
     stays the English text for every other client.
     """
 
-    def __init__(self, code: str, message: str, key: str | None = None, args: dict | None = None):
+    def __init__(self, code: str, message: str, key: str | None = None, args: dict | None = None,
+                 extra: dict | None = None):
         assert code in CODES, code
         super().__init__(message)
         self.code = code
         self.message = clip(message)
         self.key = key
         self.fill = dict(args or {})   # (not `args`: Exception owns that name)
+        self.extra = extra             # more fields for the page's logic (not for the text)
 
     def payload(self) -> dict:
         """The `error` event (a failed ack adds "ok": false and "error")."""
@@ -41,6 +43,8 @@ class ApiError(Exception):
         if self.key:
             d["key"] = self.key
             d["args"] = self.fill
+        if self.extra:
+            d.update(self.extra)
         return d
 
 
@@ -106,8 +110,8 @@ def text(name: str, v, max_chars: int) -> str:
 # ---------------------------------------------------------------- one parser per client event
 
 def parse_create(args: tuple, max_id: int):
-    """-> (Scenario, t or None). Exactly one of scenario / token / protocol(+preset)."""
-    data = obj(args, ("scenario", "token", "protocol", "preset", "t"))
+    """-> (Scenario, t or None, resume or None). Exactly one of scenario / token / protocol(+preset)."""
+    data = obj(args, ("scenario", "token", "protocol", "preset", "t", "resume"))
     given = [k for k in ("scenario", "token", "protocol") if k in data]
     if len(given) != 1:
         raise bad("create needs exactly one of: scenario, token, protocol")
@@ -130,7 +134,16 @@ def parse_create(args: tuple, max_id: int):
             scenario = from_dict(spec)
     except ScenarioError as e:
         raise from_scenario_error(e) from None
-    return scenario, t
+    return scenario, t, _resume(data.get("resume"), max_id)
+
+
+def _resume(v, max_id: int) -> tuple[str, str] | None:
+    """create's optional {"session", "control"}: bring a gone session back under its id."""
+    if v is None:
+        return None
+    if not isinstance(v, dict) or set(v) - {"session", "control"}:
+        raise bad('resume must be {"session": ID, "control": TOKEN}')
+    return ident(v, "session", max_id), ident(v, "control", max_id)
 
 
 def parse_join(args: tuple, max_id: int) -> tuple[str, str | None]:

@@ -25,7 +25,10 @@ class SocketIOAdapter:
         self.socketio = socketio
 
     def emit(self, event: str, data, to: str, skip=None) -> None:
-        self.socketio.emit(event, data, to=to, skip_sid=skip, namespace="/")
+        # Never through the message queue: every client of a session is connected to the process
+        # that holds it (the proxy routes on the session's key), so a batch published to Redis
+        # would only come back to this process, slower (docs/scale-out.md).
+        self.socketio.emit(event, data, to=to, skip_sid=skip, namespace="/", ignore_queue=True)
 
     def enter(self, sid: str, room: str) -> None:
         self.socketio.server.enter_room(sid, room, namespace="/")
@@ -82,6 +85,10 @@ def register(socketio, manager, ticker) -> None:
 
     @socketio.on("connect")
     def on_connect(*_args):
+        try:
+            manager.connected(request.sid, request.args.get("route"))
+        except ApiError as e:
+            raise ConnectionRefusedError(e.payload()) from None
         ticker.ensure_started()
 
     @socketio.on("disconnect")
@@ -99,8 +106,8 @@ def register(socketio, manager, ticker) -> None:
     @socketio.on("create")
     @guarded
     def on_create(*args):
-        scenario, t = p.parse_create(args, max_id)
-        return manager.create(request.sid, scenario, t, request.remote_addr)
+        scenario, t, resume = p.parse_create(args, max_id)
+        return manager.create(request.sid, scenario, t, request.remote_addr, resume)
 
     @socketio.on("join")
     @guarded

@@ -3,8 +3,5 @@
 # Extra arguments go to app.py, e.g. scripts/play.sh --port 8000 --async-mode threading
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
-npm ci --no-audit --no-fund --loglevel=error
+bash scripts/setup.sh runtime
 exec .venv/bin/python app.py "$@"

@@ -4,15 +4,17 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh -k raft
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-npm ci --no-audit --no-fund --loglevel=error
-if ! command -v chromium >/dev/null 2>&1 && [ -z "${PLAYWRIGHT_CHROMIUM:-}" ]; then
+bash scripts/setup.sh dev
+# Debian packages: Chromium for the browser tests, redis-server and nginx for the cluster's.
+missing=()
+command -v chromium >/dev/null 2>&1 || [ -n "${PLAYWRIGHT_CHROMIUM:-}" ] || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
   else
-    echo "note: Chromium not found; install it (apt-get install chromium) or set PLAYWRIGHT_CHROMIUM" >&2
+    echo "note: ${missing[*]} not found; install with apt-get (or set PLAYWRIGHT_CHROMIUM for Chromium)" >&2
   fi
 fi
 .venv/bin/ruff check .

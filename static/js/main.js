@@ -17,7 +17,7 @@
 //   restore.js    the run kept in the address bar and sessionStorage: a reload after a restart rebuilds it
 
 import { initI18n, addStrings, onLangChange, translatePage, t, tn, has } from './i18n.js';
-import { Net } from './net.js';
+import { Net, newRoute, routeOf } from './net.js';
 import { Clock } from './clock.js';
 import {
   createModel, fromSnapshot, applyEvents, advanceTo, truncate, sceneAt, lastNoteAt, lastFaultAt, prevEventTime,
@@ -42,6 +42,9 @@ const $ = (id) => document.getElementById(id);
 const NOTICES = new Set(['refused.idle', 'refused.quiet']);
 // The screen reader's summary of the run changes at most this often (real ms): the newest wins.
 const ANNOUNCE_EVERY_MS = 1000;
+// A watcher whose session's process died waits this long for the owner to bring it back.
+const REJOIN_TRIES = 12;
+const REJOIN_GAP_MS = 1000;
 
 function readJSON(id) {
   const node = $(id);
@@ -166,7 +169,7 @@ class App {
       onSeek: (p) => this.onSeek(p),
       onPlayback: (p) => this.onPlayback(p),
       onError: (p) => this.onError(p),
-    });
+    }, this.boot.session || this.boot.rebuilt ? routeOf(this.boot.session || this.boot.rebuilt) : newRoute());
     this.installTestHook();
     requestAnimationFrame((now) => this.frame(now));
   }
@@ -254,15 +257,22 @@ class App {
         this.rejoining = false;
       }
       if (!resp.ok && !resp.timeout) {
-        // The session is gone (server restarted or expired): rebuild the run from its share
-        // token where it was. The owner goes on with it; a watcher gets its own copy and is told
-        // the live link is gone (the owner's rebuilt run has a new one).
-        const owner = this.state.role === 'controller';
-        this.goneSession = this.state.session;
-        const spec = this.state.token ? { token: this.state.token, t: Math.round(this.m.t) }
+        // The session is gone: its process died (a cluster), or the server restarted or expired
+        // it. The owner brings the run back from its share token under the same id, which
+        // another process of a cluster accepts (docs/scale-out.md); a watcher waits a little for
+        // that. Otherwise the owner goes on with a new session, and a watcher gets its own copy
+        // and is told the live link is gone (the owner's rebuilt run has a new one).
+        const st = this.state;
+        const owner = st.role === 'controller';
+        if (!owner && resp.resumable && await this.rejoin()) return;
+        this.goneSession = st.session;
+        const resume = owner && st.control ? { resume: { session: st.session, control: st.control } } : {};
+        const spec = st.token ? { token: st.token, t: Math.round(this.m.t), ...resume }
           : { scenario: { protocol: this.boot.protocol } };
-        await this.createFrom(spec);
-        this.toast(t(owner ? 'session.rebuilt' : 'session.watch_lost'), owner ? 'ok' : 'warn');
+        const made = await this.createFrom(spec);
+        if (made.resumed) this.goneSession = null;
+        this.toast(t(made.resumed ? 'session.moved' : owner ? 'session.rebuilt' : 'session.watch_lost'),
+          owner ? 'ok' : 'warn');
       }
       return;
     }
@@ -287,6 +297,29 @@ class App {
     this.createFrom(this.createSpec());
   }
 
+  /** A watcher, reconnected to a process that does not hold the session, which says sessions
+   *  can come back (a cluster, docs/scale-out.md): its owner may be bringing it back. Try again
+   *  for a few seconds. True when it came back. */
+  async rejoin() {
+    for (let i = 0; i < REJOIN_TRIES; i++) {
+      await new Promise((r) => setTimeout(r, REJOIN_GAP_MS));
+      if (!this.net.connected) return false;     // the next connect starts over
+      this.rejoining = true;                     // its refusals are expected: no error toast
+      let resp;
+      try {
+        resp = await this.net.join(this.state.session, null);
+      } finally {
+        this.rejoining = false;
+      }
+      if (resp.ok) {
+        this.toast(t('session.moved'), 'ok');
+        return true;
+      }
+      if (resp.timeout) return false;
+    }
+    return false;
+  }
+
   /** A live session that is gone (the server restarted, or it ended): its run as a new session
    *  of this page's own, paused where it was, from this tab's sessionStorage (never behind the
    *  address bar: written with it and on pagehide) or else the link's s= and t=. The old control
@@ -299,8 +332,15 @@ class App {
       : b.token ? { token: b.token, t: typeof b.t === 'number' ? b.t : 0 } : null;
     if (!kept) return false;
     this.goneSession = gone;
-    const resp = await this.createFrom({ token: kept.token, t: kept.t });
-    if (resp.ok) {
+    // The owner of a run whose process died may get it back under the same id (a cluster).
+    const control = recallControl(gone);
+    const resp = await this.createFrom({ token: kept.token, t: kept.t,
+      ...(control ? { resume: { session: gone, control } } : {}) });
+    if (resp.ok && resp.resumed) {
+      this.goneSession = null;
+      forgetRun(gone);
+      this.toast(t('session.moved'), 'ok');
+    } else if (resp.ok) {
       forgetRun(gone);
       this.rebuiltNotice.show(kept.t);
     }
@@ -792,6 +832,9 @@ class App {
       },
       get role() {
         return app.state.role;
+      },
+      get connected() {
+        return app.state.connected;
       },
       get token() {
         return app.state.token;

@@ -3,9 +3,24 @@
 // Every request resolves to the server's ack ({ok, ...}) or {ok: false, error}.
 
 const ACK_TIMEOUT_MS = 15000;
+const ROUTE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** The routing key of a session id: the part before its first dot ('K7x.abc' -> 'K7x'). */
+export function routeOf(session) {
+  return String(session).split('.')[0];
+}
+
+/** A fresh routing key for a page that starts a run of its own. */
+export function newRoute() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => ROUTE_CHARS[b & 63]).join('');
+}
 
 export class Net {
-  constructor(handlers = {}) {
+  // `route` rides on every request of the connection (?route=...): a proxy in front of several
+  // server processes hashes on it, so all the connections to one session reach the process that
+  // holds it, and the sessions this connection creates carry it in their ids (docs/scale-out.md).
+  constructor(handlers = {}, route = newRoute()) {
     this.h = handlers;
     this.session = null;
     this.control = null;
@@ -15,7 +30,8 @@ export class Net {
       queueMicrotask(() => this.h.onError && this.h.onError({ message: 'socket.io client missing', code: 'client' }));
       return;
     }
-    const socket = window.io({ reconnectionDelayMax: 4000 });
+    this.route = route;
+    const socket = window.io({ reconnectionDelayMax: 4000, query: { route } });
     this.socket = socket;
     socket.on('connect', () => {
       const again = this.connectedOnce;
