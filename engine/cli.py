@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from . import fuzz, limits
+from . import fuzz, hunt, limits
 from .protocols import load_protocol_file, registry
 from .scenario import ScenarioError, from_dict, from_json, from_token
 from .sim import ProtocolError, Simulation
@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--settle", type=int, metavar="MS",
                     help="ms of calm after the faults before eventual properties are judged "
                          "(default: the protocol's settle_ms; 0: judge none)")
+    ck.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="run the checks in N local worker processes (default 1); the output is the same")
+    ck.add_argument("--queue", metavar="URL",
+                    help="run the checks as jobs on a Redis queue (redis://HOST:PORT/DB) for "
+                         f"`rq worker --url URL {hunt.QUEUE}` processes, on any machine")
+    ck.add_argument("--progress", action="store_true",
+                    help='one JSON line on stderr per finished run or chunk: {"done": n, "runs": N}')
+    ck.add_argument("--json", action="store_true",
+                    help='one JSON line on stdout: {"runs", "found", "scenario", "token", "summary"}')
 
     bn = sub.add_parser("bench", help="engine speed, memory and checkpoint cost (numbers, not tests)",
                         parents=[files])
@@ -283,6 +292,43 @@ def _silence(stream) -> None:
         pass
 
 
+MAX_JOBS = 64
+
+
+def _run_check(args, proto, model, err):
+    """(shrunk counterexample or None, its findings, runs done): in this process, in --jobs
+    local processes, or as jobs on --queue; the same answer every way (engine/hunt.py)."""
+    def tell(done):
+        if args.progress:
+            _write(err, _dumps({"done": done, "runs": args.runs}) + "\n")
+
+    if args.jobs == 1 and not args.queue:
+        scenario, found, done = fuzz.check(proto.name, bugs=args.bug, runs=args.runs, seed=args.seed,
+                                           until=args.until, model=model, progress=lambda i: tell(i + 1))
+        return scenario, found, done
+    files = [os.path.abspath(f) for f in getattr(args, "protocol_file", [])]
+    spec = hunt.spec_of(proto.name, model, bugs=args.bug, until=args.until, protocol_files=files)
+    if args.queue:
+        def waiting(name):
+            _write(err, f"note: no worker listens on queue {name} yet; start one with: "
+                        f"rq worker --url {args.queue} {name}\n")
+        try:
+            failed, done = hunt.run_queue(args.queue, spec, args.seed, args.runs, progress=tell, waiting=waiting)
+        except Exception as e:   # noqa: BLE001 -- redis unreachable, rq missing, a job failed on its worker
+            raise QueueError(f"check queue {args.queue}: {e}"[:300]) from None
+    else:
+        failed, done = hunt.run_local(spec, args.seed, args.runs, args.jobs, progress=tell)
+    tell(done)
+    if failed is None:
+        return None, [], done
+    scenario, found = fuzz.counterexample(fuzz.fuzz_run(proto.name, failed, model, bugs=args.bug, until=args.until))
+    return scenario, found, done
+
+
+class QueueError(Exception):
+    """--queue could not be used (Redis unreachable, rq missing, a job failed on its worker)."""
+
+
 def cmd_check(args, out, err):
     if not args.protocol:
         raise UsageError("check needs --protocol (or a --protocol-file)")
@@ -306,8 +352,14 @@ def cmd_check(args, out, err):
                          f"(a run lasts at most {limits.MAX_UNTIL_MS} ms)")
     model = fuzz.Model(faults=faults, params=params, network=network, nodes=args.nodes, settle=args.settle)
     model.fallback(proto)   # a pinned combination the protocol refuses everywhere: exit 2 now
-    scenario, found, done = fuzz.check(proto.name, bugs=args.bug, runs=args.runs, seed=args.seed,
-                                       until=args.until, model=model)
+    if not 1 <= args.jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs={args.jobs} is out of range [1, {MAX_JOBS}]")
+    scenario, found, done = _run_check(args, proto, model, err)
+    if args.json:
+        _write(out, _dumps({"runs": done, "found": found, "scenario": scenario and scenario.to_dict(),
+                            "token": scenario and scenario.to_token(),
+                            "summary": _check_summary(proto, model, args.bug)}) + "\n")
+        return 0 if scenario is None else 1
     if scenario is None:
         _write(out, f"{proto.name}: {done} runs, no violation ({_check_summary(proto, model, args.bug)})\n")
         return 0
@@ -429,7 +481,7 @@ def main(argv=None, out=None, err=None) -> int:
             code = cmd_bench(args, out)
         out.flush()
         return code
-    except (UsageError, ScenarioError) as e:
+    except (UsageError, ScenarioError, QueueError) as e:
         err.write(f"error: {e}\n")
         return 2
     except ValueError as e:  # malformed JSON in a scenario file

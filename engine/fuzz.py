@@ -624,15 +624,22 @@ def check(protocol: str, *, bugs=(), runs=200, seed=1, until=None, nodes=None, p
         out = fuzz_run(protocol, seed + i, model, bugs=bugs, until=until, actions=actions)
         if progress:
             progress(i)
-        found = out.found
-        if found:
-            target = target_of(found[0])
-            small = shrink_finding(out.scenario, target)
-            again = outcome_of(small)
-            again.sort(key=lambda f: target_of(f) != target)
-            if not again or target_of(again[0]) != target:     # cannot happen: replays are exact
-                small, again = out.scenario, found
-            for f in again:
-                f.setdefault("settle", out.settle)
+        if out.found:
+            small, again = counterexample(out)
             return small, again, i + 1
     return None, [], runs
+
+
+def counterexample(out: Outcome) -> tuple[Scenario, list[dict]]:
+    """A failing run (out.found not empty) shrunk for its first finding: (scenario, findings
+    of the shrunk run, led by that one). The sequential check and engine/hunt.py's workers alike."""
+    found = out.found
+    target = target_of(found[0])
+    small = shrink_finding(out.scenario, target)
+    again = outcome_of(small)
+    again.sort(key=lambda f: target_of(f) != target)
+    if not again or target_of(again[0]) != target:     # cannot happen: replays are exact
+        small, again = out.scenario, found
+    for f in again:
+        f.setdefault("settle", out.settle)
+    return small, again

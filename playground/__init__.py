@@ -74,6 +74,9 @@ def create_app(config: dict | None = None) -> Flask:
         # Several processes behind one proxy (docs/scale-out.md): the Socket.IO message queue they
         # share (a redis:// URL), and the secret that makes a control token valid in all of them.
         PLAYGROUND_REDIS=os.environ.get("PLAYGROUND_REDIS") or None,
+        # False: PLAYGROUND_REDIS serves "Find a bug"'s job queue only, not Socket.IO (whose
+        # test client refuses a message queue; tests of the job queue need both).
+        PLAYGROUND_SOCKETIO_QUEUE=True,
         PLAYGROUND_SECRET=os.environ.get("PLAYGROUND_SECRET") or None,
     )
     app.config.update(config or {})
@@ -87,7 +90,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .sockets import SocketIOAdapter, register
     from .wire import JsonPacket
 
-    redis = app.config["PLAYGROUND_REDIS"]
+    redis = app.config["PLAYGROUND_REDIS"] if app.config["PLAYGROUND_SOCKETIO_QUEUE"] else None
     socketio = SocketIO(app, async_mode=mode, max_http_buffer_size=limits.max_payload_bytes,
                         serializer=JsonPacket, logger=False, engineio_logger=False,
                         **({"message_queue": redis, "channel": "protocol-playground"} if redis else {}))

@@ -64,6 +64,11 @@ class Limits:
                                           # arrive within this (slowloris), idle keep-alive too
     max_http_connections_per_address: int = 320   # open TCP connections from one address
                                           # (eventlet server, no proxy hops); the rest are closed
+    # "Find a bug" (playground/hunts.py): searches run in child processes or on RQ workers.
+    max_hunts: int = 2                    # searches running at once in the whole server (the rest wait)
+    max_hunts_waiting: int = 50           # ...and waiting; past that a new one is refused
+    max_hunts_per_address: int = 3        # running or waiting, from one client address
+    max_hunt_runs: int = 2_000            # runs one search may ask for (default 200)
     min_speed: float = 0.01               # virtual ms per real ms
     max_speed: float = 10.0
 

@@ -200,3 +200,20 @@ def scenario_for(data: dict, protocol: str) -> Scenario:
             raise bad(f"the lesson {str(data['preset'])[:40]!r} needs its own node count ({e}); "
                       "choose free play to change the number of nodes") from None
         raise from_scenario_error(e) from None
+
+
+def parse_hunt(args: tuple, max_id: int, max_runs: int, default_runs: int) -> tuple[str, int]:
+    """-> (session id, runs)."""
+    data = obj(args, ("session", "runs"))
+    session = ident(data, "session", max_id)
+    runs = data.get("runs", default_runs)
+    if isinstance(runs, float) and runs.is_integer():
+        runs = int(runs)
+    if not isinstance(runs, int) or isinstance(runs, bool):
+        raise bad("runs must be a whole number")
+    number("runs", runs, 1, max_runs)
+    return session, runs
+
+
+def parse_hunt_cancel(args: tuple, max_id: int) -> str:
+    return ident(obj(args, ("id",)), "id", max_id)

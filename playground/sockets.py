@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from flask import request
+from flask import current_app, request
 from flask_socketio import emit
 
 from engine import ScenarioError
@@ -82,6 +82,9 @@ def register(socketio, manager, ticker) -> None:
     max_id = manager.limits.max_id_chars
     from . import fairness
     fairness.install(socketio, manager)   # rate, connection and CPU budgets, before any handler
+    from .hunts import DEFAULT_RUNS as DEFAULT_HUNT_RUNS
+    from .hunts import Hunts
+    hunts = manager.hunts = Hunts(socketio, manager)   # "Find a bug": searches off the event loop
 
     @socketio.on("connect")
     def on_connect(*_args):
@@ -101,6 +104,10 @@ def register(socketio, manager, ticker) -> None:
             manager.disconnect(request.sid)
         except Exception:
             log.exception("disconnect cleanup failed")
+        try:
+            hunts.disconnect(request.sid)     # its search is cancelled (the child killed)
+        except Exception:
+            log.exception("hunt cleanup failed")
         return None
 
     @socketio.on("create")
@@ -134,6 +141,18 @@ def register(socketio, manager, ticker) -> None:
     @guarded
     def on_configure(*args):
         return manager.configure(*p.parse_configure(args, max_id))
+
+    @socketio.on("hunt")
+    @guarded
+    def on_hunt(*args):
+        session_id, runs = p.parse_hunt(args, max_id, manager.limits.max_hunt_runs, DEFAULT_HUNT_RUNS)
+        return hunts.start(request.sid, request.remote_addr, session_id, runs,
+                           current_app.config.get("PLAYGROUND_REDIS"))
+
+    @socketio.on("hunt_cancel")
+    @guarded
+    def on_hunt_cancel(*args):
+        return hunts.cancel(request.sid, p.parse_hunt_cancel(args, max_id))
 
     @socketio.on("*")
     @guarded

@@ -4,6 +4,9 @@
 #
 #   scripts/cluster.sh [N]          N server processes (default 2), served on http://127.0.0.1:$PORT
 #
+# Beside them, WORKERS (default 2) `rq worker` processes run the "Find a bug" searches the
+# servers put on the Redis queue `playground-check` (workers may run on other machines too).
+#
 # Environment: PORT (nginx, default 8080), BASE_PORT (process i listens on BASE_PORT+i, default
 # 5100), REDIS_PORT (default 6390), RUN_DIR (configs, logs and a `backends` file of "port pid"
 # lines; default a new temporary directory), PLAYGROUND_SECRET (default: a fresh random one),
@@ -55,6 +58,14 @@ for i in $(seq 1 "$N"); do
   pids+=($!)
   echo "$p $!" >>"$RUN_DIR/backends"
   upstreams+="    server 127.0.0.1:$p max_fails=1 fail_timeout=5s;"$'\n'
+done
+
+WORKERS=${WORKERS:-2}
+for i in $(seq 1 "$WORKERS"); do
+  # Lower priority than the servers: a search must never slow a class's runs.
+  nice -n 10 .venv/bin/rq worker --quiet --url "$PLAYGROUND_REDIS" playground-check \
+    >"$RUN_DIR/worker-$i.log" 2>&1 &
+  pids+=($!)
 done
 
 user_line=""
@@ -124,7 +135,7 @@ EOF
 nginx_pid=$!
 pids+=("$nginx_pid")
 
-echo "Protocol Playground cluster: $N processes behind http://127.0.0.1:$PORT/ (Redis on $REDIS_PORT; logs in $RUN_DIR)"
+echo "Protocol Playground cluster: $N processes and $WORKERS search workers behind http://127.0.0.1:$PORT/ (Redis on $REDIS_PORT; logs in $RUN_DIR)"
 # A server process may die (that is what failover is for); Redis or nginx dying ends the try-out.
 while kill -0 "$redis_pid" 2>/dev/null && kill -0 "$nginx_pid" 2>/dev/null; do sleep 1; done
 echo "redis-server or nginx exited; stopping the cluster (logs in $RUN_DIR)" >&2

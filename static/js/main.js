@@ -14,6 +14,7 @@
 //   controls.js   playback buttons, speed, share, fork, help, keyboard
 //   export.js     downloads (trace, scenario, pictures) and opening a scenario file
 //   scenario.js   presets, bug toggles, parameters (configure)
+//   hunt.js       "Find a bug": a server-side search of this setup, its progress, opening its finding
 //   restore.js    the run kept in the address bar and sessionStorage: a reload after a restart rebuilds it
 
 import { initI18n, addStrings, onLangChange, translatePage, t, tn, has } from './i18n.js';
@@ -32,6 +33,7 @@ import { Controls } from './controls.js';
 import { Menus } from './menus.js';
 import { NodeList, MessageList } from './nodelist.js';
 import { ScenarioPanel } from './scenario.js';
+import { HuntPanel } from './hunt.js';
 import { el, fmtMs, clamp } from './format.js';
 import { BehaviourNotice } from './notice.js';
 import { Exporter } from './export.js';
@@ -170,6 +172,7 @@ class App {
       onPlayback: (p) => this.onPlayback(p),
       onError: (p) => this.onError(p),
     }, this.boot.session || this.boot.rebuilt ? routeOf(this.boot.session || this.boot.rebuilt) : newRoute());
+    this.hunt = new HuntPanel(this);      // "Find a bug" in the bugs-and-parameters tab
     this.installTestHook();
     requestAnimationFrame((now) => this.frame(now));
   }

@@ -156,3 +156,26 @@ def test_two_browsers_through_nginx_survive_the_death_of_the_process_holding_the
     finally:
         for ctx in contexts:
             ctx.close()
+
+
+def test_find_a_bug_through_nginx_runs_on_the_clusters_rq_workers(browser, errors, cluster):
+    """With PLAYGROUND_REDIS the server queues the search for the `rq worker`s cluster.sh starts."""
+    url, _ = cluster
+    ctx = browser.new_context()
+    try:
+        page = ctx.new_page()
+        page.on("pageerror", lambda e: errors.append(f"tcc: {e}"))
+        page.goto(url + "/play/tcc")
+        ready(page)
+        page.click("#tab-scenario")
+        page.check("#bugs input[data-bug=confirm_not_idempotent]")
+        page.wait_for_function("document.getElementById('bug-count').textContent === '1'")
+        page.click("#hunt-start")
+        page.wait_for_function("document.getElementById('hunt-status').textContent.includes('Found after')",
+                               timeout=90000)
+        first = page.evaluate("window.__pp.session")
+        page.click("#hunt-open")
+        page.wait_for_function(f"window.__pp.session && window.__pp.session !== {first!r}"
+                               " && window.__pp.model.violations.length > 0", timeout=30000)
+    finally:
+        ctx.close()
