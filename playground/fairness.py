@@ -33,7 +33,7 @@ from .payloads import ApiError
 log = logging.getLogger(__name__)
 
 EXPENSIVE_EVENTS = ("create", "configure", "action")
-EXPENSIVE_COMMANDS = ("seek", "restart")
+EXPENSIVE_COMMANDS = ("seek", "restart", "extend")
 
 
 class Bucket:

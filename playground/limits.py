@@ -69,6 +69,8 @@ class Limits:
     max_hunts_waiting: int = 50           # ...and waiting; past that a new one is refused
     max_hunts_per_address: int = 3        # running or waiting, from one client address
     max_hunt_runs: int = 2_000            # runs one search may ask for (default 200)
+    join_miss_rate: float = 0.2           # /j/CODE: unknown codes per second one address may try
+    join_miss_burst: float = 20.0         # ...after this many (a class mistyping); then 429 for a while
     min_speed: float = 0.01               # virtual ms per real ms
     max_speed: float = 10.0
 

@@ -22,6 +22,7 @@ import threading
 import time
 
 from engine import ProtocolError, Scenario, registry
+from engine import limits as engine_limits
 
 from .limits import Limits
 from .payloads import ApiError, bad, engine_error, number, scenario_for
@@ -61,6 +62,7 @@ class SessionManager:
         self._lock = threading.Lock()
         self._describe: dict[str, dict] = {}
         self._last_expire: float | None = None   # set by the first tick
+        self.join_codes = None        # joincodes.JoinCodes, set by create_app: /j/CODE and `code`
 
     # ------------------------------------------------------------ helpers
 
@@ -393,6 +395,15 @@ class SessionManager:
             self.client_sessions.pop(sid, None)
             self.routes.pop(sid, None)
 
+    def join_code(self, session_id: str, control: str | None) -> dict:
+        """The session's join code (the same one each time): /j/CODE redirects to its watch link."""
+        s = self._controlled(session_id, control)
+        if self.join_codes is None:
+            raise ApiError("internal", "this server gives no join codes", "refused.internal")
+        code = self.join_codes.issue(s.id, s.base.protocol, self.clock())
+        return {"ok": True, "code": code, "path": f"/j/{code}", "qr": f"/j/{code}.svg",
+                "watch": f"/play/{s.base.protocol}?session={s.id}"}
+
     def control(self, session_id: str, control: str | None, cmd: str, value) -> dict:
         s = self._controlled(session_id, control)
         lim = self.limits
@@ -418,6 +429,14 @@ class SessionManager:
                     self._catch_up(s, now)    # step from where the page shows the run
                     s.step()
                     self._emit_events(s)
+                elif cmd == "extend":
+                    ms = number("extend value", value, 1, engine_limits.MAX_UNTIL_MS)
+                    self._catch_up(s, now)
+                    keep, rebuilt = s.extend(ms, self._yield, lim.rebuild_chunk)
+                    s.last_tick = now
+                    if rebuilt:
+                        self._emit_seek(s, keep)     # the old end's checks are gone from the run
+                    self._emit_playback(s)           # the new `until`, and playing again
                 elif cmd in ("seek", "restart"):
                     t = 0 if cmd == "restart" else number("seek value", value, 0, s.sim.until)
                     capped, keep = s.seek(t, self._yield, lim.rebuild_chunk)
@@ -595,4 +614,7 @@ class SessionManager:
             before = set(self.sessions)
             self._memory_room(None, refuse=False)   # runs grow as they play: back within budget
             dead_ids = [s.id for s in dead] + sorted(before - set(self.sessions))
+            live = set(self.sessions)
+        if self.join_codes is not None:
+            self.join_codes.sweep(live, now)   # outside the lock: it may talk to Redis
         return dead_ids

@@ -4,6 +4,7 @@ and the error page every bad request ends on. Contexts: docs/socket-api.md."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -123,8 +124,19 @@ def play(name: str):
                               "error.page.other_protocol", {"other": title_arg(other), "name": title_arg(proto)},
                               links=[open_in(other, f"/play/{other.name}?session={session}")],
                               protocols=[proto, other])
+    speed = None
+    if args.get("speed") is not None:
+        limits = current_app.extensions["playground"].limits
+        try:
+            speed = float(args["speed"])
+        except ValueError:
+            speed = math.nan
+        if not (math.isfinite(speed) and limits.min_speed <= speed <= limits.max_speed):
+            return error_page(400, "Cannot open this run",
+                              f"speed must be a number from {limits.min_speed:g} to {limits.max_speed:g}.",
+                              "error.page.bad_speed", {"min": f"{limits.min_speed:g}", "max": f"{limits.max_speed:g}"})
     boot = {"protocol": proto.name, "preset": preset, "token": token, "t": t, "session": session,
-            "rebuilt": rebuilt}
+            "rebuilt": rebuilt, "speed": speed}
     return render_template("play.html", protocol=proto.describe(), boot=boot)
 
 

@@ -14,7 +14,7 @@ from engine import Scenario, ScenarioError, from_dict, from_token
 from engine import limits as engine_limits
 
 CODES = ("bad_request", "unknown_session", "forbidden", "limit", "engine", "internal")
-CONTROL_CMDS = ("play", "pause", "step", "speed", "seek", "restart")
+CONTROL_CMDS = ("play", "pause", "step", "speed", "seek", "restart", "extend")
 MAX_MESSAGE = 300
 _SURROGATE = re.compile("[\ud800-\udfff]")   # half a UTF-16 pair: no UTF-8, so not text
 
@@ -162,7 +162,7 @@ def parse_control(args: tuple, max_id: int) -> tuple[str, str | None, str, objec
     cmd = data.get("cmd")
     if cmd not in CONTROL_CMDS:
         raise bad(f"cmd must be one of: {', '.join(CONTROL_CMDS)}")
-    if cmd in ("speed", "seek") and "value" not in data:
+    if cmd in ("speed", "seek", "extend") and "value" not in data:
         raise bad(f"{cmd} needs a value")
     return sid, control, cmd, data.get("value")
 
@@ -175,6 +175,11 @@ def parse_action(args: tuple, max_id: int) -> tuple[str, str | None, dict]:
     if not isinstance(action, dict):
         raise bad("action must be an object like {\"do\": \"crash\", \"node\": \"n1\"}")
     return sid, control, action
+
+
+def parse_code(args: tuple, max_id: int) -> tuple[str, str | None]:
+    data = obj(args, ("session", "control"))
+    return ident(data, "session", max_id), ident(data, "control", max_id, required=False)
 
 
 def parse_configure(args: tuple, max_id: int) -> tuple[str, str | None, dict]:

@@ -60,6 +60,9 @@ class Checkpoints:
         self.most = max(2, most)
         self.items: list[tuple[checkpoint.Checkpoint, list[dict]]] = []
         self.next_seq = 0
+        # The run's end when it was extended after these were taken (Session.extend): a run
+        # resumed from one ends there, not where the checkpoint's own run did.
+        self.until: int | None = None
 
     @property
     def bytes(self) -> int:
@@ -111,12 +114,19 @@ class Checkpoints:
         for c, past in self.items:
             if c is cp:
                 # The applied actions in the checkpoint's own order, then the future in list order.
-                return checkpoint.resume(cp, proto, past + [a for a in actions if a["at"] > cp.now])
+                return self.extended(checkpoint.resume(cp, proto, past + [a for a in actions if a["at"] > cp.now]))
         raise ValueError("not one of this run's checkpoints")
+
+    def extended(self, sim: Simulation) -> Simulation:
+        """A resumed run, ending where the session's run ends now (it may have been extended)."""
+        if self.until is not None and sim.until != self.until:
+            sim.until = self.until
+            sim.scenario = dataclasses.replace(sim.scenario, until=self.until)
+        return sim
 
     def copy(self) -> Checkpoints:
         c = Checkpoints(self.base_every, self.most)
-        c.items, c.every, c.next_seq = list(self.items), self.every, self.next_seq
+        c.items, c.every, c.next_seq, c.until = list(self.items), self.every, self.next_seq, self.until
         return c
 
     def drop_after(self, seq: int, now: int | None = None) -> list:
@@ -333,7 +343,7 @@ class Session:
         self.t = max(self.t, float(self.sim.now))
         self._settle()
 
-    def seek(self, t: float, yield_fn: Yield, chunk: int) -> tuple[bool, int]:
+    def seek(self, t: float, yield_fn: Yield, chunk: int, rebuild: bool = False) -> tuple[bool, int]:
         """Same scenario, same actions, same trace, paused at t (or where the run reaches
         its event limit before t: then capped is True). Returns (capped, keep): every
         client keeps the first `keep` trace events it has and then takes the pending
@@ -342,11 +352,12 @@ class Session:
         Back (or out of a failed run): resume from the nearest checkpoint at or before
         t, not from t=0. The log is cut to what the resumed run has emitted; since the
         run is the same, those events are the ones clients already hold (no resend).
-        Forward: the run goes on from where it is, and the new events are pending."""
+        Forward: the run goes on from where it is, and the new events are pending.
+        `rebuild`: resume from a checkpoint even at or after the current time (extend)."""
         if not 0 <= t <= self.sim.until:
             raise bad(f"seek value {t} is out of range [0, {self.sim.until}]")
         self.playing = False
-        if t >= self.t and self.failure is None:
+        if t >= self.t and self.failure is None and not rebuild:
             self._archive()
             keep = self.log.count
             self._jump_ahead(math.floor(t))
@@ -409,7 +420,8 @@ class Session:
             return
         cp, past = usable[-1]
         actions = self.current_scenario().actions
-        self.sim = checkpoint.resume(cp, self.proto, past + [a for a in actions if a["at"] > cp.now])
+        self.sim = self.checkpoints.extended(
+            checkpoint.resume(cp, self.proto, past + [a for a in actions if a["at"] > cp.now]))
         passed = ahead.log.split_off(cur - ahead.start)     # events [cur, end)
         later = passed.split_off(cp.seq - cur)              # passed: [cur, cp.seq); later: [cp.seq, end)
         self.log.extend(passed)
@@ -417,6 +429,34 @@ class Session:
         rest = [it for it in ahead.items if it[0].seq > cp.seq]
         self.ahead = Ahead(cp.seq, later, rest) if later.count else None
         self._token_key = None
+
+    def extend(self, ms: float, yield_fn: Yield, chunk: int) -> tuple[int | None, bool]:
+        """Make the run `ms` longer (up to the engine's longest run): the same run, with a
+        later end. Returns (keep, resumed): keep is None when the run had not ended (its
+        simulation just ends later), else the events every client keeps (a `seek` payload,
+        as for seek): a run that had ended was rebuilt from a checkpoint to where it stood,
+        so its end-of-run checks (made at the old end) are gone; it then plays on."""
+        sim = self.sim
+        if sim.stopped_reason is not None or self.too_long():
+            raise ApiError("limit", "this run has as many events as one run may hold; it cannot go on",
+                           "refused.too_long")
+        until = min(engine_limits.MAX_UNTIL_MS, sim.until + math.floor(ms))
+        if until <= sim.until:
+            raise ApiError("limit", f"a run lasts at most {engine_limits.MAX_UNTIL_MS} ms; this one does already",
+                           "refused.max_until", {"ms": engine_limits.MAX_UNTIL_MS})
+        ended = sim.done
+        self.base = dataclasses.replace(self.base, until=until)
+        self.checkpoints.until = until
+        self._token_key = None
+        # What a seek back left ahead may end in the old end's checks: forget it.
+        self.ahead = None
+        if not ended:
+            self.checkpoints.extended(sim)
+            return None, False
+        _, keep = self.seek(self.t, yield_fn, chunk, rebuild=True)
+        self.ahead = None
+        self.playing = not self.sim.done
+        return keep, True
 
     def fail(self, message: str) -> None:
         """A protocol handler raised: the run cannot go on past this point."""
@@ -528,8 +568,10 @@ class Session:
     # ------------------------------------------------------------ payloads
 
     def playback(self) -> dict:
+        # controller: whether anyone controls the run now (a class sees the teacher leave).
         return {"playing": self.playing, "speed": self.speed, "t": round(self.t, 3),
-                "done": self.sim.done, "viewers": len(self.participants)}
+                "done": self.sim.done, "viewers": len(self.participants), "until": self.sim.until,
+                "controller": "controller" in self.participants.values()}
 
     def _archive(self) -> bytes:
         """Move pending trace events into the log; return them as a JSON array."""

@@ -137,6 +137,11 @@ def register(socketio, manager, ticker) -> None:
     def on_action(*args):
         return manager.action(*p.parse_action(args, max_id))
 
+    @socketio.on("code")
+    @guarded
+    def on_code(*args):
+        return manager.join_code(*p.parse_code(args, max_id))
+
     @socketio.on("configure")
     @guarded
     def on_configure(*args):

@@ -57,6 +57,9 @@ ROUTES = [
     ("/static/i18n/en.json", 200, "static json"),
     ("/static/nothing.js", 404, "missing static file"),
     ("/vendor/not-vendored.js", 404, "unknown vendor file"),
+    ("/j", 200, "join code box"),
+    ("/j/ABC234", 404, "unknown join code (join page)"),
+    ("/j/ABC234.svg", 404, "QR code of an unknown join code"),
 ]
 
 
@@ -110,7 +113,8 @@ def test_a_header_a_response_sets_itself_is_kept():
 
 def page_html(http) -> dict[str, str]:
     return {path: http.get(path).get_data(as_text=True)
-            for path in ("/", "/play/raft", "/play/2pc?preset=commit", "/play/no-such-protocol")}
+            for path in ("/", "/play/raft", "/play/2pc?preset=commit", "/play/no-such-protocol", "/j",
+                         "/j/ABC234")}
 
 
 def test_the_pages_have_no_inline_script_handlers_or_style_attributes(http):

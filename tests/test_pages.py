@@ -70,7 +70,7 @@ def test_play_page_boot_for_a_plain_protocol(http, rendered):
     name, ctx = rendered[-1]
     assert name == "play.html" and ctx["protocol"]["name"] == "forward"
     expected = {"protocol": "forward", "preset": None, "token": None, "t": None, "session": None,
-                "rebuilt": None}
+                "rebuilt": None, "speed": None}
     assert ctx["boot"] == expected
     assert boot_of(r.get_data(as_text=True)) == expected
 
@@ -81,7 +81,7 @@ def test_play_page_boot_for_a_shared_run(http, rendered):
     r = http.get(f"/play/forward?s={token}&t=1500")
     assert r.status_code == 200
     assert boot_of(r.get_data(as_text=True)) == {"protocol": "forward", "preset": None, "token": token,
-                                                 "t": 1500, "session": None, "rebuilt": None}
+                                                 "t": 1500, "session": None, "rebuilt": None, "speed": None}
 
 
 def test_play_page_boot_for_a_live_session(app, http, connect):
@@ -111,7 +111,7 @@ def test_after_a_restart_a_session_link_with_its_run_rebuilds_it(http, rendered)
     assert r.status_code == 200
     assert rendered[-1][0] == "play.html"
     assert boot_of(r.get_data(as_text=True)) == {"protocol": "raft", "preset": None, "token": token, "t": 1234,
-                                                 "session": None, "rebuilt": "NOPE"}
+                                                 "session": None, "rebuilt": "NOPE", "speed": None}
     # The page's script takes its notice from its dictionaries, in both languages.
     html = r.get_data(as_text=True)
     assert 'id="rebuilt-notice"' in html and "session.restored.dismiss" in html

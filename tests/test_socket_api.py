@@ -114,7 +114,8 @@ def test_create_from_protocol_gives_the_controller_a_snapshot(connect):
     assert snap["protocol"]["name"] == "forward"
     assert snap["nodes"] == ["n1", "n2", "n3", "n4", "n5"]
     assert set(snap["layout"]) == set(snap["nodes"])
-    assert snap["playback"] == {"playing": False, "speed": 1.0, "t": 0.0, "done": False, "viewers": 1}
+    assert snap["playback"] == {"playing": False, "speed": 1.0, "t": 0.0, "done": False, "viewers": 1,
+                                "until": 10000, "controller": True}
     assert snap["viewers"] == 1
     # t=0 is processed so the page can draw every node's first view at once.
     assert {e["node"] for e in snap["events"] if e["type"] == "state"} == set(snap["nodes"])
@@ -372,7 +373,8 @@ def test_seek_rebuilds_the_same_trace_and_tells_the_room(connect, manager, clock
     recv(viewer)
 
     r = ctl(owner, ack, "seek", 150)
-    assert r["ok"] and r["playback"] == {"playing": False, "speed": 1.0, "t": 150, "done": False, "viewers": 2}
+    assert r["ok"] and r["playback"] == {"playing": False, "speed": 1.0, "t": 150, "done": False, "viewers": 2,
+                                        "until": 2000, "controller": True}
     got, theirs = recv(owner), recv(viewer)
     assert "snapshot" not in got and "snapshot" not in theirs     # a seek, not the whole history again
     mine, theirs = got["seek"][0], theirs["seek"][0]
@@ -605,7 +607,8 @@ def test_the_run_ends_and_can_be_rewound(connect, manager, clock):
     ctl(c, ack, "play")
     ticks(manager, clock, 3)
     last = recv(c)["events"][-1]["playback"]
-    assert last == {"playing": False, "speed": 1.0, "t": 120, "done": True, "viewers": 1}
+    assert last == {"playing": False, "speed": 1.0, "t": 120, "done": True, "viewers": 1,
+                    "until": 120, "controller": True}
     assert manager.playing == {}
     refused(c, ctl(c, ack, "play"), "bad_request")
     refused(c, ctl(c, ack, "step"), "bad_request")

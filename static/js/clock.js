@@ -27,6 +27,7 @@ export class Clock {
     if (typeof playback.playing === 'boolean') this.playing = playback.playing;
     if (typeof playback.speed === 'number' && playback.speed > 0) this.speed = playback.speed;
     if (typeof playback.done === 'boolean') this.done = playback.done;
+    if (typeof playback.until === 'number') this.until = playback.until;   // a run extended
     if (typeof playback.t === 'number') {
       if (playback.t !== this.anchorT) {
         const gap = realNow - this.anchorReal;

@@ -84,8 +84,8 @@ export class Controls {
   togglePlay() {
     const c = this.app.clock;
     if (c.done) {
-      // The run is over: play it again from the start.
-      this.app.cmd('restart').then((r) => r.ok && this.app.cmd('play'));
+      // The run is over: play on, as long again (Restart, its own button, starts it over).
+      this.app.cmd('extend', this.app.classroom.continueBy());
       return;
     }
     this.app.cmd(c.playing ? 'pause' : 'play');
@@ -120,7 +120,15 @@ export class Controls {
     const name = app.protocol() ? app.protocol().name : app.boot.protocol;
     const tt = Math.floor(app.displayTime()); // the server has run every event up to floor(t), no further
     if (!app.state.token) return '';
-    return `${location.origin}/play/${encodeURIComponent(name)}?s=${encodeURIComponent(app.state.token)}&t=${tt}`;
+    return `${location.origin}/play/${encodeURIComponent(name)}?s=${encodeURIComponent(app.state.token)}&t=${tt}${this.speedArg()}`;
+  }
+
+  /** `&speed=` when the run plays at another speed than its protocol's: a link keeps it. */
+  speedArg() {
+    const app = this.app;
+    const normal = app.protocol() && app.protocol().speed;
+    const s = app.clock.speed;
+    return typeof s === 'number' && s !== normal ? `&speed=${s}` : '';
   }
 
   watchLink() {
@@ -264,7 +272,7 @@ export class Controls {
     this.play.dataset.state = playing ? 'playing' : 'paused';
     this.play.setAttribute('aria-pressed', playing ? 'true' : 'false');
     const label = this.play.querySelector('.label');
-    label.textContent = playing ? t('controls.pause') : t('controls.play');
+    label.textContent = playing ? t('controls.pause') : c.done ? t('controls.continue') : t('controls.play');
     this.play.querySelector('.icon use').setAttribute('href', playing ? '#i-pause' : '#i-play');
     for (const b of [this.play, this.step, this.back, this.restart, this.speed]) b.disabled = !controller || !live;
     if (atStart) this.back.disabled = true; // nothing before t = 0

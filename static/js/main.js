@@ -38,6 +38,8 @@ import { el, fmtMs, clamp } from './format.js';
 import { BehaviourNotice } from './notice.js';
 import { Exporter } from './export.js';
 import { RunKeeper, RebuiltNotice, recallRun, forgetRun } from './restore.js';
+import { Classroom } from './classroom.js';
+import { JoinCodeButton } from './joincode.js';
 
 const $ = (id) => document.getElementById(id);
 // Refusals that only say there is nothing to do: shown plainly, not as errors.
@@ -173,6 +175,8 @@ class App {
       onError: (p) => this.onError(p),
     }, this.boot.session || this.boot.rebuilt ? routeOf(this.boot.session || this.boot.rebuilt) : newRoute());
     this.hunt = new HuntPanel(this);      // "Find a bug" in the bugs-and-parameters tab
+    this.classroom = new Classroom(this);        // teacher left / back, speed=, continue
+    this.joinCode = new JoinCodeButton(this);    // the share popover's join code and QR code
     this.installTestHook();
     requestAnimationFrame((now) => this.frame(now));
   }
@@ -369,7 +373,8 @@ class App {
   async fork() {
     if (!this.state.token) return;
     const old = this.state.session;
-    const tt = Math.round(this.displayTime());
+    // The very moment on screen (the server keeps ms fractions): the fork's first picture is it.
+    const tt = Math.round(this.displayTime() * 1000) / 1000;
     this.state.awaitingCreate = true;
     const resp = await this.net.create({ token: this.state.token, t: tt });
     if (resp.ok) {
