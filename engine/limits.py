@@ -16,3 +16,8 @@ MAX_TOKEN_CHARS = 7_900
 MAX_SCENARIO_BYTES = 65_536
 MAX_EVENTS = 2_000_000    # trace events in one run; the run stops (with a note) past this
 MAX_STRING = 200          # any free-text field in an action (client request arguments)
+# A teacher's lesson (scenario "lesson"): chapters, their texts, and playback stops.
+MAX_CHAPTERS = 40
+MAX_CHAPTER_TITLE = 120   # characters, per language
+MAX_CHAPTER_BODY = 1_200  # characters, per language
+MAX_STOP_ITEMS = 20       # message kinds, and node states, a run may stop on

@@ -95,12 +95,29 @@ class Preset:
     # Invariants the lesson shows breaking with no bug toggle on: the protocol's own
     # limits (3PC under a partition). A preset with neither bugs nor expects breaks none.
     expects: tuple[str, ...] = ()
+    # The story in chapters: each a trigger (engine.scenario.TRIGGER_KINDS: {"note": key,
+    # "node"?: id}, {"violation": True}, {"send": kind} or {"at": ms}), found in the trace
+    # after the previous chapter's. Chapter i's text is strings["preset.<name>.chapter.<i>.title"]
+    # and ".body" (i from 1). Empty: the protocol's key_notes are the chapters.
+    chapters: tuple[dict, ...] = ()
 
     def describe(self) -> dict:
         d = {"name": self.name, "title": self.title, "lesson": self.lesson, "scenario": self.scenario}
         if self.expects:
             d["expects"] = list(self.expects)
+        if self.chapters:
+            d["chapters"] = [{"on": dict(c), "key": f"preset.{self.name}.chapter.{i}"}
+                             for i, c in enumerate(self.chapters, 1)]
         return d
+
+    def chapter_texts(self, strings: dict) -> list[dict]:
+        """The chapters as a lesson holds them: {"on", "title": {en, zh}, "body": {en, zh}}."""
+        out = []
+        for i, c in enumerate(self.chapters, 1):
+            key = f"preset.{self.name}.chapter.{i}"
+            out.append({"on": dict(c), "title": dict(strings.get(key + ".title", {})),
+                        "body": dict(strings.get(key + ".body", {}))})
+        return out
 
 
 @dataclass
@@ -300,6 +317,9 @@ class Protocol:
     # or None (an empty slot). None = no strip. docs/architecture.md, "The log strip".
     log_strip: dict[str, str] | None = None
     presets: tuple[Preset, ...] = ()
+    # The note keys that mark a real step of the protocol (elected, committed, decided,
+    # blocked...): a guided run of a preset without chapters of its own stops at each.
+    key_notes: tuple[str, ...] = ()
     strings: dict[str, dict[str, str]] = {}  # key -> {"en": ..., "zh": ...}
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 10_000
@@ -410,6 +430,7 @@ class Protocol:
             "timers": list(self.timers),
             "log_strip": dict(self.log_strip) if self.log_strip else None,
             "presets": [p.describe() for p in self.presets],
+            "key_notes": list(self.key_notes),
             "invariants": [{"name": n, "help": h} for n, h in self.invariants],
             "network": dict(self.default_network),
             "until": self.default_until,

@@ -29,7 +29,12 @@ ACTION_KINDS = ("crash", "restart", "drop", "duplicate", "partition", "heal",
                 "request", "timeout", "set")
 NETWORK_KEYS = ("latency", "loss", "duplicate")
 SCENARIO_KEYS = ("protocol", "preset", "seed", "nodes", "params", "network", "bugs",
-                 "actions", "until", "v")
+                 "actions", "until", "v", "lesson")
+# What a chapter waits for (a trigger): the first such event after the previous chapter's.
+TRIGGER_KINDS = ("note", "violation", "send", "at")
+LESSON_KEYS = ("chapters", "stops")
+STOP_KEYS = ("chapters", "violation", "send", "state")
+LANGS = ("en", "zh")
 # The highest behaviour version a scenario may claim (a link from a newer server is
 # accepted up to this; beyond it the number is garbage, not a version).
 MAX_BEHAVIOUR = 10_000
@@ -51,6 +56,9 @@ class Scenario:
     until: int = 10_000
     preset: str | None = None
     behaviour: int = 1          # the protocol's behaviour version this was made with ("v")
+    # A teacher's lesson: {"chapters": [...], "stops": {...}} (validate_lesson). It changes
+    # where playback pauses and what the page says, never the run: no trace depends on it.
+    lesson: dict | None = None
 
     def to_dict(self) -> dict:
         d = {"protocol": self.protocol, "seed": self.seed, "nodes": self.nodes,
@@ -61,6 +69,8 @@ class Scenario:
             d["preset"] = self.preset
         if self.behaviour != 1:     # no "v" means 1: links made today stay the bytes they were
             d["v"] = self.behaviour
+        if self.lesson:             # likewise: a link without a lesson keeps its bytes
+            d["lesson"] = json.loads(json.dumps(self.lesson))
         return d
 
     def to_json(self) -> str:
@@ -277,6 +287,123 @@ def validate_action(a, proto, ids: list[str], until: int) -> dict:
     return out
 
 
+def validate_trigger(name: str, t, proto, ids: list[str] | None, until: int) -> dict:
+    """A chapter's trigger: {"note": key, "node"?: id} | {"violation": true} | {"send": kind}
+    | {"at": ms}. `ids` None: node ids are not known yet (a preset's declaration)."""
+    if not isinstance(t, dict) or not t:
+        raise ScenarioError(f"{name} must be an object with one of: {', '.join(TRIGGER_KINDS)}")
+    kinds = [k for k in TRIGGER_KINDS if k in t]
+    if len(kinds) != 1:
+        raise ScenarioError(f"{name} needs exactly one of: {', '.join(TRIGGER_KINDS)}")
+    kind = kinds[0]
+    if kind == "note":
+        _known(f"field in {name}", t, ["node", "note"])
+        key = _str(f"{name}.note", t["note"], 80)
+        if key not in proto.strings:
+            raise ScenarioError(f"{name}.note: {proto.name} has no note {key!r}"[:200])
+        out = {"note": key}
+        if "node" in t:
+            if not isinstance(t["node"], str) or (ids is not None and t["node"] not in ids):
+                raise ScenarioError(f"{name}.node: unknown node {t['node']!r}"[:200])
+            out["node"] = t["node"]
+        return out
+    _known(f"field in {name}", t, [kind])
+    if kind == "violation":
+        if t["violation"] is not True:
+            raise ScenarioError(f"{name}.violation must be true")
+        return {"violation": True}
+    if kind == "send":
+        return {"send": _str(f"{name}.send", t["send"], 40)}
+    return {"at": _int(f"{name}.at", t["at"], 0, until)}
+
+
+def _texts(name: str, v, max_len: int) -> dict:
+    """{"en": ..., "zh": ...}: a lesson's text in both languages the page speaks."""
+    if not isinstance(v, dict):
+        raise ScenarioError(f"{name} must be an object {{\"en\": ..., \"zh\": ...}}")
+    _known(f"language in {name}", v, LANGS)
+    if not any(isinstance(v.get(lang), str) and v[lang].strip() for lang in LANGS):
+        raise ScenarioError(f"{name} needs a text in en or zh")
+    return {lang: _str(f"{name}.{lang}", v.get(lang, ""), max_len) for lang in LANGS}
+
+
+def validate_stops(s, name: str = "stops") -> dict:
+    """Where playback pauses: {"chapters": bool, "violation": bool, "send": [kinds],
+    "state": [{"field", "value", "node"?}]}; every key optional."""
+    if not isinstance(s, dict):
+        raise ScenarioError(f"{name} must be an object with any of: {', '.join(STOP_KEYS)}")
+    _known(f"field in {name}", s, STOP_KEYS)
+    out: dict = {}
+    for k in ("chapters", "violation"):
+        if k in s:
+            if not isinstance(s[k], bool):
+                raise ScenarioError(f"{name}.{k} must be true or false")
+            out[k] = s[k]
+    if "send" in s:
+        kinds = s["send"]
+        if not isinstance(kinds, list) or len(kinds) > limits.MAX_STOP_ITEMS:
+            raise ScenarioError(f"{name}.send must be a list of at most {limits.MAX_STOP_ITEMS} message kinds")
+        out["send"] = sorted({_str(f"{name}.send[]", k, 40) for k in kinds})
+    if "state" in s:
+        states = s["state"]
+        if not isinstance(states, list) or len(states) > limits.MAX_STOP_ITEMS:
+            raise ScenarioError(f"{name}.state must be a list of at most {limits.MAX_STOP_ITEMS} "
+                                '{"field", "value", "node"?} objects')
+        clean = []
+        for st in states:
+            if not isinstance(st, dict) or "field" not in st or "value" not in st:
+                raise ScenarioError(f'{name}.state entries must be {{"field", "value", "node"?}}')
+            _known(f"field in {name}.state", st, ["field", "node", "value"])
+            v = st["value"]
+            if isinstance(v, str):
+                _str(f"{name}.state.value", v, 80)
+            elif v is not None and not isinstance(v, (bool, int, float)):
+                raise ScenarioError(f"{name}.state.value must be a string, number, true, false or null")
+            item = {"field": _str(f"{name}.state.field", st["field"], 40), "value": v}
+            if "node" in st:
+                item["node"] = _str(f"{name}.state.node", st["node"], 40)
+            clean.append(item)
+        out["state"] = clean
+    return out
+
+
+def validate_lesson(lesson, proto, ids: list[str], until: int) -> dict | None:
+    """A teacher's lesson: {"chapters": [{"at": ms} or {"on": trigger}, "title": {en, zh},
+    "body"?: {en, zh}], "stops": {...}}; None when it holds nothing."""
+    if lesson is None:
+        return None
+    if not isinstance(lesson, dict):
+        raise ScenarioError('lesson must be an object {"chapters": [...], "stops": {...}}')
+    _known("lesson field", lesson, LESSON_KEYS)
+    out: dict = {}
+    if "chapters" in lesson:
+        chapters = lesson["chapters"]
+        if not isinstance(chapters, list):
+            raise ScenarioError("lesson.chapters must be a list")
+        if len(chapters) > limits.MAX_CHAPTERS:
+            raise ScenarioError(f"too many chapters ({len(chapters)} > {limits.MAX_CHAPTERS})")
+        clean = []
+        for i, c in enumerate(chapters, 1):
+            name = f"lesson chapter {i}"
+            if not isinstance(c, dict):
+                raise ScenarioError(f"{name} must be an object")
+            _known(f"field in {name}", c, ["at", "body", "on", "title"])
+            if ("at" in c) == ("on" in c):
+                raise ScenarioError(f'{name} needs exactly one of "at" (ms) or "on" (a trigger)')
+            on = validate_trigger(f"{name}.on", {"at": c["at"]} if "at" in c else c["on"], proto, ids, until)
+            item = {"on": on, "title": _texts(f"{name}.title", c.get("title"), limits.MAX_CHAPTER_TITLE)}
+            if "body" in c:
+                item["body"] = _texts(f"{name}.body", c["body"], limits.MAX_CHAPTER_BODY)
+            clean.append(item)
+        if clean:
+            out["chapters"] = clean
+    if "stops" in lesson:
+        stops = validate_stops(lesson["stops"], "lesson.stops")
+        if stops:
+            out["stops"] = stops
+    return out or None
+
+
 def from_dict(data: dict, registry=None, *, unversioned: int | None = None) -> Scenario:
     """Validate a scenario dict against its protocol; fill in defaults.
 
@@ -358,5 +485,8 @@ def from_dict(data: dict, registry=None, *, unversioned: int | None = None) -> S
     # Stable sort: actions at the same time keep their listed order.
     actions.sort(key=lambda a: a["at"])
 
+    lesson = validate_lesson(data.get("lesson"), proto, ids, until)
+
     return Scenario(protocol=name, seed=seed, nodes=nodes, params=params, network=network,
-                    bugs=bugs, actions=actions, until=until, preset=preset, behaviour=behaviour)
+                    bugs=bugs, actions=actions, until=until, preset=preset, behaviour=behaviour,
+                    lesson=lesson)

@@ -25,7 +25,7 @@ from engine import ProtocolError, Scenario, registry
 from engine import limits as engine_limits
 
 from .limits import Limits
-from .payloads import ApiError, bad, engine_error, number, scenario_for
+from .payloads import ApiError, bad, engine_error, number, scenario_for, stops
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -437,6 +437,16 @@ class SessionManager:
                     if rebuilt:
                         self._emit_seek(s, keep)     # the old end's checks are gone from the run
                     self._emit_playback(s)           # the new `until`, and playing again
+                elif cmd == "stops":
+                    s.set_stops(stops(value))
+                    self._emit_events(s)       # the playback and the link (it keeps the stops)
+                elif cmd in ("chapter_next", "chapter_prev"):
+                    self._catch_up(s, now)
+                    go = s.chapter_next if cmd == "chapter_next" else s.chapter_prev
+                    capped, keep = go(self._yield, lim.rebuild_chunk)
+                    self._emit_seek(s, keep)
+                    if capped:
+                        self.io.emit("error", s.too_long_error().payload(), to=s.room)
                 elif cmd in ("seek", "restart"):
                     t = 0 if cmd == "restart" else number("seek value", value, 0, s.sim.until)
                     capped, keep = s.seek(t, self._yield, lim.rebuild_chunk)

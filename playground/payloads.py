@@ -12,9 +12,11 @@ import re
 
 from engine import Scenario, ScenarioError, from_dict, from_token
 from engine import limits as engine_limits
+from engine.scenario import validate_stops
 
 CODES = ("bad_request", "unknown_session", "forbidden", "limit", "engine", "internal")
-CONTROL_CMDS = ("play", "pause", "step", "speed", "seek", "restart", "extend")
+CONTROL_CMDS = ("play", "pause", "step", "speed", "seek", "restart", "extend", "stops", "chapter_next",
+                "chapter_prev")
 MAX_MESSAGE = 300
 _SURROGATE = re.compile("[\ud800-\udfff]")   # half a UTF-16 pair: no UTF-8, so not text
 
@@ -162,7 +164,7 @@ def parse_control(args: tuple, max_id: int) -> tuple[str, str | None, str, objec
     cmd = data.get("cmd")
     if cmd not in CONTROL_CMDS:
         raise bad(f"cmd must be one of: {', '.join(CONTROL_CMDS)}")
-    if cmd in ("speed", "seek", "extend") and "value" not in data:
+    if cmd in ("speed", "seek", "extend", "stops") and "value" not in data:
         raise bad(f"{cmd} needs a value")
     return sid, control, cmd, data.get("value")
 
@@ -190,6 +192,14 @@ def parse_configure(args: tuple, max_id: int) -> tuple[str, str | None, dict]:
     if not isinstance(scenario, dict):
         raise bad("scenario must be an object")
     return sid, control, scenario
+
+
+def stops(value) -> dict:
+    """The `stops` command's value: where playback pauses (engine.scenario.validate_stops)."""
+    try:
+        return validate_stops(value)
+    except ScenarioError as e:
+        raise bad(str(e), "refused.bad_stops", {"detail": clip(str(e))}) from None
 
 
 def scenario_for(data: dict, protocol: str) -> Scenario:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from engine import ProtocolError, ScenarioError, Simulation, checkpoint, registry
 from engine import limits as engine_limits
+from engine.lesson import Chapters, chapters_for, stop_reason
 from engine.scenario import Scenario, encode_token, validate_action
 from engine.sim import WHY_NOT
 
@@ -32,9 +33,12 @@ def run_over() -> ApiError:
     return bad("the run is over; seek back or restart to change it", "refused.run_over")
 
 
-def archive(sim: Simulation, log: TraceLog) -> bytes:
-    """Move the run's pending trace events into `log` as JSON; return that JSON array."""
+def archive(sim: Simulation, log: TraceLog, feed=None) -> bytes:
+    """Move the run's pending trace events into `log` as JSON; return that JSON array.
+    `feed` (Chapters.feed) sees them first: a lesson's chapters are found in every event."""
     trace = sim.trace
+    if feed is not None:
+        feed(trace)
     data = encode(trace)
     log.add(data, len(trace))
     trace.clear()
@@ -165,7 +169,7 @@ class Ahead:
 
 
 def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | None = None,
-           log: TraceLog | None = None, cps: Checkpoints | None = None) -> bool:
+           log: TraceLog | None = None, cps: Checkpoints | None = None, feed=None) -> bool:
     """run_until(t), yielding to the event loop every `chunk` heap entries.
 
     Stops early, after a whole heap entry, once the run holds `max_seq` trace
@@ -185,7 +189,7 @@ def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | 
         n += 1
         if n % chunk == 0:
             if log is not None:
-                archive(sim, log)
+                archive(sim, log, feed)
             yield_fn()
     sim.run_until(t)
     return False
@@ -248,6 +252,11 @@ class Session:
         # The behaviour version of the protocol the run's link was made with (Scenario.behaviour);
         # the run itself always follows today's rules. See behaviour_note().
         self.made_with = scenario.behaviour
+        # Guided lessons (engine/lesson.py): the chapters found so far, where playback stops,
+        # and why it last stopped by itself (None once anything else moves it).
+        self.chapters = Chapters(chapters_for(scenario, self.proto))
+        self.stops: dict = dict((scenario.lesson or {}).get("stops", {}))
+        self.stopped: dict | None = None
 
     # ------------------------------------------------------------ building
 
@@ -264,8 +273,12 @@ class Session:
         log = TraceLog()              # the caller sends a snapshot: everything is new
         cps = Checkpoints(self.checkpoints.base_every, self.checkpoints.most)
         cps.start(sim)
+        chapters = Chapters(chapters_for(scenario, registry.get(scenario.protocol)))
         # ProtocolError: nothing changed yet.
-        capped = run_to(sim, math.floor(t), yield_fn, chunk, self.max_trace_events, log, cps)
+        capped = run_to(sim, math.floor(t), yield_fn, chunk, self.max_trace_events, log, cps, chapters.feed)
+        self.chapters = chapters
+        self.stops = dict((scenario.lesson or {}).get("stops", {}))
+        self.stopped = None
         self.proto = registry.get(scenario.protocol)
         self.base = scenario
         self.sim = sim
@@ -314,6 +327,8 @@ class Session:
             self.t = self._end_time()
             self.playing = False
         self.horizon = max(self.horizon, self.t)
+        self.chapters.feed(self.sim.trace)       # pending events first: they come before t
+        self.chapters.reach(self.t, self.sim.seq)
 
     def advance(self, now: float, max_elapsed: float, max_events: int) -> None:
         """One tick: move virtual time by speed x real time elapsed, within the event cap."""
@@ -322,14 +337,123 @@ class Session:
         sim = self.sim
         # Rounded so float noise in clock differences never loses a whole virtual ms to floor().
         target = min(round(self.t + self.speed * elapsed * 1000.0, 6), float(sim.until))
+        self.stopped = None           # playing again: the last stop is behind
+        if self._stopping(self.stops):
+            how = self._play_to_stop(math.floor(target), self.stops, max_events)
+            if how == "stopped":
+                self.t = max(self.t, float(self.stopped["t"]))
+            elif how == "capped":
+                self.t = max(self.t, float(sim.now))
+            else:
+                self.t = target
+            self._settle()
+            return
         if run_capped(sim, math.floor(target), max_events, self.checkpoints):
             self.t = max(self.t, float(sim.now))   # playback slows down instead of flooding
         else:
             self.t = target
         self._settle()
 
+    # ------------------------------------------------------------ lessons: stops and chapters
+
+    @staticmethod
+    def _stopping(stops: dict) -> bool:
+        return bool(stops.get("chapters") or stops.get("violation") or stops.get("send") or stops.get("state"))
+
+    def _play_to_stop(self, t: int, stops: dict, max_events: int, yield_fn: Yield | None = None,
+                      chunk: int = 0) -> str:
+        """Play to virtual time t one heap entry at a time, pausing right after the entry
+        that emits an event `stops` asks for (or at a time chapter's time): the engine is
+        never ahead of the shown time, and the batch ends with that event. Returns "ran"
+        (reached t), "stopped" (self.stopped says why) or "capped" (max_events emitted)."""
+        sim, chapters = self.sim, self.chapters
+        seq0, entries = sim.seq, 0
+        while not sim.done:
+            nt = sim.next_event_time()
+            at = chapters.next_at() if stops.get("chapters") else None
+            if at is not None and at <= t and (nt is None or nt > at):
+                sim.run_until(at)           # nothing is due by `at`: this only moves time on
+                chapters.feed(sim.trace)
+                for i in chapters.reach(at, sim.seq):
+                    return self._stop("chapter", sim.seq, at, i)
+            if nt is None or nt > t:
+                break
+            if sim.seq - seq0 >= max_events or entries >= 4 * max_events:
+                return "capped"
+            mark = len(sim.trace)
+            sim.step_entry()
+            self.checkpoints.maybe(sim)
+            entries += 1
+            for ev in sim.trace[mark:]:
+                found = chapters.feed((ev,))
+                if found and stops.get("chapters"):
+                    return self._stop("chapter", ev["seq"], ev["t"], found[-1])
+                why = stop_reason(stops, ev)
+                if why:
+                    return self._stop(why, ev["seq"], ev["t"])
+            if yield_fn is not None and entries % chunk == 0:
+                archive(sim, self.log, chapters.feed)
+                yield_fn()
+        sim.run_until(t)
+        return "ran"
+
+    def _stop(self, reason: str, seq: int, t: int, chapter: int | None = None) -> str:
+        self.playing = False
+        self.stopped = {"reason": reason, "seq": seq, "t": t}
+        if chapter is not None:
+            self.stopped["chapter"] = chapter
+        return "stopped"
+
+    def set_stops(self, stops: dict) -> None:
+        """Where playback pauses from now on (validated: engine.scenario.validate_stops). The
+        share link keeps them: they are the lesson's stops."""
+        self.stops = dict(stops)
+        lesson = {k: v for k, v in (self.base.lesson or {}).items() if k != "stops"}
+        if self._stopping(stops):
+            lesson["stops"] = dict(stops)
+        self.base = dataclasses.replace(self.base, lesson=lesson or None)
+        self._token_key = None
+
+    def chapter_next(self, yield_fn: Yield, chunk: int) -> tuple[bool, int]:
+        """Run on, paused, to the next chapter (or to the run's end when none is left).
+        Returns (capped, keep) like seek."""
+        self.playing = False
+        self.check_live()
+        total = self.chapters.total
+        if total is not None and len(self.chapters.found) >= total:
+            raise bad("this is the lesson's last chapter", "refused.last_chapter")
+        self._archive()
+        keep = self.log.count
+        self.stopped = None
+        how = self._play_to_stop(self.sim.until, {"chapters": True}, self.max_trace_events - self.sim.seq,
+                                 yield_fn, chunk)
+        self.t = float(self.sim.until) if how == "ran" else float(self.sim.now)
+        if how == "stopped":
+            self.t = float(self.stopped["t"])
+        self._settle()
+        return how == "capped", keep
+
+    def chapter_prev(self, yield_fn: Yield, chunk: int) -> tuple[bool, int]:
+        """Back to the start of the current chapter, or to the one before when the run
+        stands at the current one's start. Returns (capped, keep) like seek."""
+        found = self.chapters.found
+        if not found:
+            raise bad("no chapter has been reached yet", "refused.first_chapter")
+        cur = found[-1]
+        at_start = self.t == cur["t"] and (self.stopped is None or self.stopped.get("chapter") in (None, cur["index"]))
+        if at_start:
+            if len(found) < 2:
+                raise bad("this is the lesson's first chapter", "refused.first_chapter")
+            cur = found[-2]
+        timed = self.chapters.list is not None and "at" in self.chapters.list[cur["index"]]["on"]
+        target = dict(cur)
+        capped, keep = self.seek(cur["t"], yield_fn, chunk, upto=None if timed else cur["seq"] + 1)
+        self.stopped = {"reason": "chapter", "seq": target["seq"], "t": target["t"], "chapter": target["index"]}
+        return capped, keep
+
     def step(self) -> None:
         self.playing = False
+        self.stopped = None
         self.check_live()
         if self.sim.next_event_time() is None:
             # An idle run (2PC before any request, or after its transaction ended) would
@@ -343,7 +467,8 @@ class Session:
         self.t = max(self.t, float(self.sim.now))
         self._settle()
 
-    def seek(self, t: float, yield_fn: Yield, chunk: int, rebuild: bool = False) -> tuple[bool, int]:
+    def seek(self, t: float, yield_fn: Yield, chunk: int, upto: int | None = None,
+             rebuild: bool = False) -> tuple[bool, int]:
         """Same scenario, same actions, same trace, paused at t (or where the run reaches
         its event limit before t: then capped is True). Returns (capped, keep): every
         client keeps the first `keep` trace events it has and then takes the pending
@@ -353,23 +478,28 @@ class Session:
         t, not from t=0. The log is cut to what the resumed run has emitted; since the
         run is the same, those events are the ones clients already hold (no resend).
         Forward: the run goes on from where it is, and the new events are pending.
+
+        `upto` (a chapter's start, going back): stop right after the heap entry that emits
+        trace event upto - 1, the point playback paused at, not after every event at t.
         `rebuild`: resume from a checkpoint even at or after the current time (extend)."""
         if not 0 <= t <= self.sim.until:
             raise bad(f"seek value {t} is out of range [0, {self.sim.until}]")
         self.playing = False
-        if t >= self.t and self.failure is None and not rebuild:
+        self.stopped = None
+        if t >= self.t and self.failure is None and upto is None and not rebuild:
             self._archive()
             keep = self.log.count
             self._jump_ahead(math.floor(t))
             capped = run_to(self.sim, math.floor(t), yield_fn, chunk, self.max_trace_events, self.log,
-                            self.checkpoints)
+                            self.checkpoints, self.chapters.feed)
             self.t = float(self.sim.now) if capped else float(t)
             self._settle()
             return capped, keep
         target = math.floor(t)
         actions = self.current_scenario().actions
         # Its events up to the log's end are ones clients hold (pending ones may not even encode).
-        cp = self.checkpoints.before(target, actions, max_seq=self.log.count)
+        limit = self.max_trace_events if upto is None else min(upto, self.max_trace_events)
+        cp = self.checkpoints.before(target, actions, max_seq=min(self.log.count, limit))
         if cp is None:   # not expected (the first one is at t=0 with no action applied): rebuild
             try:
                 return self.load(self.current_scenario(), t, yield_fn, chunk, keep_horizon=True), 0
@@ -377,7 +507,7 @@ class Session:
                 raise engine_error(f"the protocol fails before t={t}: {e}") from None
         try:
             sim = self.checkpoints.resume(cp, self.proto, actions)
-            capped = run_to(sim, target, yield_fn, chunk, self.max_trace_events)
+            capped = run_to(sim, target, yield_fn, chunk, limit) and sim.seq >= self.max_trace_events
         except ProtocolError as e:   # the current run is untouched
             raise engine_error(f"the protocol fails before t={t}: {e}") from None
         # The resumed run re-emitted events the log (and every client) already holds: keep
@@ -387,10 +517,11 @@ class Session:
         rest = self.log.split_off(keep)
         dropped = self.checkpoints.drop_after(sim.seq)
         self._remember_ahead(keep, rest, dropped)
+        self.chapters.cut(keep, float(sim.now) if capped or upto is not None else float(t))
         self.sim = sim
         self._token_key = None
         self.failure = None
-        self.t = float(sim.now) if capped else float(t)
+        self.t = float(sim.now) if capped or upto is not None else float(t)
         self._settle()
         return capped, keep
 
@@ -424,6 +555,8 @@ class Session:
             checkpoint.resume(cp, self.proto, past + [a for a in actions if a["at"] > cp.now]))
         passed = ahead.log.split_off(cur - ahead.start)     # events [cur, end)
         later = passed.split_off(cp.seq - cur)              # passed: [cur, cp.seq); later: [cp.seq, end)
+        if self.chapters.hungry:     # chapters may lie in the stretch not run again
+            self.chapters.feed(passed.events())
         self.log.extend(passed)
         self.checkpoints.adopt([it for it in ahead.items if it[0].seq <= cp.seq])
         rest = [it for it in ahead.items if it[0].seq > cp.seq]
@@ -569,13 +702,21 @@ class Session:
 
     def playback(self) -> dict:
         # controller: whether anyone controls the run now (a class sees the teacher leave).
-        return {"playing": self.playing, "speed": self.speed, "t": round(self.t, 3),
-                "done": self.sim.done, "viewers": len(self.participants), "until": self.sim.until,
-                "controller": "controller" in self.participants.values()}
+        d = {"playing": self.playing, "speed": self.speed, "t": round(self.t, 3),
+             "done": self.sim.done, "viewers": len(self.participants), "until": self.sim.until,
+             "controller": "controller" in self.participants.values()}
+        if self.stops:
+            d["stops"] = self.stops
+        chapter = self.chapters.current()
+        if chapter["found"] or chapter["total"] is not None:
+            d["chapter"] = chapter
+        if self.stopped is not None:
+            d["stopped"] = self.stopped
+        return d
 
     def _archive(self) -> bytes:
         """Move pending trace events into the log; return them as a JSON array."""
-        return archive(self.sim, self.log)
+        return archive(self.sim, self.log, self.chapters.feed)
 
     def has_pending(self) -> bool:
         return bool(self.sim.trace)
@@ -620,4 +761,4 @@ class Session:
                 "protocol": describe, "scenario": self.current_scenario().to_dict(),
                 "token": self.token(), "layout": self.proto.layout(sim.ids), "nodes": list(sim.ids),
                 "events": self.log.fragment(), "playback": self.playback(), "viewers": len(self.participants),
-                "timers": self.armed_timers(), "behaviour": self.behaviour_note()}
+                "timers": self.armed_timers(), "behaviour": self.behaviour_note(), "lesson": self.chapters.spec}

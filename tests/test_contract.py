@@ -79,6 +79,8 @@ def declared_keys(proto):
     keys |= {f"timer.{t}" for t in proto.timers}
     keys |= {f"bug.{b.name}" for b in proto.bugs}
     keys |= {f"preset.{p.name}" for p in proto.presets} | {f"preset.{p.name}.lesson" for p in proto.presets}
+    keys |= {f"preset.{p.name}.chapter.{i}.{part}" for p in proto.presets
+             for i in range(1, len(p.chapters) + 1) for part in ("title", "body")}
     keys |= {f"inv.{n}" for n, _ in proto.invariants} | {f"invariant.{n}" for n, _ in proto.invariants}
     keys |= behaviour_keys(proto)
     return keys | PAGE_KEYS

@@ -40,6 +40,7 @@ import { Exporter } from './export.js';
 import { RunKeeper, RebuiltNotice, recallRun, forgetRun } from './restore.js';
 import { Classroom } from './classroom.js';
 import { JoinCodeButton } from './joincode.js';
+import { LessonPanel } from './lesson.js';
 
 const $ = (id) => document.getElementById(id);
 // Refusals that only say there is nothing to do: shown plainly, not as errors.
@@ -146,6 +147,7 @@ class App {
     // rebuilds it (restore.js); the banner that says a reload did.
     this.keeper = new RunKeeper(() => this.keptRun());
     this.rebuiltNotice = new RebuiltNotice($('rebuilt-notice'));
+    this.lessonPanel = new LessonPanel({ cmd: (c, v) => this.cmd(c, v), model: () => this.m });   // chapters, stops
     if (this.proto) this.setProtocol(this.proto);
 
     $('violation-close').addEventListener('click', () => {
@@ -422,6 +424,7 @@ class App {
     this.scenarioPanel.setScenario(st.scenario);
     this.applyRole();
     this.relabel();
+    this.lessonPanel.setRun(p);
     // Every page's address bar names its session and run (owner's and watcher's alike): a reload
     // joins it again (the owner with the control token kept in sessionStorage), and after a
     // server restart rebuilds the run from it (restore.js).
@@ -444,6 +447,7 @@ class App {
       advanceTo(this.m, p.playback.t);
       this.clock.apply(p.playback);
       if (typeof p.playback.viewers === 'number') this.state.viewers = p.playback.viewers;
+      this.lessonPanel.setPlayback(p.playback);
     }
     if (p.token) this.state.token = p.token;
     if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
@@ -466,6 +470,7 @@ class App {
       advanceTo(this.m, p.playback.t);
       this.clock.reset(p.playback);
       if (typeof p.playback.viewers === 'number') this.state.viewers = p.playback.viewers;
+      this.lessonPanel.setPlayback(p.playback);
     }
     this.state.preview = null;
     if (p.token) this.state.token = p.token;
@@ -478,6 +483,7 @@ class App {
     advanceTo(this.m, p.t);
     this.clock.apply(p);
     if (typeof p.viewers === 'number') this.state.viewers = p.viewers;
+    this.lessonPanel.setPlayback(p);
     this.keeper.touch();
   }
 

@@ -294,6 +294,7 @@ export class ScenarioPanel {
       until: sc.until,
     };
     if (sc.preset) out.preset = sc.preset;
+    if (sc.lesson) out.lesson = sc.lesson;   // a teacher's chapters and stops outlive a bug toggle
     for (const input of this.bugs.querySelectorAll('input[data-bug]')) if (input.checked) out.bugs.push(input.dataset.bug);
     const lat = [...(out.network.latency || [10, 30])];
     for (const input of this.params.querySelectorAll('[data-param]')) {

@@ -93,6 +93,9 @@ class CAP(Protocol):
     )
     roles = {REPLICA: "#2563eb", CLIENT: "#7c3aed"}
     timers = ("quorum", "gossip", "timeout")
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("cap.write_ok", "cap.read_ok", "cap.cp_refuse", "cap.ap_stale",
+                 "cap.ap_conflict_discarded", "cap.ap_conflict_replaced")
     presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
     # CP keeps linearizability under every fault; AP converges once quiet under every fault.
     tolerates = None

@@ -105,6 +105,9 @@ class Humming(Protocol):
     roles = {HEAD: "#2563eb", MIDDLE: "#0891b2", TAIL: "#7c3aed", REPAIRING: "#d97706",
              OUTSIDE: "#64748b", WEDGED: "#dc2626"}
     timers = ("tick",)
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("humming.acked", "humming.adopt", "humming.overwrite", "humming.repair_start",
+                 "humming.wedged")
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

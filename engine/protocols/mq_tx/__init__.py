@@ -146,6 +146,9 @@ class MqTx(Protocol):
     )
     roles = {"producer": "#7c3aed", "service": "#059669", "broker": "#2563eb", "consumer": "#d97706"}
     timers = ("call", "check", "redeliver", *business.TIMERS)
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("mq_tx.half_stored", "mq_tx.committed", "mq_tx.rolled_back", "mq_tx.check",
+                 "mq_tx.redeliver", "mq_tx.duplicate")
     presets = tuple(Preset(name, scenario=scenario, expects=PRESET_EXPECTS.get(name, ()))
                     for name, scenario in PRESET_SCENARIOS.items())
     # Every fault kind: safety holds under all of them; a committed order discarded after

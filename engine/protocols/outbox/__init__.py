@@ -119,6 +119,8 @@ class Outbox(Protocol):
     )
     roles = {"producer": "#2563eb", "relay": "#d97706", "broker": "#7c3aed", "service": "#059669"}
     timers = ("poll", "redeliver", "ack", "dual", *business.TIMERS)
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("outbox.stored", "outbox.publish", "outbox.marked", "outbox.duplicate", "outbox.blind")
     presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
     # Every fault kind (engine.fuzz.FAULTS): the relay republishes whatever is still NEW,
     # the broker redelivers whatever is unacknowledged, and the inboxes absorb the repeats.

@@ -73,6 +73,9 @@ class Paxos(Protocol):
     roles = {PROPOSER: "#d97706", ACCEPTOR: "#2563eb"}
     timers = ("timeout", "backoff")
     log_strip = {"field": "accepted"}
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("paxos.prepare", "paxos.quorum.adopt", "paxos.chosen", "paxos.chosen.conflict",
+                 "paxos.nacked")
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

@@ -56,6 +56,9 @@ class Raft(Protocol):
     roles = {FOLLOWER: "#64748b", CANDIDATE: "#d97706", LEADER: "#2563eb"}
     timers = ("election", "heartbeat")
     log_strip = {"field": "log", "start": "logStart", "commit": "commitIndex"}
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("raft.elected", "raft.commit", "raft.commit_by_count", "raft.commit_carries",
+                 "raft.old_term_majority", "raft.truncate", "raft.truncate.unsafe")
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

@@ -70,6 +70,33 @@ FIGURE8_COMMIT = FIGURE8 + [
 ]
 
 
+# The lessons' chapters (texts: strings.toml, "preset.<name>.chapter.<i>.title" / ".body").
+# Each waits for the first such event after the previous chapter's.
+def _note(key, node=None):
+    return {"note": key, "node": node} if node else {"note": key}
+
+
+FIGURE8_CHAPTERS = (
+    _note("raft.elected"),                   # n1 leads term 1
+    {"at": 440},                             # (a) x=2 has reached n2, and only n2
+    _note("raft.accept", "n5"),              # (b) n5 leads term 2, takes x=3 alone
+    _note("raft.elected"),                   # (c) n1 leads term 3, sends x=2 on
+    _note("raft.old_term_majority"),         # x=2 on a majority, not committed
+    _note("raft.elected", "n5"),             # (d) n5 wins term 4
+    _note("raft.truncate"),                  # x=2 erased
+    _note("raft.commit_carries"),            # committed the safe way
+)
+FIGURE8_BUG_CHAPTERS = (
+    _note("raft.elected"),
+    _note("raft.accept", "n5"),
+    _note("raft.elected"),
+    _note("raft.commit_by_count"),           # the bug: x=2 committed by counting
+    {"violation": True},                     # n5 can still win: the commit is not safe
+    _note("raft.truncate.unsafe"),           # a committed entry erased
+    {"violation": True},                     # two servers applied different commands
+)
+
+
 PRESETS = (
     Preset("first_election", scenario={"seed": 1, "until": 1500}),
     Preset("replication", scenario={
@@ -85,11 +112,11 @@ PRESETS = (
         "actions": [_put(500, "n2", "x=1"), _partition(600, ("n1", "n2"), ("n3", "n4", "n5")),
                     _put(700, "n2", "x=2"), _put(750, "n2", "y=2"), _put(1000, "n3", "x=3"),
                     _do(1400, "heal")]}),
-    Preset("figure8", scenario={
+    Preset("figure8", chapters=FIGURE8_CHAPTERS, scenario={
         **SCRIPTED, "params": {**SCRIPTED["params"], "max_entries": 1}, "until": 2000,
         "actions": FIGURE8_OVERWRITE}),
     Preset("figure8_commit", scenario={**SCRIPTED, "until": 2000, "actions": FIGURE8_COMMIT}),
-    Preset("figure8_bug", scenario={
+    Preset("figure8_bug", chapters=FIGURE8_BUG_CHAPTERS, scenario={
         **SCRIPTED, "params": {**SCRIPTED["params"], "max_entries": 1}, "until": 2000,
         "actions": FIGURE8_OVERWRITE, "bugs": ["count_old_term"]}),
     Preset("volatile_vote", scenario={

@@ -101,6 +101,8 @@ class Saga(Protocol):
     )
     roles = {"orchestrator": "#2563eb", "service": "#059669"}
     timers = ("step_timeout", "retry")
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("saga.step_failed", "saga.abort", "saga.succeed", "saga.failed", "saga.dirty_read")
     presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
     # The correct saga claims to survive every fault kind (tolerates None): crashes and
     # restarts (the saga log), loss, drops and duplicates (retries and the fence),

@@ -79,6 +79,8 @@ class TCC(Protocol):
     )
     roles = {"initiator": "#7c3aed", "coordinator": "#2563eb", "service": "#059669"}
     timers = ("call", "expire", "retry", *business.TIMERS)
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("tcc.prepared", "tcc.succeed", "tcc.try_failed", "tcc.empty_rollback", "tcc.hanging_refused")
     presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
     # Safe under every fault: the fence absorbs repeats, reordering and late calls.
     tolerates = None

@@ -112,6 +112,9 @@ class ThreePhaseCommit(Protocol):
     )
     roles = {"coordinator": "#2563eb", "participant": "#059669"}
     timers = ("vote_timeout", "ack_timeout", "resend", "ready_timeout", "precommit_timeout", "termination", "ask")
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("3pc.all_yes", "3pc.precommitted", "3pc.decided", "3pc.committed",
+                 "3pc.takes_over", "3pc.damage")
     presets = tuple(Preset(name, scenario=scenario, expects=EXPECTS.get(name, ()))
                     for name, scenario in PRESET_SCENARIOS.items())
     # Safe with bounded delays only: crashes, restarts and duplicates, not partitions,

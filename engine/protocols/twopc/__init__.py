@@ -12,7 +12,7 @@ from ...kit.strings import load_strings
 from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
 from .checker import TwoPCChecker
 from .node import COORDINATOR, Coordinator, Participant
-from .presets import PRESET_SCENARIOS
+from .presets import PRESET_CHAPTERS, PRESET_SCENARIOS
 
 
 class TwoPhaseCommit(Protocol):
@@ -45,7 +45,11 @@ class TwoPhaseCommit(Protocol):
     )
     roles = {"coordinator": "#2563eb", "participant": "#059669"}
     timers = ("vote_timeout", "resend", "query", "lock_wait")
-    presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("2pc.begin", "2pc.decided", "2pc.blocked", "2pc.presumed_abort",
+                 "2pc.committed", "2pc.aborted", "2pc.heuristic_damage")
+    presets = tuple(Preset(name, scenario=scenario, chapters=PRESET_CHAPTERS.get(name, ()))
+                    for name, scenario in PRESET_SCENARIOS.items())
     strings = load_strings(__file__)
     checker_class = TwoPCChecker
 

@@ -37,3 +37,20 @@ PRESET_SCENARIOS = {
         _begin(100), {"at": 170, "do": "partition", "groups": [["p3"], [COORDINATOR, "p1", "p2"]]},
         {"at": 1500, "do": "heal"}]},
 }
+
+
+# The lessons' chapters (texts: strings.toml, "preset.<name>.chapter.<i>.title" / ".body"),
+# each the first such event after the previous chapter's.
+PRESET_CHAPTERS = {
+    "coordinator_crash": (
+        {"note": "2pc.begin"},                      # phase 1: Prepare
+        {"note": "2pc.prepared", "node": "p2"},     # the last yes vote
+        {"note": "2pc.logging"},                    # COMMIT being written
+        {"at": 300},                                # the crash, before it is on disk
+        {"note": "2pc.blocked"},                    # blocked: prepared, locked, no answer
+        {"note": "2pc.presumed_abort"},             # restart: no decision in the log
+        {"note": "2pc.waits"},                      # tx2 waits on tx1's locks
+        {"note": "2pc.aborted"},                    # an answer at last
+        {"note": "2pc.decided"},                    # tx2 goes through
+    ),
+}

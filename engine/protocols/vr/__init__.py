@@ -90,6 +90,8 @@ class VR(Protocol):
              CLIENT: "#7c3aed"}
     timers = ("view", "commit", "recovery", "retry")
     log_strip = {"field": "log", "start": "logStart", "commit": "commitNumber"}
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("vr.start_view", "vr.commit", "vr.do_view_change", "vr.recovered")
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

@@ -64,6 +64,8 @@ class Zab(Protocol):
     roles = {LOOKING: "#d97706", FOLLOWING: "#64748b", LEADING: "#2563eb"}
     timers = ("election", "tick", "sync")
     log_strip = {"field": "history", "start": "logStart", "commit": "lastCommitted"}
+    # The notes a guided run stops at (a preset without chapters of its own).
+    key_notes = ("zab.elected", "zab.established", "zab.commit", "zab.truncate", "zab.synced")
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
