@@ -15,6 +15,7 @@ restart builds a fresh node object around the same disk and calls
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -75,6 +76,50 @@ class Field:
 
     def describe(self) -> dict:
         return {"name": self.name, "durable": self.durable, "help": self.help}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A piece of a node's view the canvas draws with the node, by generic code that
+    knows no protocol (static/js/pictures.js; docs/architecture.md, "State pictures").
+
+    kind "tally": view[field] counts votes or acks (a list or dict: its length; a number:
+      itself); `per` = it is a dict of such tallies keyed by an item (2PC's votes per
+      transaction), of which the newest item's is drawn. Drawn as "count/quorum", where
+      the quorum is `quorum` ("majority", "all", or "f+1": floor((n - 1) / 2) + 1, as in
+      Viewstamped Replication) of the n nodes whose role is in `among` (every node when
+      empty), or a fixed number.
+    kind "values": view[field] is a dict of business values (balance, stock), each drawn
+      as a chip labelled strings["value.<key>"]; `keys` lists every key it may hold (so
+      each has its strings).
+    kind "locks": view[field] is a dict resource -> holder, each drawn as a lock chip.
+    kind "timers": the armed timers in `names` are drawn as rings round the node that
+      close as each nears firing.
+    `when` {view key: [values]}: drawn only while each key's value is one of these.
+    """
+
+    kind: str
+    field: str = ""
+    quorum: str | int = "majority"
+    among: tuple[str, ...] = ()
+    per: bool = False
+    names: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    when: dict = dataclasses.field(default_factory=dict)   # (`field` is a name here)
+
+    def describe(self) -> dict:
+        d = {"kind": self.kind}
+        if self.field:
+            d["field"] = self.field
+        if self.kind == "tally":
+            d.update(quorum=self.quorum, among=list(self.among), per=self.per)
+        if self.names:
+            d["names"] = list(self.names)
+        if self.keys:
+            d["keys"] = list(self.keys)
+        if self.when:
+            d["when"] = {k: [v] if isinstance(v, str) else list(v) for k, v in self.when.items()}
+        return d
 
 
 @dataclass(frozen=True)
@@ -316,6 +361,9 @@ class Protocol:
     # (optional)}. An entry is "G:text" (G, its term, ballot or view, picks the colour)
     # or None (an empty slot). None = no strip. docs/architecture.md, "The log strip".
     log_strip: dict[str, str] | None = None
+    # Tallies, business values, locks and timer rings the canvas draws with every node
+    # (Picture); the drawing code knows no protocol. docs/architecture.md, "State pictures".
+    pictures: tuple[Picture, ...] = ()
     presets: tuple[Preset, ...] = ()
     # The note keys that mark a real step of the protocol (elected, committed, decided,
     # blocked...): a guided run of a preset without chapters of its own stops at each.
@@ -429,6 +477,7 @@ class Protocol:
             "roles": dict(self.roles),
             "timers": list(self.timers),
             "log_strip": dict(self.log_strip) if self.log_strip else None,
+            "pictures": [p.describe() for p in self.pictures],
             "presets": [p.describe() for p in self.presets],
             "key_notes": list(self.key_notes),
             "invariants": [{"name": n, "help": h} for n, h in self.invariants],

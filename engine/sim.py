@@ -123,6 +123,9 @@ class Simulation:
         self.node_rng = {n: random.Random(f"node:{seed}:{n}") for n in self.ids}
         self.disk: dict[str, dict] = {n: {} for n in self.ids}
         self.timers: dict[str, dict[str, int]] = {n: {} for n in self.ids}
+        # When each timer was last set and when it is due (the page's timer rings); an entry
+        # outlives its timer and is read only for timers still armed.
+        self.timer_spans: dict[str, dict[str, tuple[int, int]]] = {n: {} for n in self.ids}
         self.up: dict[str, bool] = {n: True for n in self.ids}
         self.nodes = {n: self._new_node(n) for n in self.ids}
         self.ctx = {n: _NodeContext(self, n) for n in self.ids}
@@ -215,6 +218,7 @@ class Simulation:
             raise ProtocolError(f"{n} set timer {name} with bad delay {delay!r}")
         token = self._push(self.now + delay, _EVENT, _TIMER, (n, name))
         self.timers[n][name] = token
+        self.timer_spans[n][name] = (self.now, self.now + delay)
 
     def _after(self, n: str | None, msg: Message | None) -> None:
         """Diff the view of the node that acted, then check safety."""
@@ -571,6 +575,11 @@ class Simulation:
                 self._emit({"type": "set", "param": p, "value": v})
 
     # ------------------------------------------------------------ reading
+
+    def armed_spans(self) -> dict[str, dict[str, list[int]]]:
+        """Timers armed now on each live node: {node: {timer: [set at, due at]}} (virtual ms)."""
+        return {n: {name: list(self.timer_spans[n][name]) for name in sorted(self.timers[n])}
+                for n in self.ids if self.up[n]}
 
     def node_view(self, n: str) -> dict:
         return self._view(n)

@@ -745,7 +745,8 @@ class Session:
     def take_events(self, wall: float) -> dict:
         """The `events` payload: everything not yet streamed."""
         return {"session": self.id, "events": Fragment(self._archive()), "playback": self.playback(),
-                "token": self.token(), "sent_at": wall, "timers": self.armed_timers()}
+                "token": self.token(), "sent_at": wall, "timers": self.armed_timers(),
+                "deadlines": self.sim.armed_spans()}
 
     def armed_timers(self) -> dict:
         """Timers armed now on each live node: what the node menu may offer to force."""
@@ -761,4 +762,5 @@ class Session:
                 "protocol": describe, "scenario": self.current_scenario().to_dict(),
                 "token": self.token(), "layout": self.proto.layout(sim.ids), "nodes": list(sim.ids),
                 "events": self.log.fragment(), "playback": self.playback(), "viewers": len(self.participants),
-                "timers": self.armed_timers(), "behaviour": self.behaviour_note(), "lesson": self.chapters.spec}
+                "timers": self.armed_timers(), "deadlines": sim.armed_spans(),
+                "behaviour": self.behaviour_note(), "lesson": self.chapters.spec}

@@ -83,6 +83,7 @@ def declared_keys(proto):
              for i in range(1, len(p.chapters) + 1) for part in ("title", "body")}
     keys |= {f"inv.{n}" for n, _ in proto.invariants} | {f"invariant.{n}" for n, _ in proto.invariants}
     keys |= behaviour_keys(proto)
+    keys |= {f"value.{k}" for pic in proto.pictures for k in pic.keys}
     return keys | PAGE_KEYS
 
 

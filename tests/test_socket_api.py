@@ -980,8 +980,14 @@ def test_snapshots_and_batches_say_which_timers_are_armed(connect, manager, cloc
     ctl(c, ack, "speed", 10)
     recv(c)
     ticks(manager, clock, 20)
-    last = recv(c)["events"][-1]["timers"]
+    batch = recv(c)["events"][-1]
+    last = batch["timers"]
     assert any("heartbeat" in names for names in last.values())   # a leader was elected
+    # When each armed timer was set and is due (the canvas's timer rings), for the same timers.
+    assert {n: sorted(d) for n, d in batch["deadlines"].items()} == last
+    t = batch["playback"]["t"]
+    assert all(s <= t < due for d in batch["deadlines"].values() for s, due in d.values())
+    assert all(d["election"][0] == 0 and d["election"][1] >= 150 for d in snap["deadlines"].values())
 
 
 # ---------------------------------------------------------------- what one client may cost the others

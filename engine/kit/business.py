@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..protocol import Checker, Field, Node, Operation, Param
+from ..protocol import Checker, Field, Node, Operation, Param, Picture
 from .deadlines import Deadlines
 from .strings import load_strings
 from .txtable import newest
@@ -173,6 +173,8 @@ def fence_undo(row: str | None) -> str:
 # ---------------------------------------------------------------- a service node
 
 FIELDS = (Field("books", durable=True), Field("fence", durable=True))
+# A service's books drawn as chips under it (balance 70 · frozen 30 · spent 0): strings["value.<bucket>"].
+PICTURES = (Picture("values", "books", keys=tuple(dict.fromkeys(b for s in SERVICES for b in s.buckets))),)
 OPERATIONS = (
     Operation("fail_next", roles=("service",)),
     Operation("slow_next", roles=("service",)),

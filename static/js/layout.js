@@ -3,6 +3,7 @@
 // hints ({place: ring | center | top | bottom}). topology.js draws; this places.
 
 import { clamp } from './format.js';
+import { rowMetrics } from './pictures.js';
 
 export const PAD = 16;
 const HW_MAX = 125;     // widest label half-width: a longer summary is cut with "…"
@@ -11,8 +12,9 @@ const HW_GOOD = 100;    // past this, more label room is no reason to change the
 const R_MIN = 18;
 
 /** The label stack under a node, as offsets from the disc's bottom edge (y + R); with
- *  `strip`, a third row for the protocol's log strip (c3: its centre, h3: its height). */
-export function labelMetrics(R, strip = false) {
+ *  `strip`, a third row for the protocol's log strip (c3: its centre, h3: its height); with
+ *  `pics`, a row for the protocol's state pictures after it (c4, h4; pictures.js). */
+export function labelMetrics(R, strip = false, pics = false) {
   // Small nodes get a slightly smaller stack; never below 12 px, readable on a projector.
   const lm = R >= 32
     ? { f1: 15, f2: 13, h1: 20, h2: 20, c1: 16, c2: 38, bottom: 48 }
@@ -23,6 +25,11 @@ export function labelMetrics(R, strip = false) {
     lm.c3 = lm.bottom + 2 + lm.h3 / 2;
     lm.bottom += lm.h3 + 4;
   }
+  if (pics) {
+    Object.assign(lm, rowMetrics(R));
+    lm.c4 = lm.bottom + 2 + lm.h4 / 2;
+    lm.bottom += lm.h4 + 4;
+  }
   return lm;
 }
 
@@ -32,12 +39,13 @@ export function labelMetrics(R, strip = false) {
  * with nodes at equal arc lengths; a small search over node radius, ring width,
  * squareness and rotation keeps the shape that leaves every label the most room
  * (hw: half-width each label may use), preferring the largest nodes that leave
- * labels HW_OK. `strip`: the label stack has a third row, the log strip.
+ * labels HW_OK. `strip`: the label stack has a row for the log strip; `pics`: one for the
+ * state pictures (tallies, values, locks).
  * Returns {R, lm (label metrics), pos: Map id -> {x, y}, hw: Map id -> px,
  * room: Map id -> {cap, near} (see labelConflicts)}.
  */
-export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PAD, strip = false }) {
-  const out = { R: 30, lm: labelMetrics(30, strip), pos: new Map(), hw: new Map(), room: new Map() };
+export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PAD, strip = false, pics = false }) {
+  const out = { R: 30, lm: labelMetrics(30, strip, pics), pos: new Map(), hw: new Map(), room: new Map() };
   if (!w || !h || !ids.length) return out;
   const groups = { ring: [], center: [], top: [], bottom: [] };
   for (const id of ids) {
@@ -48,7 +56,7 @@ export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PA
   const Rmax = Math.round(clamp(Math.min(w, h) / (n > 6 ? 14 : 11.5), 20, 42));
   let best = null, bestScore = -Infinity;
   for (let R = Rmax; R >= R_MIN; R -= 2) {
-    const cand = bestShape(groups, R, w, top, bottom, strip);
+    const cand = bestShape(groups, R, w, top, bottom, strip, pics);
     if (!cand) continue;
     if (cand.fits && cand.q >= HW_OK) {
       best = cand;
@@ -73,8 +81,8 @@ export function layoutNodes({ w, h, ids, layout = {}, top = PAD, bottom = h - PA
   return out;
 }
 
-function bestShape(groups, R, w, top, bottom, strip) {
-  const lm = labelMetrics(R, strip);
+function bestShape(groups, R, w, top, bottom, strip, pics) {
+  const lm = labelMetrics(R, strip, pics);
   const foot = 2 * R + lm.bottom + 8; // one row of nodes with their labels, and air
   const fixedIds = [], fixedX = [], fixedY = [];
   const row = (list, y) => list.forEach((id, i) => {

@@ -21,7 +21,7 @@ import { initI18n, addStrings, onLangChange, translatePage, t, tn, has } from '.
 import { Net, newRoute, routeOf } from './net.js';
 import { Clock } from './clock.js';
 import {
-  createModel, fromSnapshot, applyEvents, advanceTo, truncate, sceneAt, lastNoteAt, lastFaultAt, prevEventTime,
+  createModel, fromSnapshot, setArmed, applyEvents, advanceTo, truncate, sceneAt, lastNoteAt, lastFaultAt, prevEventTime,
 } from './model.js';
 import { Topology } from './topology.js';
 import { SpaceTime } from './spacetime.js';
@@ -410,7 +410,7 @@ class App {
     if (p.protocol && p.protocol.name) this.setProtocol(p.protocol);
 
     this.m = fromSnapshot(p);
-    if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
+    setArmed(this.m, p);
     this.topology.setRun(this.m.ids, this.m.layout, this.proto);
     this.nodeList.setIds(this.m.ids);
     this.spacetime.setRun(this.m.ids);
@@ -450,7 +450,7 @@ class App {
       this.lessonPanel.setPlayback(p.playback);
     }
     if (p.token) this.state.token = p.token;
-    if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
+    setArmed(this.m, p);
     this.keeper.touch();
   }
 
@@ -474,7 +474,7 @@ class App {
     }
     this.state.preview = null;
     if (p.token) this.state.token = p.token;
-    if (p.timers && typeof p.timers === 'object') this.m.armed = p.timers;
+    setArmed(this.m, p);
     this.keeper.touch();
   }
 
@@ -867,6 +867,9 @@ class App {
       },
       stripCells(id) {
         return app.topology.stripCells(id);
+      },
+      pictures(id) {
+        return app.topology.pictures(id);
       },
       messageScreenPos(id) {
         // From the model itself (not the last frame), so a message is clickable as soon as it exists.

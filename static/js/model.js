@@ -27,6 +27,7 @@ export function createModel(info = {}) {
     faults: [],          // crash, restart, partition, heal events (the caption flags one after its note)
     timers: [],          // timer events (node, name, t)
     armed: null,         // live {node: [armed timer names]} when the server sends it, else null (unknown)
+    deadlines: null,     // live {node: {timer: [set at, due at]}} (the timer rings), else null
     events: [],          // every trace event, in order (the log)
     history: {},         // id -> [{t, up, role}] whenever up or role changes
     changedAt: {},       // id -> {field: t of last change}
@@ -209,6 +210,7 @@ export function truncate(m, n) {
       ids: m.ids.slice(0, m.ids0), layout: m.layout, protocol: m.protocol, scenario: m.scenario,
     });
     fresh.armed = m.armed;
+    fresh.deadlines = m.deadlines;
     fresh.version = m.version + 1;
     Object.assign(m, fresh);
   } else {
@@ -260,9 +262,16 @@ export function fromSnapshot(snap) {
     scenario: snap.scenario || null,
   });
   applyEvents(m, snap.events || []);
+  setArmed(m, snap);
   const pt = snap.playback && typeof snap.playback.t === 'number' ? snap.playback.t : 0;
   if (pt > m.t) m.t = pt;
   return m;
+}
+
+/** The timers armed now, from a snapshot or batch (payload `timers` and `deadlines`). */
+export function setArmed(m, p) {
+  if (p.timers && typeof p.timers === 'object') m.armed = p.timers;
+  if (p.deadlines && typeof p.deadlines === 'object') m.deadlines = p.deadlines;
 }
 
 /** The run reached virtual time t (playback.t from the server). */

@@ -17,6 +17,7 @@ import { progress, dropsAt, timersAt } from './model.js';
 import { t, tn } from './i18n.js';
 import { FONT_STACK, COLORS, GROUP_COLORS, kindColor, fmtShort, tint, clamp } from './format.js';
 import { PAD, labelMetrics, layoutNodes } from './layout.js';
+import { hasRow, rowItems, rowWant, rowFrame, drawRow, ringsOf, drawRings } from './pictures.js';
 import {
   drawCross, fitCanvas, beginFrame, roundRect, fitText, textWidth, boxesOverlap, circleHitsBox, hitsAny,
 } from './canvas.js';
@@ -86,7 +87,8 @@ export class Topology {
     const reserve = this.barBox && this.barBox.x < w / 2 + 100;
     const top = reserve ? this.barBox.y + this.barBox.h + 2 : PAD + BADGE_ROOM;
     const strip = !!(this.protocol && this.protocol.log_strip);
-    const g = layoutNodes({ w, h, ids: this.ids, layout: this.layout, top, bottom: h - PAD, strip });
+    const pics = hasRow(this.protocol);
+    const g = layoutNodes({ w, h, ids: this.ids, layout: this.layout, top, bottom: h - PAD, strip, pics });
     this.R = g.R;
     this.lm = g.lm;
     this.pos = g.pos;
@@ -112,6 +114,25 @@ export class Topology {
   stripCells(id) {
     const nd = this.lastFrame && this.lastFrame.nodes.find((n) => n.id === id);
     return nd && nd.strip ? nd.strip.cells.map((c) => c.text) : null;
+  }
+
+  /** What the last frame drew for a node's state (for tests): its log strip's cells, its row
+   *  of pictures (tallies, values, locks) and its timer rings; null for an unknown node. */
+  pictures(id) {
+    const nd = this.lastFrame && this.lastFrame.nodes.find((n) => n.id === id);
+    if (!nd) return null;
+    const strip = nd.strip
+      ? { cells: nd.strip.cells.map((c) => ({ text: c.text, committed: c.committed, empty: c.empty, group: c.group })),
+        more: nd.strip.moreAt !== null }
+      : null;
+    const row = nd.row ? nd.row.chips.map(({ kind, field, key, text, count, quorum, value, share }) => (
+      { kind, field, key, text, count, quorum, value, share })) : [];
+    // Boxes in canvas CSS pixels: the labels, the strip and the row (overlap tests).
+    const boxes = [...nd.lines.filter((l) => l.text).map((l) => l.box), ...[nd.strip, nd.row].filter(Boolean).map((x) => x.box)];
+    return {
+      strip, row, rowMore: !!(nd.row && nd.row.moreAt !== null), rings: nd.rings.map((r) => ({ ...r })),
+      disc: { x: nd.p.x, y: nd.p.y, r: this.R }, boxes: boxes.map((b) => ({ ...b })), canvas: { w: this.w, h: this.h },
+    };
   }
 
   /** Where a message is at time tt (canvas CSS pixels), offset to the right of its path. */
@@ -226,9 +247,11 @@ export class Topology {
       const w1 = line1 ? textWidth(ctx, line1) : 0;
       ctx.font = f2;
       const w2 = line2 ? textWidth(ctx, line2) : 0;
-      // Half-width this node's labels want (chips have 6 px of padding a side).
-      const want = (Math.max(w1, w2) + 12) / 2;
-      nodes.push({ id, p, view, up, color, line1, line2, want, half: Math.min(want, this.hw.get(id) || R) });
+      // State pictures in the row under the labels (when the protocol declares any).
+      const items = lm.c4 ? rowItems(this.protocol, view, scene.nodes, this.ids) : [];
+      // Half-width this node's labels want (chips have 6 px of padding a side), and its row.
+      const want = Math.max(Math.max(w1, w2) + 12, rowWant(ctx, items, lm) + 4) / 2;
+      nodes.push({ id, p, view, up, color, line1, line2, items, want, half: Math.min(want, this.hw.get(id) || R) });
     }
     // Every label first gets its own column (never overlapping); then, in a fixed order, a
     // label that is still cut grows into room its neighbours leave unused.
@@ -258,8 +281,14 @@ export class Topology {
         nd.lines.push(this.chip(fitText(ctx, nd.line2, room), f2, p.x, cy, lm.h2, false));
       }
       for (const l of nd.lines) if (l.text) boxes.push(l.box);
-      nd.strip = this.stripFrame(nd.view, p, Math.max(nd.half, this.hw.get(nd.id) || 0));
+      const col = Math.max(nd.half, this.hw.get(nd.id) || 0);
+      nd.strip = this.stripFrame(nd.view, p, col);
       if (nd.strip) boxes.push(nd.strip.box);
+      // State pictures: a row of chips under the strip; timer rings on the rim (live nodes).
+      // The row takes the strip's place when this node has no log to show (no gap under it).
+      nd.row = rowFrame(ctx, nd.items, p.x, p.y + R + (nd.strip || !lm.c3 ? lm.c4 : lm.c3 - lm.h3 / 2 + lm.h4 / 2), col, lm);
+      if (nd.row) boxes.push(nd.row.box);
+      nd.rings = nd.up ? ringsOf(this.protocol, scene.model && scene.model.deadlines, nd.id, scene.t) : [];
     }
     return { nodes, boxes };
   }
@@ -611,6 +640,7 @@ export class Topology {
     ctx.arc(p.x, p.y, R - 1.5, 0, 2 * Math.PI);
     ctx.stroke();
     ctx.setLineDash([]);
+    if (nd.rings.length) drawRings(ctx, nd.rings, p, R, !!(REDUCED_MOTION && REDUCED_MOTION.matches));
 
     // The id, as big as fits the disc (not below 11 px: a projector must read it).
     ctx.textAlign = 'center';
@@ -646,6 +676,7 @@ export class Topology {
       ctx.fillText(l.text, l.x, l.y + 0.5);
     }
     if (nd.strip) this.drawStrip(nd.strip, up);
+    if (nd.row) drawRow(ctx, nd.row, up);
   }
 
   /** A warning triangle with "!" centred on (x, y), half-size s. */

@@ -149,6 +149,7 @@ class MqTx(Protocol):
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("mq_tx.half_stored", "mq_tx.committed", "mq_tx.rolled_back", "mq_tx.check",
                  "mq_tx.redeliver", "mq_tx.duplicate")
+    pictures = business.PICTURES
     presets = tuple(Preset(name, scenario=scenario, expects=PRESET_EXPECTS.get(name, ()))
                     for name, scenario in PRESET_SCENARIOS.items())
     # Every fault kind: safety holds under all of them; a committed order discarded after

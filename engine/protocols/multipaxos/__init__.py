@@ -21,7 +21,7 @@ multipaxos.label[.candidate] (the line under a node on the canvas).
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Protocol
+from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
 from . import nemesis
 from .checker import MultiPaxosChecker
 from .node import CANDIDATE, FOLLOWER, LEADER, MultiPaxosNode
@@ -60,6 +60,8 @@ class MultiPaxos(Protocol):
     log_strip = {"field": "log", "start": "logStart", "commit": "commitIndex"}
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("multipaxos.elected", "multipaxos.chosen", "multipaxos.preempted", "multipaxos.overwrite")
+    # A candidate's phase-1 promises (its own included) against a majority of the servers.
+    pictures = (Picture("tally", "promises", when={"role": (CANDIDATE,)}), Picture("timers", names=("election",)))
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

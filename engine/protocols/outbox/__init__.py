@@ -121,6 +121,7 @@ class Outbox(Protocol):
     timers = ("poll", "redeliver", "ack", "dual", *business.TIMERS)
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("outbox.stored", "outbox.publish", "outbox.marked", "outbox.duplicate", "outbox.blind")
+    pictures = business.PICTURES
     presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
     # Every fault kind (engine.fuzz.FAULTS): the relay republishes whatever is still NEW,
     # the broker redelivers whatever is unacknowledged, and the inboxes absorb the repeats.

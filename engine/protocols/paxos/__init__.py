@@ -35,7 +35,7 @@ Narration keys are paxos.<event>, canvas labels paxos.label.<role>.<case>.
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Protocol
+from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
 from . import nemesis
 from .checker import PaxosChecker
 from .node import ACCEPTOR, PROPOSER, PROPOSERS, Acceptor, Proposer
@@ -76,6 +76,9 @@ class Paxos(Protocol):
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("paxos.prepare", "paxos.quorum.adopt", "paxos.chosen", "paxos.chosen.conflict",
                  "paxos.nacked")
+    # A proposer's promises against a majority of the acceptors (not of every node).
+    pictures = (Picture("tally", "promises", among=(ACCEPTOR,), when={"role": (PROPOSER,)}),
+                Picture("timers", names=("timeout",)))
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

@@ -19,7 +19,7 @@ own keys there: raft.<event> (narration, ctx.note) and raft.label[.candidate]
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Protocol
+from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
 from . import nemesis
 from .checker import RaftChecker, stable_leader_possible
 from .node import CANDIDATE, FOLLOWER, LEADER, RaftNode
@@ -59,6 +59,9 @@ class Raft(Protocol):
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("raft.elected", "raft.commit", "raft.commit_by_count", "raft.commit_carries",
                  "raft.old_term_majority", "raft.truncate", "raft.truncate.unsafe")
+    # A candidate's votes (itself included) against a majority of the servers; the election
+    # timer's ring shows who will time out first (RaftScope's picture).
+    pictures = (Picture("tally", "votes", when={"role": (CANDIDATE,)}), Picture("timers", names=("election",)))
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

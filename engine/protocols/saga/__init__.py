@@ -103,6 +103,7 @@ class Saga(Protocol):
     timers = ("step_timeout", "retry")
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("saga.step_failed", "saga.abort", "saga.succeed", "saga.failed", "saga.dirty_read")
+    pictures = business.PICTURES
     presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
     # The correct saga claims to survive every fault kind (tolerates None): crashes and
     # restarts (the saga log), loss, drops and duplicates (retries and the fence),

@@ -95,6 +95,7 @@ class ChoreographedSaga(Protocol):
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("saga_choreo.order_created", "saga_choreo.completed", "saga_choreo.cancelled", "saga_choreo.dirty_read",
                  )
+    pictures = business.PICTURES
     presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
     # Every fault kind (engine.fuzz.FAULTS): the outbox re-sends whatever a crash, a partition
     # or the network lost, and the inbox absorbs whatever it duplicated.

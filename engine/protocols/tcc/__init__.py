@@ -81,6 +81,7 @@ class TCC(Protocol):
     timers = ("call", "expire", "retry", *business.TIMERS)
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("tcc.prepared", "tcc.succeed", "tcc.try_failed", "tcc.empty_rollback", "tcc.hanging_refused")
+    pictures = business.PICTURES
     presets = tuple(Preset(name, scenario=scenario) for name, scenario in PRESET_SCENARIOS.items())
     # Safe under every fault: the fence absorbs repeats, reordering and late calls.
     tolerates = None

@@ -73,7 +73,7 @@ Narration keys are 3pc.<event>, canvas labels 3pc.label.<case>.
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
+from ...protocol import Bug, Field, Operation, Param, Picture, Preset, Protocol
 from .checker import ThreePCChecker, settle_time
 from .nemesis import Nemesis
 from .node import COORDINATOR, Coordinator, Participant
@@ -115,6 +115,11 @@ class ThreePhaseCommit(Protocol):
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("3pc.all_yes", "3pc.precommitted", "3pc.decided", "3pc.committed",
                  "3pc.takes_over", "3pc.damage")
+    # As in 2PC: the coordinator's votes for its newest transaction against every participant,
+    # each participant's locks.
+    pictures = (Picture("tally", "votes", quorum="all", among=("participant",), per=True,
+                        when={"role": ("coordinator",)}),
+                Picture("locks", "locks"), Picture("timers", names=("vote_timeout", "ack_timeout")))
     presets = tuple(Preset(name, scenario=scenario, expects=EXPECTS.get(name, ()))
                     for name, scenario in PRESET_SCENARIOS.items())
     # Safe with bounded delays only: crashes, restarts and duplicates, not partitions,

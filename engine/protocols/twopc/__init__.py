@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
+from ...protocol import Bug, Field, Operation, Param, Picture, Preset, Protocol
 from .checker import TwoPCChecker
 from .node import COORDINATOR, Coordinator, Participant
 from .presets import PRESET_CHAPTERS, PRESET_SCENARIOS
@@ -50,6 +50,11 @@ class TwoPhaseCommit(Protocol):
                  "2pc.committed", "2pc.aborted", "2pc.heuristic_damage")
     presets = tuple(Preset(name, scenario=scenario, chapters=PRESET_CHAPTERS.get(name, ()))
                     for name, scenario in PRESET_SCENARIOS.items())
+    # The coordinator's votes for its newest transaction against every participant; each
+    # participant's locks (item -> transaction holding it).
+    pictures = (Picture("tally", "votes", quorum="all", among=("participant",), per=True,
+                        when={"role": ("coordinator",)}),
+                Picture("locks", "locks"), Picture("timers", names=("vote_timeout",)))
     strings = load_strings(__file__)
     checker_class = TwoPCChecker
 

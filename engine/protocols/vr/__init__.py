@@ -43,7 +43,7 @@ cannot bound simultaneous crashes, so:
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Protocol
+from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
 from . import nemesis
 from .checker import VRChecker
 from .node import BACKUP, CHANGING, CLIENT, PRIMARY, RECOVERING_ROLE, Client, Replica
@@ -92,6 +92,11 @@ class VR(Protocol):
     log_strip = {"field": "log", "start": "logStart", "commit": "commitNumber"}
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("vr.start_view", "vr.commit", "vr.do_view_change", "vr.recovered")
+    # The new primary's DoViewChange messages (its own included) against f + 1 of the 2f + 1
+    # replicas (clients are no replicas; with an even count f + 1 is half of them).
+    pictures = (Picture("tally", "doViewChanges", quorum="f+1", among=(PRIMARY, BACKUP, CHANGING, RECOVERING_ROLE),
+                        when={"role": (CHANGING,)}),
+                Picture("timers", names=("view",)))
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

@@ -26,10 +26,10 @@ tolerated (tolerates = None).
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Protocol
+from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
 from . import nemesis
 from .checker import ZabChecker
-from .node import FOLLOWING, LEADING, LOOKING, ZabServer
+from .node import DISCOVERY, FOLLOWING, LEADING, LOOKING, SYNC, ZabServer
 from .presets import PRESETS
 
 
@@ -66,6 +66,10 @@ class Zab(Protocol):
     log_strip = {"field": "history", "start": "logStart", "commit": "lastCommitted"}
     # The notes a guided run stops at (a preset without chapters of its own).
     key_notes = ("zab.elected", "zab.established", "zab.commit", "zab.truncate", "zab.synced")
+    # A prospective leader's ACKEPOCH / ACKNEWLEADER senders (itself included) against a
+    # majority; in BROADCAST the field is per-follower progress, no tally.
+    pictures = (Picture("tally", "responses", when={"role": (LEADING,), "phase": (DISCOVERY, SYNC)}),
+                Picture("timers", names=("election", "sync")))
     presets = PRESETS
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
