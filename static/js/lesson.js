@@ -34,8 +34,16 @@ export class LessonPanel {
     e.close.addEventListener('click', () => { this.opened = false; this.render(); });
     for (const box of [e.chapters, e.violation, e.send]) box.addEventListener('change', () => this.sendStops());
     document.addEventListener('keydown', (ev) => this.onKey(ev));
-    // Where playback pauses: open on a wide screen, folded on a phone (the canvas comes first).
-    $('guide-stops').open = window.innerWidth > 900;
+    // Where playback pauses: a dropdown over the page, closed until asked for (Escape or a click
+    // elsewhere closes it), so the panel stays one slim band above the canvas.
+    const pauses = $('guide-stops');
+    document.addEventListener('pointerdown', (ev) => { if (pauses.open && !pauses.contains(ev.target)) pauses.open = false; });
+    pauses.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && pauses.open) {
+        pauses.open = false;
+        pauses.querySelector('summary').focus();
+      }
+    });
     onLangChange(() => this.render(true));
   }
 

@@ -27,6 +27,7 @@ def test_figure8_stops_at_each_chapter_and_next_and_back_move_the_class(open_pag
     student = ready(open_page(f"/play/raft?session={session}"))
     expect(student.locator("#guide-next")).to_be_disabled()          # a watcher follows, read-only
 
+    teacher.click("#guide-stops summary")           # the pauses dropdown
     teacher.check("#guide-stop-chapters")
     teacher.wait_for_function("window.__pp.t === 0")
     for i, t in enumerate(FIGURE8_TIMES[:3]):
@@ -65,6 +66,7 @@ def test_figure8_stops_at_each_chapter_and_next_and_back_move_the_class(open_pag
 
 def test_pause_on_violation_stops_figure8_bug_at_the_violation(open_page):
     page = ready(open_page("/play/raft?preset=figure8_bug"))
+    page.click("#guide-stops summary")
     page.check("#guide-stop-violation")
     page.wait_for_function("document.getElementById('guide-stop-violation').checked")
     page.click("#play")
