@@ -13,7 +13,10 @@ Raft session and sends a cheap command every 100 ms; meanwhile, in turn:
 
 For each phase: the bystander's batches per second, its ack latency (p50 / p99 / max),
 the longest gap between its batches, the server's RSS before and after, and what the
-attacker got (refusals, disconnection).
+attacker got (refusals, disconnection). With --probe the server runs under
+bench/stall_probe.py, and each phase also says how long its green threads ran without
+yielding (CPU time, so unlike the latencies it does not grow when other processes load
+the machine): `server_runs_ms`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -190,11 +194,27 @@ def main(argv=None) -> None:
     ap.add_argument("--only", default="flood,joins,seeks")
     ap.add_argument("--pairs", type=int, default=40, help="join/leave pairs of the client that never reads")
     ap.add_argument("--server-log", help="write the server's output to this file")
+    ap.add_argument("--probe", action="store_true", help="time the server's runs without a yield (stall_probe.py)")
     args = ap.parse_args(argv)
     port = free_port()
     log = open(args.server_log, "w") if args.server_log else subprocess.DEVNULL  # noqa: SIM115
-    srv = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
+    probe_out = Path(tempfile.gettempdir()) / f"abuse_probe_{port}.json"
+    cmd = ["bench/stall_probe.py", "--probe-out", str(probe_out)] if args.probe else ["app.py"]
+    srv = subprocess.Popen([sys.executable, *cmd, "--port", str(port)], cwd=ROOT,
                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def runs() -> dict:
+        """The server's runs without a yield since the last call (with --probe)."""
+        if not args.probe:
+            return {}
+        probe_out.unlink(missing_ok=True)
+        os.kill(srv.pid, signal.SIGUSR1)
+        for _ in range(100):
+            time.sleep(0.05)
+            if probe_out.exists() and probe_out.stat().st_size:
+                return {"server_runs_ms": json.loads(probe_out.read_text())}
+        return {"server_runs_ms": None}
+
     try:
         for _ in range(300):
             try:
@@ -204,15 +224,17 @@ def main(argv=None) -> None:
                 time.sleep(0.1)
         by = Bystander(port)
         time.sleep(1)
+        runs()
         t0 = by.mark()
         time.sleep(args.seconds)
         print(json.dumps({"phase": "quiet", **by.window(t0, time.perf_counter()), "get_ms": get_ms(port),
-                          "rss_mb": rss_mb(srv.pid)}), flush=True)
+                          "rss_mb": rss_mb(srv.pid), **runs()}), flush=True)
         keep = []
         for phase in args.only.split(","):
             if phase == "seeks":
                 clients = seekers(port)
             rss0 = rss_mb(srv.pid)
+            runs()
             t0 = by.mark()
             if phase == "flood":
                 got = {}
@@ -230,9 +252,10 @@ def main(argv=None) -> None:
             else:
                 raise SystemExit(f"unknown phase {phase}")
             t1 = time.perf_counter()
+            probed = runs()
             time.sleep(0.5)
             print(json.dumps({"phase": phase, **by.window(t0, t1), **got, "rss_before_mb": rss0,
-                              "rss_after_mb": rss_mb(srv.pid)}), flush=True)
+                              "rss_after_mb": rss_mb(srv.pid), **probed}), flush=True)
         by.stop = True
     finally:
         os.killpg(srv.pid, signal.SIGTERM)

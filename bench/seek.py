@@ -31,7 +31,7 @@ def noop():
 def session(nodes: int) -> Session:
     sc = from_dict({"protocol": "raft", "nodes": nodes, "seed": 1, "until": 600_000})
     s = Session("bench", "ctl", sc, 0.0, max_trace_events=100_000)
-    s.load(sc, sc.until, noop, 2_000)     # stops at the 100,000-event limit
+    s.load(sc, sc.until, noop)     # stops at the 100,000-event limit
     return s
 
 
@@ -39,7 +39,7 @@ def old_seek(s: Session, t: int) -> tuple[float, int]:
     """The old path: replay from t=0 into a fresh session, then a snapshot to every watcher."""
     a = time.perf_counter()
     fresh = Session("old", "ctl", s.current_scenario(), 0.0, max_trace_events=100_000)
-    fresh.load(s.current_scenario(), t, noop, 2_000)
+    fresh.load(s.current_scenario(), t, noop)
     took = time.perf_counter() - a
     snap = fresh.snapshot("viewer", {"name": "raft"})
     return took, len(wire.encode(snap))
@@ -56,11 +56,11 @@ def main():
         new, old, fwd, old_bytes, seek_bytes = [], [], [], 0, 0
         for _ in range(5):
             a = time.perf_counter()
-            s.seek(end, noop, 2_000)            # forward to the end (from the last round's t), then back to t
+            s.seek(end, noop)            # forward to the end (from the last round's t), then back to t
             fwd.append(time.perf_counter() - a)
             s.take_events(0.0)
             a = time.perf_counter()
-            _, keep = s.seek(t, noop, 2_000)
+            _, keep = s.seek(t, noop)
             payload = s.seek_payload(keep, 0.0)
             new.append(time.perf_counter() - a)
             seek_bytes = len(wire.encode(payload))
@@ -72,7 +72,7 @@ def main():
           f"{'then forward to the end ms':>27}")
     for r in rows:
         print(f"{r[0]:>8} {r[1]:>8.1f} {r[2]:>8.1f} {r[3]:>18,} {r[4]:>19,} {r[5]:>27.1f}")
-    s.seek(end, noop, 2_000)
+    s.seek(end, noop)
     cps = s.checkpoints
     sizes = [cp.size for cp, _ in cps.items]
     print(f"checkpoints: {len(sizes)} (every {cps.every} events), {min(sizes):,}-{max(sizes):,} bytes each, "

@@ -18,9 +18,24 @@ at 1x, each sending a client request every few seconds, and measures:
 
 Then one session at maximum speed: events per second it streams.
 
-Loopback only, bounded in time, stops the server itself.
+With --viewers V instead: one session playing at 1x and V viewers joining it, each on
+its own connection: join latency (join sent -> ack, and -> snapshot received), batch
+delay and event latency at the viewers, server RSS.
+
+By default it starts the server itself (on loopback, from this checkout, with the
+per-address limits lifted: LOAD_LIMITS) and stops it. With --url it measures a server
+already running there (one process, or several behind a proxy: a path prefix such as
+http://127.0.0.1:8080/pp is where /socket.io/ and /api/ are found); that server needs
+LOAD_LIMITS too (PLAYGROUND_LIMITS), since every client comes from one address. Its
+RSS and CPU are read from /proc only with --pid; the Ks then run one after another on
+that one server (the sessions of a K stay, idle, until they expire: give one K per run
+for clean figures). Every Socket.IO connection carries
+`route=`: a random one for a client that creates a run, the session id up to its
+first '.' for one that joins (the routing key a cluster front uses).
 
     .venv/bin/python bench/sessions_load.py [--ks 50,100,200,300] [--seconds 10] [--json out.json]
+    .venv/bin/python bench/sessions_load.py --ks 200,400 --url http://127.0.0.1:8080 --no-max-speed
+    .venv/bin/python bench/sessions_load.py --viewers 500
 """
 
 from __future__ import annotations
@@ -28,25 +43,61 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
+import secrets
+import selectors
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
+import orjson
 import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))   # run as a script from anywhere: the repo root holds playground/
+from bench.slow_watcher import RawSocketIO
 from playground import wire
 
 UNTIL = 600_000          # long runs: nothing ends while we measure
 REQUEST_EVERY_S = 3.0
+# Every client of a load test comes from 127.0.0.1: the per-address allowances, meant for
+# real addresses (a class behind one NAT), are lifted so the load is not refused.
+LOAD_LIMITS = {"max_sessions_per_address": 10_000, "max_connections_per_address": 10_000,
+               "max_http_connections_per_address": 10_000, "address_event_rate": 1e6,
+               "address_event_burst": 1e6, "address_cpu_rate_ms": 1e6, "address_cpu_burst_ms": 1e6,
+               "max_participants": 1_000}
+
+
+def new_route() -> str:
+    """The routing key of a client about to create a run (no '.': see route_of)."""
+    return secrets.token_hex(4)
+
+
+def route_of(session_id: str) -> str:
+    """The routing key of a client joining `session_id`: the id up to its first '.'."""
+    return session_id.split(".", 1)[0]
+
+
+def socket_target(url: str, route: str) -> tuple[str, str]:
+    """(connect URL, socketio_path) for a Socket.IO client of the server at `url` (which
+    may carry a path prefix and a query) with `route=` in its query string."""
+    u = urlsplit(url)
+    query = "&".join(q for q in (u.query, urlencode({"route": route})) if q)
+    return f"{u.scheme}://{u.netloc}?{query}", (u.path.strip("/") + "/socket.io").lstrip("/")
+
+
+def api_url(url: str, path: str) -> str:
+    u = urlsplit(url)
+    return f"{u.scheme}://{u.netloc}{u.path.rstrip('/')}{path}"
 
 
 def free_port() -> int:
@@ -81,7 +132,7 @@ def server(async_mode: str):
     with open(log_path, "w") as log:
         # Every client here comes from 127.0.0.1: lift the per-address allowance, which is
         # meant for real addresses, so the load is not refused.
-        env = {**os.environ, "PLAYGROUND_LIMITS": json.dumps({"max_sessions_per_address": 10_000})}
+        env = {**os.environ, "PLAYGROUND_LIMITS": json.dumps(LOAD_LIMITS)}
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--async-mode", async_mode],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -113,9 +164,23 @@ def pct(values: list[float], p: float) -> float:
 
 
 def protocols_available(url: str) -> list[str]:
-    names = [p["name"] for p in json.load(urllib.request.urlopen(url + "/api/protocols"))]
+    names = [p["name"] for p in json.load(urllib.request.urlopen(api_url(url, "/api/protocols")))]
     real = [n for n in ("raft", "2pc") if n in names]
     return real or ["forward"]
+
+
+def record_batch(stats: dict, batch: dict) -> None:
+    """An `events` batch arrived: its delay since `sent_at` and each event's latency."""
+    now = time.time()
+    if not stats["recording"]:
+        return
+    sent_at, pb = batch["sent_at"], batch["playback"]
+    stats["batches"].append(now - sent_at)
+    per_ms = pb["speed"] * 1000.0
+    lat = stats["events"]
+    for e in batch["events"]:
+        lat.append(now - (sent_at - (pb["t"] - e["t"]) / per_ms))
+    stats["count"] += len(batch["events"])
 
 
 class Player:
@@ -143,19 +208,11 @@ class Player:
             self.request_node = (ok or snap["nodes"])[0], op
 
     def on_events(self, batch):
-        now = time.time()
-        if not self.stats["recording"]:
-            return
-        sent_at, pb = batch["sent_at"], batch["playback"]
-        self.stats["batches"].append(now - sent_at)
-        per_ms = pb["speed"] * 1000.0
-        lat = self.stats["events"]
-        for e in batch["events"]:
-            lat.append(now - (sent_at - (pb["t"] - e["t"]) / per_ms))
-        self.stats["count"] += len(batch["events"])
+        record_batch(self.stats, batch)
 
     async def start(self, speed: float = 1.0, scenario: dict | None = None):
-        await self.client.connect(self.url, transports=["websocket"], wait_timeout=10)
+        target, path = socket_target(self.url, new_route())
+        await self.client.connect(target, socketio_path=path, transports=["websocket"], wait_timeout=10)
         self.ack = await self.client.call("create", {"scenario": scenario or {"protocol": self.protocol,
                                                                               "until": UNTIL}}, timeout=30)
         if not self.ack.get("ok"):
@@ -208,7 +265,15 @@ def new_stats() -> dict:
     return {"recording": False, "events": [], "batches": [], "acks": [], "lag": [], "count": 0, "refused": 0}
 
 
-async def measure_k(url: str, proc, k: int, protos: list[str], warmup: float, seconds: float) -> dict:
+def server_cpu_seconds(pid: int | None) -> float:
+    return cpu_seconds(pid) if pid else float("nan")
+
+
+def server_rss_mb(pid: int | None) -> float:
+    return rss_mb(pid) if pid else float("nan")
+
+
+async def measure_k(url: str, pid: int | None, k: int, protos: list[str], warmup: float, seconds: float) -> dict:
     stats = new_stats()
     players = [Player(url, protos[i % len(protos)], stats) for i in range(k)]
     gate = asyncio.Semaphore(25)
@@ -224,15 +289,15 @@ async def measure_k(url: str, proc, k: int, protos: list[str], warmup: float, se
     background = [asyncio.create_task(p.requests(stop)) for p in players]
     background.append(asyncio.create_task(lag_probe(stats, stop)))
     await asyncio.sleep(warmup)
-    cpu0, mine0, all0, w0 = cpu_seconds(proc.pid), cpu_seconds(os.getpid()), machine_busy_seconds(), time.monotonic()
+    cpu0, mine0, all0, w0 = server_cpu_seconds(pid), cpu_seconds(os.getpid()), machine_busy_seconds(), time.monotonic()
     stats["recording"] = True
     await asyncio.sleep(seconds)
     stats["recording"] = False
     wall = time.monotonic() - w0
-    cpu = (cpu_seconds(proc.pid) - cpu0) / wall
+    cpu = (server_cpu_seconds(pid) - cpu0) / wall
     clients_cpu = (cpu_seconds(os.getpid()) - mine0) / wall
-    others = (machine_busy_seconds() - all0) / wall - cpu - clients_cpu
-    rss = rss_mb(proc.pid)
+    others = (machine_busy_seconds() - all0) / wall - (0.0 if math.isnan(cpu) else cpu) - clients_cpu
+    rss = server_rss_mb(pid)
     stop.set()
     await asyncio.gather(*background, return_exceptions=True)
     await asyncio.gather(*(p.close() for p in players), return_exceptions=True)
@@ -246,10 +311,119 @@ async def measure_k(url: str, proc, k: int, protos: list[str], warmup: float, se
         "action_ack_ms": {f"p{p}": round(pct(stats["acks"], p) * ms, 1) for p in (50, 99)},
         "refused_actions": stats["refused"],
         "client_lag_ms_p99": round(pct(stats["lag"], 99) * ms, 1),
-        "server_cpu": round(cpu, 2), "clients_cpu": round(clients_cpu, 2), "server_rss_mb": round(rss),
-        # Anything else running on the machine competes for its cores: trust runs where this is ~0.
+        "server_cpu": round(cpu, 2), "clients_cpu": round(clients_cpu, 2), "server_rss_mb": round(rss, 1),
+        # Anything else running on the machine (without --pid: the server too) competes for its
+        # cores: trust runs where this is ~0.
         "other_processes_cpu": round(max(others, 0.0), 2),
     }
+
+
+def watch(url: str, session: str, n: int, warmup: float, seconds: float, concurrent_joins: int,
+          stats: dict) -> float:
+    """n raw websocket viewers of `session` in one selector loop (one python-socketio client
+    each was the bottleneck: 500 of them could not read 10,000 batches a second). Joins go
+    out `concurrent_joins` at a time; then it records for `seconds` after `warmup`. Returns
+    how long all the joins took."""
+    route = route_of(session)
+    conns = [RawSocketIO.at(url, route) for _ in range(n)]     # handshakes first: no batches yet
+    sel = selectors.DefaultSelector()
+    for i, c in enumerate(conns):
+        sel.register(c.sock, selectors.EVENT_READ, i)
+    bufs = [c.buf for c in conns]
+    asked: list[float] = [0.0] * n
+    snapped: list[float | None] = [None] * n
+    join = "421" + json.dumps(["join", {"session": session}])
+    next_join, pending, all_joined, stop_at = 0, 0, None, None
+    t0 = time.perf_counter()
+
+    def handle(i: int, msg: bytes, now: float) -> None:
+        nonlocal pending
+        if msg == b"2":
+            conns[i].send("3")
+        elif msg.startswith(b'42["events"'):
+            record_batch(stats, orjson.loads(msg[2:])[1])
+        elif msg.startswith(b'42["snapshot"'):
+            snapped[i] = now
+        elif msg.startswith(b"431["):
+            if not orjson.loads(msg[3:])[0].get("ok"):
+                raise RuntimeError(f"join refused: {msg[:200]!r}")
+            stats["join_ack"].append(now - asked[i])
+            stats["join_snapshot"].append(max(now, snapped[i] or now) - asked[i])
+            pending -= 1
+
+    while stop_at is None or time.perf_counter() < stop_at:
+        now = time.perf_counter()
+        while pending < concurrent_joins and next_join < n:
+            asked[next_join] = now
+            conns[next_join].send(join)
+            next_join, pending = next_join + 1, pending + 1
+        if all_joined is None and next_join == n and pending == 0:
+            all_joined = now - t0
+            stop_at = now + warmup + seconds
+            threading.Timer(warmup, lambda: stats.update(recording=True)).start()
+        for key, _ in sel.select(timeout=0.05):
+            i = key.data
+            data = key.fileobj.recv(1 << 18)
+            if not data:
+                raise ConnectionError(f"viewer {i} was disconnected")
+            buf, off, now = bufs[i] + data, 0, time.perf_counter()
+            while len(buf) - off >= 2:
+                size, head = buf[off + 1] & 0x7F, 2
+                if size == 126:
+                    size, head = int.from_bytes(buf[off + 2:off + 4], "big"), 4
+                elif size == 127:
+                    size, head = int.from_bytes(buf[off + 2:off + 10], "big"), 10
+                if len(buf) - off < head + size:
+                    break
+                if buf[off] & 0x0F == 8:
+                    raise ConnectionError(f"viewer {i} was closed")
+                handle(i, buf[off + head:off + head + size], now)
+                off += head + size
+            bufs[i] = buf[off:]
+    stats["recording"] = False
+    for c in conns:
+        c.sock.close()
+    return all_joined
+
+
+async def measure_viewers(url: str, pid: int | None, n: int, warmup: float, seconds: float,
+                          concurrent_joins: int = 20) -> dict:
+    """One session at 1x (Raft if served) and n viewers joining it, `concurrent_joins` at a time."""
+    stats = {**new_stats(), "join_ack": [], "join_snapshot": []}
+    protos = protocols_available(url)
+    owner = Player(url, protos[0], new_stats())
+    await owner.start()
+    rss0 = server_rss_mb(pid)
+    cpu0, mine0, w0 = server_cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
+    joined_s = await asyncio.to_thread(watch, url, owner.ack["session"], n, warmup, seconds, concurrent_joins,
+                                       stats)
+    wall = time.monotonic() - w0
+    cpu = (server_cpu_seconds(pid) - cpu0) / wall
+    clients_cpu = (cpu_seconds(os.getpid()) - mine0) / wall
+    rss = server_rss_mb(pid)
+    await owner.close()
+    ms = 1000.0
+    return {
+        "viewers": n, "protocol": protos[0], "concurrent_joins": concurrent_joins, "all_joined_s": round(joined_s, 2),
+        "join_ack_ms": {f"p{p}": round(pct(stats["join_ack"], p) * ms, 1) for p in (50, 95, 99)},
+        "join_snapshot_ms": {f"p{p}": round(pct(stats["join_snapshot"], p) * ms, 1) for p in (50, 95, 99)},
+        "batches_per_s": round(len(stats["batches"]) / seconds),
+        "batch_delay_ms": {f"p{p}": round(pct(stats["batches"], p) * ms, 1) for p in (50, 95, 99)},
+        "event_latency_ms": {f"p{p}": round(pct(stats["events"], p) * ms, 1) for p in (50, 95, 99)},
+        # over the whole run (joins included): one share of a core each
+        "server_cpu": round(cpu, 2), "clients_cpu": round(clients_cpu, 2),
+        "server_rss_mb_before_joins": round(rss0, 1), "server_rss_mb": round(rss, 1),
+    }
+
+
+@contextmanager
+def target(args):
+    """(url, server pid or None): the --url given, or a server started here."""
+    if args.url:
+        yield args.url, args.pid
+        return
+    with server(args.async_mode) as (url, proc):
+        yield url, proc.pid
 
 
 async def measure_max_speed(url: str, seconds: float) -> list[dict]:
@@ -284,15 +458,26 @@ def main(argv=None):
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--async-mode", default="eventlet", choices=("eventlet", "gevent", "threading"))
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--url", help="measure the server at this URL (default: start one from this checkout)")
+    ap.add_argument("--pid", type=int, help="with --url: the server process, for its RSS and CPU")
+    ap.add_argument("--viewers", type=int, help="measure this many viewers of one session instead")
+    ap.add_argument("--no-max-speed", action="store_true", help="skip the one-session maximum-speed run")
     args = ap.parse_args(argv)
     ks = [int(k) for k in args.ks.split(",")]
-    results = {"async_mode": args.async_mode, "loads": [], "max_speed": []}
+    results = {"async_mode": args.async_mode, "url": args.url, "loads": [], "max_speed": []}
     started = time.monotonic()
 
+    if args.viewers:
+        with target(args) as (url, pid):
+            row = asyncio.run(measure_viewers(url, pid, args.viewers, args.warmup, args.seconds))
+        results["viewers"] = row
+        print(json.dumps(row), flush=True)
+        ks = []
+
     for k in ks:
-        with server(args.async_mode) as (url, proc):
+        with target(args) as (url, pid):
             protos = protocols_available(url)
-            row = asyncio.run(measure_k(url, proc, k, protos, args.warmup, args.seconds))
+            row = asyncio.run(measure_k(url, pid, k, protos, args.warmup, args.seconds))
         results["loads"].append(row)
         lat, bd = row["event_latency_ms"], row["batch_delay_ms"]
         print(f"K={k:4d} {'/'.join(protos):9s} events/s {row['events_per_s']:7d}  "
@@ -304,8 +489,9 @@ def main(argv=None):
               f"server RSS {row['server_rss_mb']} MB",
               flush=True)
 
-    with server(args.async_mode) as (url, _proc):
-        results["max_speed"] = asyncio.run(measure_max_speed(url, min(args.seconds, 5.0)))
+    if ks and not args.no_max_speed:
+        with target(args) as (url, _pid):
+            results["max_speed"] = asyncio.run(measure_max_speed(url, min(args.seconds, 5.0)))
     for row in results["max_speed"]:
         print(f"max speed: {row['session']:22s} {row['events_per_s']:7d} events/s  "
               f"({row['virtual_s_per_real_s']} virtual s per real s at speed 10; "

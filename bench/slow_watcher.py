@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,23 +40,32 @@ def rss_mb(pid: int) -> int:
 class RawSocketIO:
     """Just enough of Engine.IO 4 / Socket.IO 5 over a websocket to join and then not read."""
 
-    def __init__(self, port: int, rcvbuf: int | None = None):
+    def __init__(self, port: int, rcvbuf: int | None = None, host: str = "127.0.0.1",
+                 path: str = "/socket.io/", query: str = ""):
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.connect(("127.0.0.1", port))
+        self.sock.connect((host, port))
         self.buf = b""
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        query = f"{query}&" if query else ""
+        self.sock.sendall((f"GET {path}?{query}EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                           f"Origin: http://127.0.0.1:{port}\r\n\r\n").encode())
+                           f"Origin: http://{host}:{port}\r\n\r\n").encode())
         while b"\r\n\r\n" not in self.buf:
             self.buf += self.sock.recv(4096)
         self.buf = self.buf.split(b"\r\n\r\n", 1)[1]
         self.read()            # Engine.IO open
         self.send("40")        # Socket.IO connect
         self.read()
+
+    @classmethod
+    def at(cls, url: str, route: str, rcvbuf: int | None = None) -> RawSocketIO:
+        """A connection to the server at `url` (http://host:port[/prefix]) with `route=` in its query."""
+        u = urlsplit(url)
+        query = "&".join(q for q in (u.query, urlencode({"route": route})) if q)
+        return cls(u.port or 80, rcvbuf, u.hostname or "127.0.0.1", u.path.rstrip("/") + "/socket.io/", query)
 
     def send(self, text: str) -> None:
         data, mask = text.encode(), os.urandom(4)

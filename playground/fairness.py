@@ -12,7 +12,8 @@ sockets.register), it checks every incoming packet before any handler work:
 - connections: at most max_connections_per_address Socket.IO connections from
   one address; the next is refused at its handshake.
 - CPU: expensive commands (create, configure, action, seek, restart) are timed
-  with the manager's clock and charged, in milliseconds, to a per-connection
+  with the manager's clock, less the time their work spent yielded to others
+  (manager.waited(), pacing.py), and charged, in milliseconds, to a per-connection
   bucket (cpu_rate_ms/s after cpu_burst_ms) and to its address's (four tabs
   seeking in a loop share one budget); once either is empty they are refused
   with `limit` / "refused.busy" until it refills.
@@ -185,7 +186,7 @@ class Fairness:
             return original(server, sid, eio_sid, data, namespace, id)
         lim = self.limits
         clock = self.manager.clock
-        start = clock()
+        start, waited = clock(), self.manager.waited()
         entry = self.addresses.get(conn.addr)
         shared = entry[2] if entry is not None else Bucket(lim.address_cpu_burst_ms, start)
         if (conn.cpu.refill(start, lim.cpu_rate_ms, lim.cpu_burst_ms) <= 0
@@ -198,8 +199,9 @@ class Fairness:
         try:
             return original(server, sid, eio_sid, data, namespace, id)
         finally:
-            # In debt after a long command: the next ones wait until it is paid back.
-            spent = max(0.0, clock() - start) * 1000.0
+            # In debt after a long command: the next ones wait until it is paid back. Its own
+            # work only: the slices other clients ran while it yielded are theirs to pay.
+            spent = max(0.0, clock() - start - (self.manager.waited() - waited)) * 1000.0
             conn.cpu.tokens -= spent
             shared.tokens -= spent
 

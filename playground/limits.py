@@ -39,7 +39,8 @@ class Limits:
                                           # to replay, ~30 ms for Raft; each ~25-45 KB, ~2 ms to take)
     max_checkpoints: int = 32             # per session; past that every other one goes and the
                                           # spacing doubles (bound: 32 x one checkpoint's bytes)
-    rebuild_chunk: int = 2_000            # heap entries between yields while seeking
+    work_slice_s: float = 0.005           # long work for one client (seek, fork, configure, create
+                                          # from a link) yields to the others at least this often
     yield_every_s: float = 0.002          # the ticker yields to other clients at least this often
     expire_every_s: float = 5.0           # how often idle sessions are swept
     # Fairness (playground/fairness.py): token buckets, refilled by the manager's clock.

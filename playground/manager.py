@@ -13,6 +13,7 @@ lock only guards its dicts. Order is always session lock -> manager lock.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -20,11 +21,13 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 
 from engine import ProtocolError, Scenario, registry
 from engine import limits as engine_limits
 
 from .limits import Limits
+from .pacing import Pacer
 from .payloads import ApiError, bad, engine_error, number, scenario_for, stops
 from .session import Session
 
@@ -43,7 +46,7 @@ def route_of(session_id: str) -> str:
 
 class SessionManager:
     def __init__(self, io, limits: Limits | None = None, clock=time.monotonic, wall=time.time,
-                 secret: bytes | None = None):
+                 secret: bytes | None = None, timer=time.perf_counter):
         self.io = io
         # Control tokens are HMAC(secret, session id): any process that shares the secret can
         # tell a session's controller after the process that made it died (failover).
@@ -55,19 +58,39 @@ class SessionManager:
         self.limits = limits or Limits()
         self.clock = clock            # monotonic seconds: playback timing
         self.wall = wall              # epoch seconds: `sent_at`, comparable across processes
+        self.timer = timer            # monotonic seconds: how long work has run without yielding
         self.sessions: dict[str, Session] = {}
         self.playing: dict[str, Session] = {}          # what the ticker visits
         self.lagging: dict[str, Session] = {}          # ...and these: a client's batches wait
         self.client_sessions: dict[str, dict[str, None]] = {}   # client sid -> session ids (ordered set)
         self._lock = threading.Lock()
+        self._long_work = threading.Lock()    # held by the one long job running (pacing.Pacer)
+        self._mine = threading.local()        # per green thread: waited()
         self._describe: dict[str, dict] = {}
         self._last_expire: float | None = None   # set by the first tick
         self.join_codes = None        # joincodes.JoinCodes, set by create_app: /j/CODE and `code`
+        self.departures: list[tuple[Session, str]] = []   # (session, sid) disconnect left to the ticker
 
     # ------------------------------------------------------------ helpers
 
     def _yield(self) -> None:
         self.io.sleep(0)
+
+    @contextlib.contextmanager
+    def _pacer(self) -> Iterator[Pacer]:
+        """For one piece of work on a client's behalf: yields every work_slice_s, and past
+        its first slice runs alone among such work (pacing.py)."""
+        pace = Pacer(self._yield, self.timer, self.limits.work_slice_s, self._long_work)
+        try:
+            yield pace
+        finally:
+            pace.done()
+            self._mine.waited = self.waited() + pace.waited
+
+    def waited(self) -> float:
+        """Seconds this green thread's work has spent yielded to others so far (Pacer.waited):
+        fairness.py charges a command its elapsed time less this."""
+        return getattr(self._mine, "waited", 0.0)
 
     def describe(self, name: str) -> dict:
         d = self._describe.get(name)
@@ -329,7 +352,8 @@ class SessionManager:
                     lim.max_trace_events, lim.checkpoint_every, lim.max_checkpoints)
         s.creator, s.address = sid, addr
         try:
-            capped = s.load(scenario, 0 if t is None else t, self._yield, lim.rebuild_chunk)
+            with self._pacer() as pace:
+                capped = s.load(scenario, 0 if t is None else t, pace)
         except ProtocolError as e:
             raise engine_error(str(e)) from None
         with self._lock:
@@ -381,16 +405,19 @@ class SessionManager:
         return {"ok": True}
 
     def disconnect(self, sid: str) -> None:
-        """The transport is gone (the server already dropped it from its rooms)."""
+        """The transport is gone (the server already dropped it from its rooms).
+
+        Never waits for a session's lock. Engine.IO closes a connection that stopped
+        answering pings from inside a send to it, and runs this there: within an emit
+        by whoever holds that session's lock (the ticker's batch, a seek's message),
+        which would wait for itself forever; the ticker, stuck so, stopped every
+        session of the process. A session busy now lets it go on the next tick."""
         with self._lock:
             ids = list(self.client_sessions.get(sid, ()))
         for session_id in ids:
             s = self.sessions.get(session_id)
-            if s is None:
-                continue
-            with s.lock:
-                if self._remove_participant(s, sid) and s.participants:
-                    self._emit_playback(s)
+            if s is not None:
+                self._depart(s, sid)
         with self._lock:
             self.client_sessions.pop(sid, None)
             self.routes.pop(sid, None)
@@ -403,6 +430,25 @@ class SessionManager:
         code = self.join_codes.issue(s.id, s.base.protocol, self.clock())
         return {"ok": True, "code": code, "path": f"/j/{code}", "qr": f"/j/{code}.svg",
                 "watch": f"/play/{s.base.protocol}?session={s.id}"}
+
+    def _depart(self, s: Session, sid: str) -> None:
+        if not s.lock.acquire(blocking=False):
+            with self._lock:
+                self.departures.append((s, sid))
+            return
+        try:
+            if self._remove_participant(s, sid) and s.participants:
+                self._emit_playback(s)
+        finally:
+            s.lock.release()
+
+    def _departed(self) -> None:
+        """The disconnects that found their session busy (disconnect): again."""
+        with self._lock:
+            todo, self.departures = self.departures, []
+        for s, sid in todo:
+            if self.sessions.get(s.id) is s:
+                self._depart(s, sid)
 
     def control(self, session_id: str, control: str | None, cmd: str, value) -> dict:
         s = self._controlled(session_id, control)
@@ -432,7 +478,8 @@ class SessionManager:
                 elif cmd == "extend":
                     ms = number("extend value", value, 1, engine_limits.MAX_UNTIL_MS)
                     self._catch_up(s, now)
-                    keep, rebuilt = s.extend(ms, self._yield, lim.rebuild_chunk)
+                    with self._pacer() as pace:
+                        keep, rebuilt = s.extend(ms, pace)
                     s.last_tick = now
                     if rebuilt:
                         self._emit_seek(s, keep)     # the old end's checks are gone from the run
@@ -443,13 +490,15 @@ class SessionManager:
                 elif cmd in ("chapter_next", "chapter_prev"):
                     self._catch_up(s, now)
                     go = s.chapter_next if cmd == "chapter_next" else s.chapter_prev
-                    capped, keep = go(self._yield, lim.rebuild_chunk)
+                    with self._pacer() as pace:
+                        capped, keep = go(pace)
                     self._emit_seek(s, keep)
                     if capped:
                         self.io.emit("error", s.too_long_error().payload(), to=s.room)
                 elif cmd in ("seek", "restart"):
                     t = 0 if cmd == "restart" else number("seek value", value, 0, s.sim.until)
-                    capped, keep = s.seek(t, self._yield, lim.rebuild_chunk)
+                    with self._pacer() as pace:
+                        capped, keep = s.seek(t, pace)
                     self._emit_seek(s, keep)
                     if capped:
                         self.io.emit("error", s.too_long_error().payload(), to=s.room)
@@ -467,7 +516,8 @@ class SessionManager:
         with s.lock:
             s.last_activity = self.clock()
             try:
-                a, cut = s.act(action, self._yield, self.limits.rebuild_chunk)
+                with self._pacer() as pace:
+                    a, cut = s.act(action, pace)
             except ProtocolError as e:
                 self._fail(s, e)
                 raise engine_error(str(e)) from None
@@ -484,7 +534,8 @@ class SessionManager:
         with s.lock:
             s.last_activity = self.clock()
             try:
-                capped = s.load(scenario, 0, self._yield, self.limits.rebuild_chunk)
+                with self._pacer() as pace:
+                    capped = s.load(scenario, 0, pace)
             except ProtocolError as e:
                 raise engine_error(str(e)) from None
             finally:
@@ -500,10 +551,12 @@ class SessionManager:
         """Advance every playing session by the real time since its last tick and
         stream one `events` batch to each. Returns how many sessions were visited."""
         lim = self.limits
+        if self.departures:
+            self._departed()
         with self._lock:
             active = list(self.playing.values())
         visited = 0
-        slice_end = time.perf_counter() + lim.yield_every_s
+        slice_end = self.timer() + lim.yield_every_s
         # One budget of events per tick for the whole process, shared out: many busy sessions
         # each play more slowly instead of slowing every client down.
         share = min(lim.max_events_per_tick,
@@ -528,9 +581,9 @@ class SessionManager:
             # Yield between sessions once a slice of work is done: other clients
             # never wait longer than that, and a tick over hundreds of sessions
             # does not pay an event-loop round trip for each one.
-            if time.perf_counter() >= slice_end:
+            if self.timer() >= slice_end:
                 self._yield()
-                slice_end = time.perf_counter() + lim.yield_every_s
+                slice_end = self.timer() + lim.yield_every_s
         if self.lagging:
             self._resync_lagging(active)
         now = self.clock()

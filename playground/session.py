@@ -26,7 +26,10 @@ from engine.sim import WHY_NOT
 from .payloads import ApiError, bad, engine_error
 from .wire import Fragment, TraceLog, encode
 
-Yield = Callable[[], None]
+# Called after each heap entry of long work (a seek, fork, load): yields to other
+# clients when its time slice is spent (pacing.Pacer; a no-op lambda in scripts).
+Pace = Callable[[], None]
+ARCHIVE_EVERY = 2_000    # heap entries: a long rebuild keeps its events as JSON, not dicts
 
 
 def run_over() -> ApiError:
@@ -168,9 +171,9 @@ class Ahead:
         return self.start + self.log.count
 
 
-def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | None = None,
+def run_to(sim: Simulation, t: int, pace: Pace, max_seq: int | None = None,
            log: TraceLog | None = None, cps: Checkpoints | None = None, feed=None) -> bool:
-    """run_until(t), yielding to the event loop every `chunk` heap entries.
+    """run_until(t), calling pace() after every heap entry.
 
     Stops early, after a whole heap entry, once the run holds `max_seq` trace
     events, and returns True. With `log`, events are archived there as JSON as
@@ -187,10 +190,9 @@ def run_to(sim: Simulation, t: int, yield_fn: Yield, chunk: int, max_seq: int | 
         if cps is not None:
             cps.maybe(sim)
         n += 1
-        if n % chunk == 0:
-            if log is not None:
-                archive(sim, log, feed)
-            yield_fn()
+        if log is not None and n % ARCHIVE_EVERY == 0:
+            archive(sim, log, feed)
+        pace()
     sim.run_until(t)
     return False
 
@@ -260,7 +262,7 @@ class Session:
 
     # ------------------------------------------------------------ building
 
-    def load(self, scenario: Scenario, t: float, yield_fn: Yield, chunk: int, keep_horizon: bool = False) -> bool:
+    def load(self, scenario: Scenario, t: float, pace: Pace, keep_horizon: bool = False) -> bool:
         """Replace the run with a fresh one of `scenario`, paused at virtual time t
         (keep_horizon: the same run, seen up to where it was, e.g. after a seek back).
 
@@ -275,7 +277,7 @@ class Session:
         cps.start(sim)
         chapters = Chapters(chapters_for(scenario, registry.get(scenario.protocol)))
         # ProtocolError: nothing changed yet.
-        capped = run_to(sim, math.floor(t), yield_fn, chunk, self.max_trace_events, log, cps, chapters.feed)
+        capped = run_to(sim, math.floor(t), pace, self.max_trace_events, log, cps, chapters.feed)
         self.chapters = chapters
         self.stops = dict((scenario.lesson or {}).get("stops", {}))
         self.stopped = None
@@ -360,8 +362,7 @@ class Session:
     def _stopping(stops: dict) -> bool:
         return bool(stops.get("chapters") or stops.get("violation") or stops.get("send") or stops.get("state"))
 
-    def _play_to_stop(self, t: int, stops: dict, max_events: int, yield_fn: Yield | None = None,
-                      chunk: int = 0) -> str:
+    def _play_to_stop(self, t: int, stops: dict, max_events: int, pace: Pace | None = None) -> str:
         """Play to virtual time t one heap entry at a time, pausing right after the entry
         that emits an event `stops` asks for (or at a time chapter's time): the engine is
         never ahead of the shown time, and the batch ends with that event. Returns "ran"
@@ -391,9 +392,10 @@ class Session:
                 why = stop_reason(stops, ev)
                 if why:
                     return self._stop(why, ev["seq"], ev["t"])
-            if yield_fn is not None and entries % chunk == 0:
-                archive(sim, self.log, chapters.feed)
-                yield_fn()
+            if pace is not None:
+                if entries % ARCHIVE_EVERY == 0:
+                    archive(sim, self.log, chapters.feed)
+                pace()
         sim.run_until(t)
         return "ran"
 
@@ -414,7 +416,7 @@ class Session:
         self.base = dataclasses.replace(self.base, lesson=lesson or None)
         self._token_key = None
 
-    def chapter_next(self, yield_fn: Yield, chunk: int) -> tuple[bool, int]:
+    def chapter_next(self, pace: Pace) -> tuple[bool, int]:
         """Run on, paused, to the next chapter (or to the run's end when none is left).
         Returns (capped, keep) like seek."""
         self.playing = False
@@ -425,15 +427,14 @@ class Session:
         self._archive()
         keep = self.log.count
         self.stopped = None
-        how = self._play_to_stop(self.sim.until, {"chapters": True}, self.max_trace_events - self.sim.seq,
-                                 yield_fn, chunk)
+        how = self._play_to_stop(self.sim.until, {"chapters": True}, self.max_trace_events - self.sim.seq, pace)
         self.t = float(self.sim.until) if how == "ran" else float(self.sim.now)
         if how == "stopped":
             self.t = float(self.stopped["t"])
         self._settle()
         return how == "capped", keep
 
-    def chapter_prev(self, yield_fn: Yield, chunk: int) -> tuple[bool, int]:
+    def chapter_prev(self, pace: Pace) -> tuple[bool, int]:
         """Back to the start of the current chapter, or to the one before when the run
         stands at the current one's start. Returns (capped, keep) like seek."""
         found = self.chapters.found
@@ -447,7 +448,7 @@ class Session:
             cur = found[-2]
         timed = self.chapters.list is not None and "at" in self.chapters.list[cur["index"]]["on"]
         target = dict(cur)
-        capped, keep = self.seek(cur["t"], yield_fn, chunk, upto=None if timed else cur["seq"] + 1)
+        capped, keep = self.seek(cur["t"], pace, upto=None if timed else cur["seq"] + 1)
         self.stopped = {"reason": "chapter", "seq": target["seq"], "t": target["t"], "chapter": target["index"]}
         return capped, keep
 
@@ -467,8 +468,7 @@ class Session:
         self.t = max(self.t, float(self.sim.now))
         self._settle()
 
-    def seek(self, t: float, yield_fn: Yield, chunk: int, upto: int | None = None,
-             rebuild: bool = False) -> tuple[bool, int]:
+    def seek(self, t: float, pace: Pace, upto: int | None = None, rebuild: bool = False) -> tuple[bool, int]:
         """Same scenario, same actions, same trace, paused at t (or where the run reaches
         its event limit before t: then capped is True). Returns (capped, keep): every
         client keeps the first `keep` trace events it has and then takes the pending
@@ -490,7 +490,7 @@ class Session:
             self._archive()
             keep = self.log.count
             self._jump_ahead(math.floor(t))
-            capped = run_to(self.sim, math.floor(t), yield_fn, chunk, self.max_trace_events, self.log,
+            capped = run_to(self.sim, math.floor(t), pace, self.max_trace_events, self.log,
                             self.checkpoints, self.chapters.feed)
             self.t = float(self.sim.now) if capped else float(t)
             self._settle()
@@ -502,12 +502,12 @@ class Session:
         cp = self.checkpoints.before(target, actions, max_seq=min(self.log.count, limit))
         if cp is None:   # not expected (the first one is at t=0 with no action applied): rebuild
             try:
-                return self.load(self.current_scenario(), t, yield_fn, chunk, keep_horizon=True), 0
+                return self.load(self.current_scenario(), t, pace, keep_horizon=True), 0
             except ProtocolError as e:
                 raise engine_error(f"the protocol fails before t={t}: {e}") from None
         try:
             sim = self.checkpoints.resume(cp, self.proto, actions)
-            capped = run_to(sim, target, yield_fn, chunk, limit) and sim.seq >= self.max_trace_events
+            capped = run_to(sim, target, pace, limit) and sim.seq >= self.max_trace_events
         except ProtocolError as e:   # the current run is untouched
             raise engine_error(f"the protocol fails before t={t}: {e}") from None
         # The resumed run re-emitted events the log (and every client) already holds: keep
@@ -563,7 +563,7 @@ class Session:
         self.ahead = Ahead(cp.seq, later, rest) if later.count else None
         self._token_key = None
 
-    def extend(self, ms: float, yield_fn: Yield, chunk: int) -> tuple[int | None, bool]:
+    def extend(self, ms: float, pace: Pace) -> tuple[int | None, bool]:
         """Make the run `ms` longer (up to the engine's longest run): the same run, with a
         later end. Returns (keep, resumed): keep is None when the run had not ended (its
         simulation just ends later), else the events every client keeps (a `seek` payload,
@@ -586,7 +586,7 @@ class Session:
         if not ended:
             self.checkpoints.extended(sim)
             return None, False
-        _, keep = self.seek(self.t, yield_fn, chunk, rebuild=True)
+        _, keep = self.seek(self.t, pace, rebuild=True)
         self.ahead = None
         self.playing = not self.sim.done
         return keep, True
@@ -613,7 +613,7 @@ class Session:
 
     # ------------------------------------------------------------ actions
 
-    def act(self, action, yield_fn: Yield, chunk: int) -> tuple[dict, list[dict]]:
+    def act(self, action, pace: Pace) -> tuple[dict, list[dict]]:
         """Stamp, validate and schedule a live action. Returns (action, the actions cut).
 
         Acting before the horizon (after a seek back) forks: the actions already
@@ -647,7 +647,7 @@ class Session:
         if why:
             code, args = why
             raise bad(WHY_NOT[code].format(**args), f"refused.{code}", args)
-        target, cps = self._replay(kept, yield_fn, chunk) if forked else (sim, self.checkpoints)
+        target, cps = self._replay(kept, pace) if forked else (sim, self.checkpoints)
         try:
             target.add_action(a, strict=True)
         except ScenarioError as e:
@@ -657,7 +657,7 @@ class Session:
         self.ahead = None         # the run's future has changed
         if not self.playing:
             # Paused: apply now so the person sees the effect at once.
-            run_to(target, stamp, yield_fn, chunk, cps=cps)
+            run_to(target, stamp, pace, cps=cps)
             self.t = max(self.t, float(stamp))
             self._settle()
         if forked:
@@ -671,7 +671,7 @@ class Session:
             raise ApiError("limit", "this run has too many actions to share as a link; restart to add more",
                            "refused.share_too_big")
 
-    def _replay(self, actions: list[dict], yield_fn: Yield, chunk: int) -> tuple[Simulation, Checkpoints]:
+    def _replay(self, actions: list[dict], pace: Pace) -> tuple[Simulation, Checkpoints]:
         """The current run rebuilt with only `actions`, stopped at the same heap entry:
         resumed from the nearest checkpoint that fits `actions` (their difference lies
         ahead of the run, so the latest one does), not replayed from t=0. Returns it with
@@ -685,12 +685,9 @@ class Session:
         else:
             new = cps.resume(cp, self.proto, actions)
             cps.drop_after(cp.seq)
-        n = 0
         while new.handled < old.handled and new.step_entry():
             cps.maybe(new)
-            n += 1
-            if n % chunk == 0:
-                yield_fn()
+            pace()
         new.min_action_at = max(new.min_action_at, old.min_action_at)
         if new.seq != old.seq or new.now != old.now:
             raise RuntimeError(f"replay diverged: seq {new.seq} != {old.seq} or t {new.now} != {old.now}")

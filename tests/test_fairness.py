@@ -191,7 +191,7 @@ BUSY = {**SMALL, "params": {"tokens": 40}, "until": 20000}
 def grow(manager, session_id, t=1500):
     """Play a session on so its trace holds more bytes."""
     s = manager.sessions[session_id]
-    s.seek(t, lambda: None, manager.limits.rebuild_chunk)
+    s.seek(t, lambda: None)
     s.take_events(0.0)                  # streamed, as a tick does
     return s.bytes_held()
 
@@ -298,6 +298,30 @@ def test_tabs_of_one_address_share_one_cpu_budget(clock, monkeypatch):
     assert [ctl(tab1, ack1, "seek", 100)["ok"] for _ in range(3)] == [True, True, True]
     assert is_refusal(ctl(tab1, ack1, "seek", 100), "refused.busy")
     assert is_refusal(ctl(tab2, ack2, "seek", 100), "refused.busy")   # its own budget is full, the address's not
+
+
+def test_a_heavy_command_is_charged_its_own_work_not_the_time_it_yielded_to_others(clock, monkeypatch):
+    """A seek yields to other clients every work slice (pacing.py); while it waits, their work
+    runs. Charging it that time too would refuse a seek-heavy teacher on a busy server."""
+    from playground.session import Session
+    manager, new_client = limited_app(clock, cpu_burst_ms=2000, cpu_rate_ms=100)
+    manager.timer = clock
+    monkeypatch.setattr(manager.io, "sleep", lambda seconds: clock.advance(1.0))   # others' second
+    real_seek = Session.seek
+
+    def seek_with_a_yield(self, t, pace):   # 100 ms of its own work, then a yield
+        clock.advance(0.1)
+        pace()
+        return real_seek(self, t, pace)
+
+    monkeypatch.setattr(Session, "seek", seek_with_a_yield)
+    c = new_client()
+    ack, _ = create(c)
+    oks = [ctl(c, ack, "seek", 100)["ok"] for _ in range(10)]
+    assert oks == [True] * 10                # 1.1 s elapsed each: charged so, the third was refused
+    assert manager.waited() == pytest.approx(10.0)          # (the handlers ran in this thread)
+    conn = next(iter(manager.fairness.conns.values()))
+    assert conn.cpu.tokens == pytest.approx(2000 - 100)     # refilled to the burst, less the last 100 ms
 
 
 # ---------------------------------------------------------------- B2, B5: the transport (a real server)

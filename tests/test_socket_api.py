@@ -7,6 +7,7 @@ so playback is deterministic and no test sleeps.
 import json
 import math
 import re
+import threading
 from pathlib import Path
 
 import orjson
@@ -202,6 +203,52 @@ def test_the_session_manager_needs_no_flask():
                                                          ("events", room), ("events", room)]
     streamed = io.sent[0][2]["events"] + [e for _, _, d in io.sent[2:] for e in d["events"]]
     assert streamed == reference_trace(SMALL, math.floor(io.sent[-1][2]["playback"]["t"]))
+
+
+def test_a_client_gone_quiet_closed_inside_a_batch_never_stops_the_ticker():
+    """Engine.IO closes a connection that stopped answering pings from inside a send to it,
+    and runs the disconnect handler right there: within the ticker's emit, which holds the
+    session's lock. The manager must not wait for that lock (it waited forever, and every
+    session of the process stopped); the client leaves on the next tick."""
+    class ClosingIO:
+        def __init__(self):
+            self.sent, self.rooms, self.gone = [], {}, set()
+
+        def emit(self, event, data, to, skip=None):
+            self.sent.append((event, to))
+            for sid in sorted(self.rooms.get(to, {to})):
+                if sid in self.gone:
+                    self.gone.discard(sid)
+                    self.rooms[to].discard(sid)
+                    manager.disconnect(sid)       # as engine.io's Socket.send does
+
+        def enter(self, sid, room):
+            self.rooms.setdefault(room, set()).add(sid)
+
+        def leave(self, sid, room):
+            self.rooms[room].discard(sid)
+
+        def connected(self, sid):
+            return sid not in self.gone
+
+        def sleep(self, seconds):
+            pass
+
+    io, clock = ClosingIO(), iter(range(1000, 2000))
+    manager = SessionManager(io, clock=lambda: next(clock) * 0.05)
+    ack = manager.create("owner", from_dict(SMALL), None)
+    manager.join("quiet", ack["session"], None)
+    manager.control(ack["session"], ack["control"], "play", None)
+    io.gone.add("quiet")
+    ticker = threading.Thread(target=lambda: [manager.tick() for _ in range(3)], daemon=True)
+    ticker.start()
+    ticker.join(30)
+    assert not ticker.is_alive(), "the ticker waited for the lock it held"
+    s = manager.sessions[ack["session"]]
+    assert list(s.participants) == ["owner"] and "quiet" not in manager.client_sessions
+    room = "s:" + ack["session"]
+    assert [e for e, to in io.sent if to == room].count("events") == 3     # every tick streamed
+    assert ("playback", room) in io.sent[io.sent.index(("events", room)):]  # the viewer count fell
 
 
 # ---------------------------------------------------------------- playback and the ticker
