@@ -16,8 +16,9 @@ export const sliderToSpeed = (v) => {
 };
 
 export class Controls {
-  constructor(app) {
-    this.app = app;
+  constructor(store, actions) {
+    this.store = store;
+    this.actions = actions;
     this.$ = (id) => document.getElementById(id);
     this.play = this.$('play');
     this.step = this.$('step');
@@ -36,9 +37,9 @@ export class Controls {
     this.lastKey = '';
 
     this.play.addEventListener('click', () => this.togglePlay());
-    this.step.addEventListener('click', () => app.cmd('step'));
-    this.back.addEventListener('click', () => app.stepBack());
-    this.restart.addEventListener('click', () => app.cmd('restart'));
+    this.step.addEventListener('click', () => actions.cmd('step'));
+    this.back.addEventListener('click', () => actions.stepBack());
+    this.restart.addEventListener('click', () => actions.cmd('restart'));
     this.speed.addEventListener('input', () => {
       this.speedDragging = true;
       this.showSpeed(sliderToSpeed(this.speed.value));
@@ -59,7 +60,7 @@ export class Controls {
     this.$('share-copy').addEventListener('click', () => this.copy(this.shareUrl.value));
     this.$('watch-copy').addEventListener('click', () => this.copy(this.watchUrl.value));
     this.$('share-close').addEventListener('click', () => this.closeShare());
-    for (const b of document.querySelectorAll('[data-fork]')) b.addEventListener('click', () => app.fork());
+    for (const b of document.querySelectorAll('[data-fork]')) b.addEventListener('click', () => actions.fork());
     this.$('help-btn').addEventListener('click', () => this.toggleHelp());
     this.$('help-close').addEventListener('click', () => this.toggleHelp(false));
     this.help.addEventListener('click', (e) => {
@@ -82,13 +83,14 @@ export class Controls {
   }
 
   togglePlay() {
-    const c = this.app.clock;
+    const c = this.store.clock;
+    const actions = this.actions;
     if (c.done) {
       // The run is over: play on, as long again (Restart, its own button, starts it over).
-      this.app.cmd('extend', this.app.classroom.continueBy());
+      actions.cmd('extend', this.store.continueBy());
       return;
     }
-    this.app.cmd(c.playing ? 'pause' : 'play');
+    actions.cmd(c.playing ? 'pause' : 'play');
   }
 
   setSpeed(s) {
@@ -97,7 +99,7 @@ export class Controls {
     this.pendingAt = performance.now();
     this.showSpeed(s);
     this.speed.value = String(speedToSlider(s));
-    this.app.cmd('speed', s);
+    this.actions.cmd('speed', s);
   }
 
   showSpeed(s) {
@@ -108,7 +110,7 @@ export class Controls {
 
   bumpSpeed(dir) {
     const recent = this.pendingSpeed && performance.now() - this.pendingAt < 1500;
-    const cur = recent ? this.pendingSpeed : this.app.clock.speed;
+    const cur = recent ? this.pendingSpeed : this.store.clock.speed;
     let next;
     if (dir > 0) next = LADDER.find((s) => s > cur * 1.001) ?? LADDER[LADDER.length - 1];
     else next = [...LADDER].reverse().find((s) => s < cur * 0.999) ?? LADDER[0];
@@ -116,26 +118,25 @@ export class Controls {
   }
 
   shareLink() {
-    const app = this.app;
-    const name = app.protocol() ? app.protocol().name : app.boot.protocol;
-    const tt = Math.floor(app.displayTime()); // the server has run every event up to floor(t), no further
-    if (!app.state.token) return '';
-    return `${location.origin}/play/${encodeURIComponent(name)}?s=${encodeURIComponent(app.state.token)}&t=${tt}${this.speedArg()}`;
+    const store = this.store;
+    const name = store.protocolName();
+    const tt = Math.floor(store.displayTime()); // the server has run every event up to floor(t), no further
+    if (!store.state.token) return '';
+    return `${location.origin}/play/${encodeURIComponent(name)}?s=${encodeURIComponent(store.state.token)}&t=${tt}${this.speedArg()}`;
   }
 
   /** `&speed=` when the run plays at another speed than its protocol's: a link keeps it. */
   speedArg() {
-    const app = this.app;
-    const normal = app.protocol() && app.protocol().speed;
-    const s = app.clock.speed;
-    return typeof s === 'number' && s !== normal ? `&speed=${s}` : '';
+    const proto = this.store.protocol();
+    const s = this.store.clock.speed;
+    return typeof s === 'number' && s !== (proto && proto.speed) ? `&speed=${s}` : '';
   }
 
   watchLink() {
-    const app = this.app;
-    const name = app.protocol() ? app.protocol().name : app.boot.protocol;
-    if (!app.state.session) return '';
-    return `${location.origin}/play/${encodeURIComponent(name)}?session=${encodeURIComponent(app.state.session)}`;
+    const store = this.store;
+    const name = store.protocolName();
+    if (!store.state.session) return '';
+    return `${location.origin}/play/${encodeURIComponent(name)}?session=${encodeURIComponent(store.state.session)}`;
   }
 
   doShare() {
@@ -195,8 +196,8 @@ export class Controls {
       || tag === 'TEXTAREA' || tag === 'SELECT' || (e.target && e.target.isContentEditable);
     if (e.key === 'Escape') {
       const inPopup = this.sharePop.contains(e.target) || this.help.contains(e.target);
-      this.app.menus.closeAll();
-      if (this.app.state.partitionMode) this.app.menus.togglePartitionMode(false);
+      this.actions.closeMenus();
+      if (this.store.state.partitionMode) this.actions.setPartitionMode(false);
       this.closeShare();
       this.toggleHelp(false);
       if (typing && !inPopup) e.target.blur();
@@ -231,25 +232,26 @@ export class Controls {
       }
       return;
     }
-    const controller = this.app.state.role === 'controller';
+    const controller = this.store.isController();
+    const actions = this.actions;
     let handled = true;
     if (key === ' ' || key === 'Spacebar') {
       // Space is play/pause (a presenter's habit) wherever no control claims it.
       if (controller) this.togglePlay();
     } else if (key === 'ArrowRight') {
-      if (controller) this.app.cmd('step');
+      if (controller) actions.cmd('step');
     } else if (key === 'ArrowLeft') {
-      if (controller) this.app.stepBack();
+      if (controller) actions.stepBack();
     } else if (key === '+' || key === '=') {
       if (controller) this.bumpSpeed(1);
     } else if (key === '-' || key === '_') {
       if (controller) this.bumpSpeed(-1);
     } else if (key === 'r' || key === 'R') {
-      if (controller) this.app.cmd('restart');
+      if (controller) actions.cmd('restart');
     } else if (key === 's' || key === 'S') {
       this.doShare();
     } else if (key === 'p' || key === 'P') {
-      if (controller && this.app.state.connected) this.app.menus.togglePartitionMode();
+      if (controller && this.store.state.connected) actions.setPartitionMode();
     } else if (key === '?') {
       this.toggleHelp();
     } else {
@@ -260,12 +262,12 @@ export class Controls {
 
   /** Per frame: reflect playback and role. */
   update() {
-    const app = this.app;
-    const c = app.clock;
-    const controller = app.state.role === 'controller';
-    const atStart = app.displayTime() <= 0;
-    const live = app.state.ready && app.state.connected; // nothing plays without the server
-    const key = `${c.playing}|${c.done}|${controller}|${live}|${c.speed}|${app.langTick}|${atStart}`;
+    const store = this.store;
+    const c = store.clock;
+    const controller = store.isController();
+    const atStart = store.displayTime() <= 0;
+    const live = store.state.ready && store.state.connected; // nothing plays without the server
+    const key = `${c.playing}|${c.done}|${controller}|${live}|${c.speed}|${store.langTick}|${atStart}`;
     if (key === this.lastKey) return;
     this.lastKey = key;
     const playing = c.playing && !c.done;
@@ -280,6 +282,6 @@ export class Controls {
       this.speed.value = String(speedToSlider(c.speed));
       this.showSpeed(c.speed);
     }
-    this.fork.hidden = controller || !app.state.ready;
+    this.fork.hidden = controller || !store.state.ready;
   }
 }

@@ -16,11 +16,12 @@
 
 import { t } from './i18n.js';
 import { fmtMs } from './format.js';
+import { errorText } from './toasts.js';
 
 const MAX_FILE_BYTES = 256 * 1024;      // not even read past this
 const MAX_SCENARIO_BYTES = 65536;       // engine/limits.py MAX_SCENARIO_BYTES
 const MAX_TOKEN_CHARS = 7900;           // engine/limits.py MAX_TOKEN_CHARS
-const CONTROL_KEY = (session) => `pp.control.${session}`;   // as main.js keeps a control token
+const CONTROL_KEY = (session) => `pp.control.${session}`;   // as session.js keeps a control token
 
 // ------------------------------------------------------------------ Python's JSON, byte for byte
 
@@ -193,8 +194,11 @@ function canvasPng(canvas) {
 }
 
 export class Exporter {
-  constructor(app) {
-    this.app = app;
+  /** `pictures`: the views drawn into files (read only): {spacetime, canvas} (the topology's). */
+  constructor(store, actions, pictures) {
+    this.store = store;
+    this.actions = actions;
+    this.pictures = pictures;
     this.button = document.getElementById('export');
     this.pop = document.getElementById('export-pop');
     this.note = document.getElementById('export-note');
@@ -263,20 +267,19 @@ export class Exporter {
 
   /** The virtual time on screen, in whole ms, never past what the page has been told. */
   time() {
-    const app = this.app;
-    return Math.max(0, Math.floor(Math.min(app.displayTime(), app.model().t)));
+    const store = this.store;
+    return Math.max(0, Math.floor(Math.min(store.displayTime(), store.model().t)));
   }
 
   /** The run's scenario as the server wrote it (its share token), or null. */
   async scenarioText() {
-    const token = this.app.state.token;
+    const token = this.store.state.token;
     if (!token) return null;
     return tokenText(token);
   }
 
   async baseName(tt) {
-    const app = this.app;
-    const name = app.protocol() ? app.protocol().name : app.boot.protocol;
+    const name = this.store.protocolName();
     let preset = null;
     try {
       const sc = JSON.parse(await this.scenarioText());
@@ -288,7 +291,7 @@ export class Exporter {
   }
 
   async build(kind) {
-    const app = this.app;
+    const { spacetime, canvas } = this.pictures;
     const tt = this.time();
     const base = await this.baseName(tt);
     if (kind === 'jsonl') {
@@ -303,7 +306,7 @@ export class Exporter {
       }
       const lines = [];
       let nSet = 0;
-      for (const ev of app.model().events) {
+      for (const ev of this.store.model().events) {
         if (ev.t > tt) break;
         const float = ev.type === 'set' ? floats[nSet++] : false;
         lines.push(eventLine(ev, float) + '\n');
@@ -316,21 +319,21 @@ export class Exporter {
       return [new Blob([`${pretty(parseRaw(text))}\n`], { type: 'application/json' }), `${base}.json`];
     }
     if (kind === 'svg') {
-      return [new Blob([app.spacetime.toSVG()], { type: 'image/svg+xml' }), `${base}-spacetime.svg`];
+      return [new Blob([spacetime.toSVG()], { type: 'image/svg+xml' }), `${base}-spacetime.svg`];
     }
-    if (kind === 'spacetime-png') return [await canvasPng(app.spacetime.canvas), `${base}-spacetime.png`];
-    if (kind === 'canvas-png') return [await canvasPng(app.canvas), `${base}-network.png`];
+    if (kind === 'spacetime-png') return [await canvasPng(spacetime.canvas), `${base}-spacetime.png`];
+    if (kind === 'canvas-png') return [await canvasPng(canvas), `${base}-network.png`];
     throw new Error(`unknown export ${kind}`);
   }
 
   async save(kind) {
-    if (!this.app.state.snapshotSeen) return;
+    if (!this.store.state.snapshotSeen) return;
     try {
       const [blob, name] = await this.build(kind);
       download(blob, name);
-      this.app.toast(t('export.saved', { name }), 'ok');
+      this.actions.toast(t('export.saved', { name }), 'ok');
     } catch {
-      this.app.toast(t('export.failed'), 'error');
+      this.actions.toast(t('export.failed'), 'error');
     }
   }
 
@@ -338,9 +341,9 @@ export class Exporter {
 
   /** Open a scenario file: checked here for size and form, validated by the server. */
   async open(file) {
-    const app = this.app;
+    const actions = this.actions;
     const name = shortName(file.name || 'scenario.json');
-    const fail = (text) => app.toast(text, 'error');
+    const fail = (text) => actions.toast(text, 'error');
     if (file.size > MAX_FILE_BYTES) {
       fail(t('import.too_big', { name, size: Math.ceil(file.size / 1024), max: MAX_FILE_BYTES / 1024 }));
       return;
@@ -363,33 +366,30 @@ export class Exporter {
       fail(t('import.too_big', { name, size: Math.ceil(flat.length / 1024), max: MAX_SCENARIO_BYTES / 1024 }));
       return;
     }
-    if (!app.net.connected) {
-      app.toast(t('conn.down'), 'warn');
+    if (!actions.online()) {
+      actions.toast(t('conn.down'), 'warn');
       return;
     }
     // As a share token, so the file's numbers reach the engine as written (and a file with
     // no "v" reads as the CLI reads it); a scenario too big for a link goes as an object.
     const token = await makeToken(flat);
     const spec = token.length <= MAX_TOKEN_CHARS ? { token } : { scenario: data };
-    const here = app.protocol() ? app.protocol().name : app.boot.protocol;
-    const same = data.protocol === here;
+    const same = data.protocol === this.store.protocolName();
     this.importing = true;
-    if (same) app.state.awaitingCreate = true;   // its snapshot replaces the run on screen
     let resp;
     try {
-      resp = await app.net.create(spec);
+      resp = await actions.create(spec, same);   // the same protocol: its snapshot replaces the run on screen
     } finally {
       this.importing = false;
     }
     if (!resp.ok) {
-      if (same) app.state.awaitingCreate = false;
       if (resp.timeout) fail(t('error.timeout'));
-      else if (!resp.offline) fail(t('import.failed', { name, error: app.errorText(resp) }));
+      else if (!resp.offline) fail(t('import.failed', { name, error: errorText(resp) }));
       return;
     }
     this.close(false);
     if (same) {
-      app.toast(t('import.opened', { name }), 'ok');
+      actions.toast(t('import.opened', { name }), 'ok');
       return;
     }
     // Another protocol: its own page joins the session just made, as its owner.

@@ -9,8 +9,11 @@ import { invName, violationText } from './invariants.js';
 const DEFAULT_RUNS = 200;   // the server's default (playground/hunts.py)
 
 export class HuntPanel {
-  constructor(app) {
-    this.app = app;
+  /** store: the page's store (the session); actions: toast, create; net: requests and `hunt` events. */
+  constructor(store, actions, net) {
+    this.store = store;
+    this.actions = actions;
+    this.net = net;
     this.start = document.getElementById('hunt-start');
     this.cancelBtn = document.getElementById('hunt-cancel');
     this.bar = document.getElementById('hunt-progress');
@@ -22,7 +25,7 @@ export class HuntPanel {
     this.start.addEventListener('click', () => this.begin());
     this.cancelBtn.addEventListener('click', () => this.cancel());
     this.openBtn.addEventListener('click', () => this.open());
-    const socket = app.net && app.net.socket;
+    const socket = net && net.socket;
     if (socket) {
       socket.on('hunt', (p) => this.onHunt(p));
       // A lost connection ends the search on the server (its child is killed).
@@ -35,12 +38,12 @@ export class HuntPanel {
   }
 
   async begin() {
-    const session = this.app.state.session;
+    const session = this.store.state.session;
     if (!session || this.id) return;
     this.last = { state: 'queued', done: 0, runs: DEFAULT_RUNS };
     this.id = 'pending';
     this.render();
-    const resp = await this.app.net.request('hunt', { session });
+    const resp = await this.net.request('hunt', { session });
     if (!resp.ok) {
       // Refused (its reason is shown by the page's error handler) or offline: nothing runs.
       this.id = null;
@@ -53,7 +56,7 @@ export class HuntPanel {
 
   cancel() {
     if (!this.id || this.id === 'pending') return;
-    this.app.net.request('hunt_cancel', { id: this.id });
+    this.net.request('hunt_cancel', { id: this.id });
   }
 
   onHunt(p) {
@@ -69,8 +72,8 @@ export class HuntPanel {
     if (!found) return;
     // As Fork does: a new session of one's own from the token, paused where it breaks; its
     // snapshot switches the page over (and leaves the old session).
-    const resp = await this.app.createFrom({ token: found.token, t: found.t });
-    if (resp.ok) this.app.toast(t('fork.done'), 'ok');
+    const resp = await this.actions.create({ token: found.token, t: found.t }, true);
+    if (resp.ok) this.actions.toast(t('fork.done'), 'ok');
   }
 
   render() {

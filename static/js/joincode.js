@@ -4,6 +4,7 @@
 
 import { t, onLangChange } from './i18n.js';
 import { el } from './format.js';
+import { errorText } from './toasts.js';
 
 /** ABC234 -> ABC-234: read aloud in two halves. */
 export const prettyCode = (code) => `${code.slice(0, 3)}-${code.slice(3)}`;
@@ -26,8 +27,9 @@ export function renderJoinCode(box, info, { big = false } = {}) {
 
 /** The "Join code" button of the share popover. */
 export class JoinCodeButton {
-  constructor(app) {
-    this.app = app;
+  /** net: the session's requests (its `session` is the run on screen). */
+  constructor(net) {
+    this.net = net;
     this.button = document.getElementById('joincode-btn');
     this.box = document.getElementById('joincode-box');
     this.info = null;      // the last code shown, and for which session
@@ -35,20 +37,20 @@ export class JoinCodeButton {
     this.button.addEventListener('click', () => this.show());
     // A fork or a new run is another session, with another code: the old one goes.
     document.getElementById('share')?.addEventListener('click', () => {
-      if (this.info && this.info.session !== this.app.net.session) {
+      if (this.info && this.info.session !== this.net.session) {
         this.info = null;
         this.box.hidden = true;
       }
     });
-    onLangChange(() => this.info && this.info.session === this.app.net.session && renderJoinCode(this.box, this.info));
+    onLangChange(() => this.info && this.info.session === this.net.session && renderJoinCode(this.box, this.info));
   }
 
   async show() {
-    const net = this.app.net;
+    const net = this.net;
     const resp = await requestJoinCode(net);
     if (!resp.ok) {
       this.box.replaceChildren(el('p', { class: 'joincode-how' },
-        t('joincode.failed', { reason: this.app.errorText(resp) })));
+        t('joincode.failed', { reason: errorText(resp) })));
       this.box.hidden = false;
       return;
     }

@@ -4,13 +4,19 @@
 // #partition-next, #partition-apply, #heal-btn). Every choice becomes an `action`.
 // By keyboard: the node list (nodelist.js) opens the same node menu; an open menu
 // takes focus, the arrows move through it, Escape closes it and focus goes back.
+// Which menu is open, partition picking and the hovered message live in the store
+// (store.js) and change through actions.js; this module draws them.
 
 import { t, tn } from './i18n.js';
 import { el, fmtBody, fmtMs, kindColor, icon, GROUP_COLORS } from './format.js';
 
 export class Menus {
-  constructor(app) {
-    this.app = app;
+  /** `canvas` takes the clicks; `topology` (read only) finds the node or message under the pointer. */
+  constructor(store, actions, { canvas, topology }) {
+    this.store = store;
+    this.actions = actions;
+    this.canvas = canvas;
+    this.topology = topology;
     this.nodeMenu = document.getElementById('node-menu');
     this.msgMenu = document.getElementById('msg-menu');
     this.tooltip = document.getElementById('tooltip');
@@ -26,66 +32,69 @@ export class Menus {
     this.returnFocus = null; // the control that opened a menu by keyboard gets focus back
 
     for (const menu of [this.nodeMenu, this.msgMenu]) menu.addEventListener('keydown', (e) => this.onMenuKey(e, menu));
-    const canvas = app.canvas;
+    // The canvas's clicks open menus or pick partition groups.
     canvas.addEventListener('click', (e) => this.onCanvasClick(e));
     canvas.addEventListener('mousemove', (e) => this.onCanvasMove(e));
     canvas.addEventListener('mouseleave', () => {
-      app.state.hoverMsg = null;
+      actions.hoverMessage(null);
       this.hideTooltip();
       canvas.style.cursor = '';
     });
     document.addEventListener('pointerdown', (e) => {
       if (this.nodeMenu.contains(e.target) || this.msgMenu.contains(e.target) || e.target === canvas) return;
-      this.closeAll();
+      actions.closeMenus();
     });
-    this.partBtn.addEventListener('click', () => this.togglePartitionMode());
-    this.partApply.addEventListener('click', () => this.applyPartition());
-    this.partNext.addEventListener('click', () => this.nextGroup());
-    this.healBtn.addEventListener('click', () => this.app.act({ do: 'heal' }));
+    this.partBtn.addEventListener('click', () => actions.setPartitionMode());
+    this.partApply.addEventListener('click', () => actions.applyPartition());
+    this.partNext.addEventListener('click', () => actions.nextGroup());
+    this.healBtn.addEventListener('click', () => actions.act({ do: 'heal' }));
+    // The store says which menu is open; this draws it (or closes both).
+    store.on('menu', (menu) => {
+      if (!menu) this.closeAll();
+      else if (menu.kind === 'node') this.openNode(menu.id, menu.x, menu.y, menu.opener);
+      else this.openMsg(menu.id, menu.x, menu.y, menu.opener);
+    });
+    store.on('partition', () => this.updatePartitionControls(store.currentScene()));
   }
 
   canvasXY(e) {
-    const r = this.app.canvas.getBoundingClientRect();
+    const r = this.canvas.getBoundingClientRect();
     return { x: e.clientX - r.left, y: e.clientY - r.top };
   }
 
   onCanvasClick(e) {
     const { x, y } = this.canvasXY(e);
-    const app = this.app;
-    const topo = app.topology;
-    const scene = app.currentScene();
+    const actions = this.actions;
+    const topo = this.topology;
+    const scene = this.store.currentScene();
     if (!scene) return;
-    if (app.state.partitionMode) {
+    if (this.store.state.partitionMode) {
       const id = topo.nodeAt(x, y);
-      if (id) {
-        this.pickForGroup(id);
-        this.updatePartitionControls(scene);
-      }
+      if (id) actions.pickForGroup(id);
       return;
     }
     const msg = topo.messageAt(x, y, scene);
     if (msg) {
-      this.openMsg(msg, e.clientX, e.clientY);
+      actions.openMessageMenu(msg.id, e.clientX, e.clientY);
       return;
     }
     const id = topo.nodeAt(x, y);
     if (id) {
-      app.select(id);
-      this.openNode(id, e.clientX, e.clientY);
+      actions.select(id);
+      actions.openNodeMenu(id, e.clientX, e.clientY);
       return;
     }
-    this.closeAll();
+    actions.closeMenus();
   }
 
   onCanvasMove(e) {
     const { x, y } = this.canvasXY(e);
-    const app = this.app;
-    const scene = app.currentScene();
+    const scene = this.store.currentScene();
     if (!scene) return;
-    const msg = app.state.partitionMode ? null : app.topology.messageAt(x, y, scene);
-    app.state.hoverMsg = msg ? msg.id : null;
-    const node = msg ? null : app.topology.nodeAt(x, y);
-    app.canvas.style.cursor = msg || node ? 'pointer' : '';
+    const msg = this.store.state.partitionMode ? null : this.topology.messageAt(x, y, scene);
+    this.actions.hoverMessage(msg ? msg.id : null);
+    const node = msg ? null : this.topology.nodeAt(x, y);
+    this.canvas.style.cursor = msg || node ? 'pointer' : '';
     if (msg && this.openMsgId !== msg.id) {
       const body = fmtBody(msg.body, 160);
       this.showTooltip(e.clientX, e.clientY,
@@ -119,7 +128,8 @@ export class Menus {
     menu.style.top = `${top}px`;
   }
 
-  /** Close both menus; focus inside one goes back to the control that opened it. */
+  /** Close both menus (the store says none is open); focus inside one goes back to the
+   *  control that opened it. */
   closeAll() {
     const back = this.returnFocus;
     const a = document.activeElement;
@@ -130,7 +140,6 @@ export class Menus {
     this.msgMenu.hidden = true;
     this.openNodeId = null;
     this.openMsgId = null;
-    this.app.state.menuMsg = null;
   }
 
   // ------------------------------------------------------------ node menu
@@ -140,7 +149,7 @@ export class Menus {
     if (e.key === 'Escape') {
       e.preventDefault();
       e.stopPropagation();
-      this.closeAll();
+      this.actions.closeMenus();
       return;
     }
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
@@ -166,36 +175,34 @@ export class Menus {
   openNode(id, x, y, opener = null) {
     this.returnFocus = opener;
     this.msgMenu.hidden = true;
-    this.app.state.menuMsg = null;
     this.openMsgId = null;
     this.openNodeId = id;
-    this.buildNodeMenu(this.app.currentScene());
+    this.buildNodeMenu(this.store.currentScene());
     this.place(this.nodeMenu, x, y);
     this.focusFirst(this.nodeMenu);
   }
 
   nodeKey(scene) {
     const v = scene.nodes[this.openNodeId] || {};
-    return `${v.up !== false}|${v.role}|${this.app.state.role}|${this.timersFor(this.openNodeId).join(',')}`;
+    return `${v.up !== false}|${v.role}|${this.store.state.role}|${this.timersFor(this.openNodeId).join(',')}`;
   }
 
   /** Timers a person may force on node `id`: the protocol's, narrowed to those armed there when
    *  the server says which are (payload `timers`, live: an action applies to the live run). */
   timersFor(id) {
-    const all = (this.app.protocol() || {}).timers || [];
-    const armed = this.app.model().armed;
+    const all = (this.store.protocol() || {}).timers || [];
+    const armed = this.store.model().armed;
     if (!armed) return all;
     const on = armed[id] || [];
     return all.filter((name) => on.includes(name));
   }
 
   buildNodeMenu(scene) {
-    const app = this.app;
     const id = this.openNodeId;
     const view = scene.nodes[id] || { up: true };
     const up = view.up !== false;
-    const viewer = app.state.role !== 'controller';
-    const proto = app.protocol() || {};
+    const viewer = !this.store.isController();
+    const proto = this.store.protocol() || {};
     this.openNodeKey = this.nodeKey(scene);
     // A rebuild (the node crashed, a timer armed) keeps keyboard focus on the same choice.
     const had = document.activeElement && this.nodeMenu.contains(document.activeElement)
@@ -274,37 +281,35 @@ export class Menus {
     } else if (action.startsWith('timeout:')) {
       a = { do: 'timeout', node: id, timer: action.slice('timeout:'.length) };
     }
-    if (a) this.app.act(a);
-    this.closeAll();
+    if (a) this.actions.act(a);
+    this.actions.closeMenus();
   }
 
   // ------------------------------------------------------------ message menu
 
-  openMsg(msg, x, y, opener = null) {
+  openMsg(id, x, y, opener = null) {
     this.returnFocus = opener;
     this.nodeMenu.hidden = true;
     this.openNodeId = null;
-    this.openMsgId = msg.id;
-    this.app.state.menuMsg = msg.id;
-    this.buildMsgMenu(this.app.currentScene());
+    this.openMsgId = id;
+    this.buildMsgMenu(this.store.currentScene());
     this.place(this.msgMenu, x, y);
     if (opener) this.focusFirst(this.msgMenu);
   }
 
   msgKey(scene) {
     const inflight = scene.inflight.some((m) => m.id === this.openMsgId);
-    return `${inflight}|${this.app.state.role}`;
+    return `${inflight}|${this.store.state.role}`;
   }
 
   buildMsgMenu(scene) {
-    const app = this.app;
-    const msg = app.model().byId.get(this.openMsgId);
+    const msg = this.store.model().byId.get(this.openMsgId);
     if (!msg) {
-      this.closeAll();
+      this.actions.closeMenus();
       return;
     }
     const inflight = scene.inflight.some((m) => m.id === msg.id);
-    const viewer = app.state.role !== 'controller';
+    const viewer = !this.store.isController();
     this.openMsgKey = this.msgKey(scene);
     const hadFocus = this.msgMenu.contains(document.activeElement);
     this.msgMenu.setAttribute('aria-label', t('menu.msg.label', { id: msg.id }));
@@ -328,8 +333,8 @@ export class Menus {
     this.msgMenu.replaceChildren(...items.filter(Boolean));
     for (const btn of this.msgMenu.querySelectorAll('button[data-action]')) {
       btn.addEventListener('click', () => {
-        this.app.act({ do: btn.dataset.action, msg: msg.id });
-        this.closeAll();
+        this.actions.act({ do: btn.dataset.action, msg: msg.id });
+        this.actions.closeMenus();
       });
     }
     if (hadFocus) this.focusFirst(this.msgMenu);
@@ -337,66 +342,17 @@ export class Menus {
 
   // ------------------------------------------------------------ partitions
 
-  // Partition mode: click nodes into group A; "+ Group" starts B, C...; the nodes left
-  // over form one more group; "Cut" sends the partition.
-
-  togglePartitionMode(force) {
-    const st = this.app.state;
-    st.partitionMode = force !== undefined ? force : !st.partitionMode;
-    st.partitionGroups = [[]];
-    if (st.partitionMode) this.closeAll();
-    this.updatePartitionControls(this.app.currentScene());
-  }
-
-  /** A click on a node: into the group being picked, or out of it if it was there. */
-  pickForGroup(id) {
-    const groups = this.app.state.partitionGroups;
-    const cur = groups[groups.length - 1];
-    const had = cur.includes(id);
-    for (const g of groups) {
-      const i = g.indexOf(id);
-      if (i >= 0) g.splice(i, 1);
-    }
-    if (!had) cur.push(id);
-  }
-
-  /** The groups to send (in node order), or null when they would not cut anything. */
-  chosenGroups() {
-    const ids = this.app.model().ids;
-    const groups = this.app.state.partitionGroups
-      .map((g) => ids.filter((id) => g.includes(id)))
-      .filter((g) => g.length);
-    const picked = groups.reduce((k, g) => k + g.length, 0);
-    const total = groups.length + (picked < ids.length ? 1 : 0); // the rest form one more group
-    return total >= 2 ? groups : null;
-  }
-
-  nextGroup() {
-    const st = this.app.state;
-    const groups = st.partitionGroups;
-    if (!groups[groups.length - 1].length || groups.length >= GROUP_COLORS.length - 1) return;
-    groups.push([]);
-    this.updatePartitionControls(this.app.currentScene());
-  }
-
-  applyPartition() {
-    const groups = this.chosenGroups();
-    if (!groups) return;
-    this.app.act({ do: 'partition', groups });
-    this.togglePartitionMode(false);
-  }
-
   updatePartitionControls(scene) {
-    const st = this.app.state;
+    const st = this.store.state;
     const controller = st.role === 'controller' && st.connected;
     const groups = st.partitionGroups;
     const cur = groups[groups.length - 1];
     const picked = groups.reduce((k, g) => k + g.length, 0);
-    const left = this.app.model().ids.length - picked;
+    const left = this.store.model().ids.length - picked;
     this.partBtn.setAttribute('aria-pressed', st.partitionMode ? 'true' : 'false');
     this.partBtn.classList.toggle('active', st.partitionMode);
     this.partBtn.disabled = !controller;
-    this.partApply.disabled = !controller || !st.partitionMode || !this.chosenGroups();
+    this.partApply.disabled = !controller || !st.partitionMode || !this.store.chosenGroups();
     this.partNext.hidden = !st.partitionMode;
     this.partNext.disabled = !controller || !cur.length || left < 2 || groups.length >= GROUP_COLORS.length - 1;
     this.healBtn.disabled = !controller || !(scene && scene.partition);
@@ -405,10 +361,10 @@ export class Menus {
     if (st.partitionMode) {
       const letter = String.fromCharCode(65 + groups.length - 1);
       // Only what can be done next: Cut needs two groups, + Group a node left over for it.
-      let key = groups.length > 1 && this.chosenGroups() ? 'partition.hint.next' : 'partition.hint';
+      let key = groups.length > 1 && this.store.chosenGroups() ? 'partition.hint.next' : 'partition.hint';
       if (cur.length && left >= 2) key = this.partNext.disabled ? 'partition.hint.cut' : 'partition.hint.count';
       else if (cur.length && left === 1) key = 'partition.hint.last';
-      else if (cur.length) key = this.chosenGroups() ? 'partition.hint.all' : 'partition.hint.one_group';
+      else if (cur.length) key = this.store.chosenGroups() ? 'partition.hint.all' : 'partition.hint.one_group';
       const text = t(key, { group: letter, count: cur.length, left });
       if (this.partHint.textContent !== text) {
         this.partHint.textContent = text;
@@ -431,7 +387,7 @@ export class Menus {
   }
 
   relabel() {
-    const scene = this.app.currentScene();
+    const scene = this.store.currentScene();
     if (!scene) return;
     if (this.openNodeId && !this.nodeMenu.hidden) this.buildNodeMenu(scene);
     if (this.openMsgId !== null && !this.msgMenu.hidden) this.buildMsgMenu(scene);

@@ -20,8 +20,14 @@ export function bugText(bug) {
 }
 
 export class ScenarioPanel {
-  constructor(app) {
-    this.app = app;
+  constructor(store, actions) {
+    this.store = store;
+    this.actions = actions;
+    // A configure the server refused: put its values back, the lesson picker's included.
+    store.on('scenario', () => {
+      this.buildPresets();
+      this.render();
+    });
     this.preset = document.getElementById('preset');
     this.lesson = document.getElementById('lesson');
     this.bugs = document.getElementById('bugs');
@@ -80,15 +86,15 @@ export class ScenarioPanel {
 
   /** Load the lesson the picker shows into this session (the class follows), if it is another. */
   loadLesson() {
-    const name = this.protocol ? this.protocol.name : this.app.boot.protocol;
+    const name = this.protocol ? this.protocol.name : this.store.boot.protocol;
     const p = this.preset.value;
     if (p === this.currentPreset()) return;
-    this.app.configure(p ? { protocol: name, preset: p } : { protocol: name });
+    this.actions.configure(p ? { protocol: name, preset: p } : { protocol: name });
   }
 
   /** The lesson the session runs ('' for free play): the snapshot's, or the link's before it. */
   currentPreset() {
-    return this.scenario ? this.scenario.preset || '' : this.app.boot.preset || '';
+    return this.scenario ? this.scenario.preset || '' : this.store.boot.preset || '';
   }
 
   /** The side column shows either the run (inspector, invariants, log) or its setup. */
@@ -333,7 +339,7 @@ export class ScenarioPanel {
       sc = this.collect();
     } catch (e) {
       // Nothing is sent: say what is wrong and show the values in use again.
-      this.app.toast(e.message, 'error');
+      this.actions.toast(e.message, 'error');
       for (const r of this.rows) r.dirty = false;
       this.render();
       return;
@@ -344,6 +350,6 @@ export class ScenarioPanel {
       this.render();
       return;
     }
-    this.app.configure(sc);
+    this.actions.configure(sc);
   }
 }

@@ -1,0 +1,56 @@
+// window.__pp: what the browser tests read of the page (tests/e2e). Every property keeps its
+// meaning: ready, model, session, role, connected, token, t (the time on screen), done, playing,
+// the screen positions of nodes, strip cells and messages, and the pictures drawn for a node.
+
+export function installTestHook(store, { canvas, topology }) {
+  const screenOf = (p) => {
+    if (!p) return null;
+    const r = canvas.getBoundingClientRect();
+    return { x: r.left + p.x, y: r.top + p.y };
+  };
+  window.__pp = {
+    get ready() {
+      return store.state.ready;
+    },
+    get model() {
+      return store.m;
+    },
+    get session() {
+      return store.state.session;
+    },
+    get role() {
+      return store.state.role;
+    },
+    get connected() {
+      return store.state.connected;
+    },
+    get token() {
+      return store.state.token;
+    },
+    get t() {
+      return store.displayTime();
+    },
+    get done() {
+      return store.clock.done;
+    },
+    get playing() {
+      return store.clock.playing;
+    },
+    nodeScreenPos(id) {
+      return screenOf(topology.nodePos(id));
+    },
+    stripCells(id) {
+      return topology.stripCells(id);
+    },
+    pictures(id) {
+      return topology.pictures(id);
+    },
+    messageScreenPos(id) {
+      // From the model itself (not the last frame), so a message is clickable as soon as it exists.
+      const scene = store.currentScene();
+      if (!scene) return null;
+      const msg = scene.inflight.find((m) => m.id === id || String(m.id) === String(id));
+      return msg ? screenOf(topology.messagePos(msg, scene.t)) : null;
+    },
+  };
+}
