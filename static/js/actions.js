@@ -13,6 +13,12 @@ export class Actions {
   constructor(store, net) {
     this.store = store;
     this.net = net;
+    this.holds = new Set();     // why the run holds still now: 'menu', 'pointer'
+    this.held = null;           // {play: the owner's run was playing, preview: the time frozen}
+    store.on('run', () => {     // a new run holds nothing of the old one's
+      this.holds.clear();
+      this.held = null;
+    });
   }
 
   toast(text, kind = 'info') {
@@ -104,6 +110,54 @@ export class Actions {
     });
   }
 
+  // ------------------------------------------------------------ holding still
+
+  /** The run holds still while a menu is open or the pointer is down on the canvas: the picture
+   *  freezes at once where it is (a local preview), and the owner's run pauses on the server too
+   *  (so the whole class holds); the last release lets it go, playing again if it was. */
+  hold(reason) {
+    if (!this.store.state.snapshotSeen) return;
+    if (!this.holds.size) {
+      const st = this.store.state;
+      const clock = this.store.clock;
+      const play = this.store.isController() && clock.playing && !clock.done;
+      this.held = { play, preview: this.store.displayTime() };
+      st.preview = this.held.preview;
+      st.previewUntil = Infinity;
+      if (play) this.cmd('pause');
+    }
+    this.holds.add(reason);
+  }
+
+  release(reason) {
+    if (!this.holds.delete(reason) || this.holds.size || !this.held) return;
+    const held = this.held;
+    this.held = null;
+    const st = this.store.state;
+    // The frozen picture goes (unless a seek has taken its place: its answer clears it).
+    if (st.preview === held.preview && st.previewUntil === Infinity) st.preview = null;
+    if (held.play && this.store.isController() && !this.store.clock.done) this.cmd('play');
+  }
+
+  /** A click that found a message the person saw a moment ago (recent.js): show that moment.
+   *  The owner's run goes back there (a seek: the message is in flight again, so it can be
+   *  dropped; an action in the past forks the run); a watcher looks at it held still. */
+  lookBack(tt, msg = null) {
+    const st = this.store.state;
+    // The picture may run a little ahead of the events the server has sent: a message drawn at
+    // `tt` may have been delivered by then. Show a moment it was truly in flight.
+    if (msg && tt >= msg.deliver_at) tt = Math.max(msg.sent_at, msg.deliver_at - 1);
+    if (this.held) this.held.preview = Math.floor(tt);
+    if (this.store.isController()) {
+      this.seek(Math.floor(tt));
+      st.previewUntil = Infinity;     // until the seek's answer, then the paused run itself
+    } else {
+      st.preview = tt;
+      st.previewUntil = Infinity;
+      if (this.held) this.held.preview = tt;
+    }
+  }
+
   /** Back to the previous event's time. */
   stepBack() {
     const now = Math.round(this.store.displayTime());
@@ -160,6 +214,7 @@ export class Actions {
   /** Open node `id`'s menu at client (x, y); `opener` (a button) gets focus back when it closes. */
   openNodeMenu(id, x, y, opener = null) {
     const st = this.store.state;
+    this.hold('menu');
     st.menu = { kind: 'node', id, x, y, opener };
     st.menuMsg = null;
     this.store.emit('menu', st.menu);
@@ -168,6 +223,7 @@ export class Actions {
   /** Open message `id`'s menu (drop, duplicate) at client (x, y). */
   openMessageMenu(id, x, y, opener = null) {
     const st = this.store.state;
+    this.hold('menu');
     st.menu = { kind: 'msg', id, x, y, opener };
     st.menuMsg = id;
     this.store.emit('menu', st.menu);
@@ -178,6 +234,7 @@ export class Actions {
     st.menu = null;
     st.menuMsg = null;
     this.store.emit('menu', null);
+    this.release('menu');
   }
 
   /** A node's button in the node list: select it and open its menu under the button. */

@@ -19,6 +19,7 @@
 //   banners.js    violation banner, status line, connection light, role badge
 //   toasts.js     short notes over the stage; a server refusal in words
 //   menus.js      node / message menus, partition mode (faults by mouse)
+//   recent.js     the frames of the last moments: a click finds the message the eye just saw
 //   nodelist.js   the nodes as buttons with their state in words (the canvas by keyboard)
 //   controls.js   playback buttons, speed, share, fork, help, keyboard
 //   export.js     downloads (trace, scenario, pictures) and opening a scenario file
@@ -54,6 +55,7 @@ import { Exporter } from './export.js';
 import { Narration } from './narration.js';
 import { ViolationBanner, StatusLine, ConnectionLight, renderRole } from './banners.js';
 import { installTestHook } from './testhook.js';
+import { RecentFrames } from './recent.js';
 import { HuntPanel } from './hunt.js';
 import { LessonPanel } from './lesson.js';
 import { Classroom } from './classroom.js';
@@ -99,7 +101,8 @@ const status = new StatusLine(store);
 new ConnectionLight(store);
 
 // ---------------------------------------------------------------- components
-const menus = new Menus(store, actions, { canvas, topology });
+const recent = new RecentFrames();   // what was on screen a moment ago: a late click still finds a message
+const menus = new Menus(store, actions, { canvas, topology, recent });
 const controls = new Controls(store, actions);
 const exporter = new Exporter(store, actions, { spacetime, canvas });   // downloads; a scenario file opens
 const scenarioPanel = new ScenarioPanel(store, actions);
@@ -155,7 +158,7 @@ store.on('playback', (pb) => lesson.setPlayback(pb));
 new Classroom(store, actions);                  // teacher left / back, speed=
 new JoinCodeButton(session.net);                // the share popover's join code and QR code
 new HuntPanel(store, actions, session.net);     // "Find a bug" in the bugs-and-parameters tab
-installTestHook(store, { canvas, topology });
+installTestHook(store, { canvas, topology, recent });
 
 // ---------------------------------------------------------------- rendering
 
@@ -191,6 +194,7 @@ function render(now) {
     sp.draw(st.snapshotSeen ? scene : null, ui);
   }
   if (!st.snapshotSeen) return;
+  recent.saw(now, tt, recent.same(tt) ? null : topo.messagePositions(scene));
 
   const clock = store.clock;
   inspector.render(st.selected, st.selected ? scene.nodes[st.selected] : null);

@@ -6,17 +6,22 @@
 // takes focus, the arrows move through it, Escape closes it and focus goes back.
 // Which menu is open, partition picking and the hovered message live in the store
 // (store.js) and change through actions.js; this module draws them.
+// Clickable time: a press on the canvas holds the run still (actions.hold) and is answered at
+// once (pointerdown, not click); a press where a message flew a moment ago (recent.js: the
+// frames of the last 400 ms) opens that message, the run shown back at that moment.
 
 import { t, tn } from './i18n.js';
 import { el, fmtBody, fmtMs, kindColor, icon, GROUP_COLORS } from './format.js';
 
 export class Menus {
-  /** `canvas` takes the clicks; `topology` (read only) finds the node or message under the pointer. */
-  constructor(store, actions, { canvas, topology }) {
+  /** `canvas` takes the clicks; `topology` (read only) finds the node or message under the
+   *  pointer; `recent` (recent.js) remembers the frames just drawn. */
+  constructor(store, actions, { canvas, topology, recent }) {
     this.store = store;
     this.actions = actions;
     this.canvas = canvas;
     this.topology = topology;
+    this.recent = recent;
     this.nodeMenu = document.getElementById('node-menu');
     this.msgMenu = document.getElementById('msg-menu');
     this.tooltip = document.getElementById('tooltip');
@@ -32,8 +37,12 @@ export class Menus {
     this.returnFocus = null; // the control that opened a menu by keyboard gets focus back
 
     for (const menu of [this.nodeMenu, this.msgMenu]) menu.addEventListener('keydown', (e) => this.onMenuKey(e, menu));
-    // The canvas's clicks open menus or pick partition groups.
-    canvas.addEventListener('click', (e) => this.onCanvasClick(e));
+    // A press on the canvas opens a menu or picks a partition group; while it is down the run
+    // holds still.
+    canvas.addEventListener('pointerdown', (e) => this.onCanvasDown(e));
+    const up = () => actions.release('pointer');
+    window.addEventListener('pointerup', up);
+    window.addEventListener('pointercancel', up);
     canvas.addEventListener('mousemove', (e) => this.onCanvasMove(e));
     canvas.addEventListener('mouseleave', () => {
       actions.hoverMessage(null);
@@ -62,7 +71,8 @@ export class Menus {
     return { x: e.clientX - r.left, y: e.clientY - r.top };
   }
 
-  onCanvasClick(e) {
+  onCanvasDown(e) {
+    if (e.button !== 0) return;
     const { x, y } = this.canvasXY(e);
     const actions = this.actions;
     const topo = this.topology;
@@ -73,7 +83,15 @@ export class Menus {
       if (id) actions.pickForGroup(id);
       return;
     }
-    const msg = topo.messageAt(x, y, scene);
+    actions.hold('pointer');
+    // What the person aimed at: maybe gone by now (at 1x a message flies for 10-30 ms), but on
+    // screen a moment ago; then the run is shown back at that moment.
+    let msg = topo.messageAt(x, y, scene);
+    const hit = this.recent && !topo.onNode(x, y) ? this.recent.pick(x, y, performance.now(), topo.hitRadius) : null;
+    if (hit && (!msg || msg.id !== hit.id)) {
+      msg = this.store.m.byId.get(hit.id) || msg;
+      if (msg && msg.id === hit.id) actions.lookBack(hit.t, msg);
+    }
     if (msg) {
       actions.openMessageMenu(msg.id, e.clientX, e.clientY);
       return;

@@ -2,7 +2,7 @@
 // meaning: ready, model, session, role, connected, token, t (the time on screen), done, playing,
 // the screen positions of nodes, strip cells and messages, and the pictures drawn for a node.
 
-export function installTestHook(store, { canvas, topology }) {
+export function installTestHook(store, { canvas, topology, recent }) {
   const screenOf = (p) => {
     if (!p) return null;
     const r = canvas.getBoundingClientRect();
@@ -44,6 +44,15 @@ export function installTestHook(store, { canvas, topology }) {
     },
     pictures(id) {
       return topology.pictures(id);
+    },
+    /** The messages of the last frame drawn, where they were drawn: [{id, x, y}] (screen px). */
+    drawnMessages() {
+      const f = recent.frames[recent.frames.length - 1];
+      return f ? f.msgs.map(([id, x, y]) => ({ id, ...screenOf({ x, y }) })) : [];
+    },
+    inflight() {
+      const scene = store.currentScene();
+      return scene ? scene.inflight.map((m) => m.id) : [];
     },
     messageScreenPos(id) {
       // From the model itself (not the last frame), so a message is clickable as soon as it exists.

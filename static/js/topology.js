@@ -165,10 +165,30 @@ export class Topology {
     return best;
   }
 
-  messageAt(x, y, scene) {
-    // A point on a node's disc is that node's, even when a message is just leaving it.
+  /** Is (x, y) on a node's disc? Such a point is that node's, even when a message is just leaving it. */
+  onNode(x, y) {
     const inner = this.R - 2;
-    for (const p of this.pos.values()) if ((x - p.x) ** 2 + (y - p.y) ** 2 < inner * inner) return null;
+    for (const p of this.pos.values()) if ((x - p.x) ** 2 + (y - p.y) ** 2 < inner * inner) return true;
+    return false;
+  }
+
+  /** How far from a message's centre a press still takes it (canvas px). */
+  get hitRadius() {
+    return MSG_HIT_RADIUS;
+  }
+
+  /** Where each message in flight in `scene` is drawn: [[id, x, y], ...]. */
+  messagePositions(scene) {
+    const out = [];
+    for (const msg of scene.inflight) {
+      const p = this.messagePos(msg, scene.t);
+      if (p) out.push([msg.id, p.x, p.y]);
+    }
+    return out;
+  }
+
+  messageAt(x, y, scene) {
+    if (this.onNode(x, y)) return null;
     let best = null, bestD = MSG_HIT_RADIUS;
     for (const msg of scene.inflight) {
       const p = this.messagePos(msg, scene.t);
