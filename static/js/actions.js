@@ -303,4 +303,13 @@ export class Actions {
     this.store.langTick++;
     this.store.emit('relabel');
   }
+
+  // ------------------------------------------------------------ presenter mode
+
+  /** Presenter mode on or off (`on` omitted: the other way). */
+  setPresenter(on = !this.store.state.presenter) {
+    if (on === this.store.state.presenter) return;
+    this.store.state.presenter = on;
+    this.store.emit('presenter', on);
+  }
 }

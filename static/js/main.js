@@ -28,6 +28,7 @@
 //   lesson.js     the guided lesson panel: chapter, Next / Back, where playback pauses
 //   classroom.js  the teacher left / is back, a link's speed=
 //   joincode.js   the share popover's join code and QR code
+//   presenter.js  presenter mode: the canvas full screen, sized for the back row, keyboard only
 //   pictures.js   state pictures under each node (tallies, values, locks, timer rings), drawn by topology.js
 //   restore.js    the run kept in the address bar and sessionStorage: a reload after a restart rebuilds it
 //   testhook.js   window.__pp, what the browser tests read
@@ -60,6 +61,7 @@ import { HuntPanel } from './hunt.js';
 import { LessonPanel } from './lesson.js';
 import { Classroom } from './classroom.js';
 import { JoinCodeButton } from './joincode.js';
+import { Presenter } from './presenter.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -158,6 +160,10 @@ store.on('playback', (pb) => lesson.setPlayback(pb));
 new Classroom(store, actions);                  // teacher left / back, speed=
 new JoinCodeButton(session.net);                // the share popover's join code and QR code
 new HuntPanel(store, actions, session.net);     // "Find a bug" in the bugs-and-parameters tab
+new Presenter(store, actions, { net: session.net });   // full screen, back-row text, keys only
+const fitScale = () => topology.setScale(store.canvasScale(innerWidth, innerHeight));
+store.on('presenter', fitScale);
+addEventListener('resize', fitScale);   // full screen came (or went), a window moved
 installTestHook(store, { canvas, topology, recent });
 
 // ---------------------------------------------------------------- rendering

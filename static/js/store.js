@@ -19,12 +19,15 @@
 //   menu      a menu opened or closed (store.state.menu)
 //   partition partition mode or its groups changed
 //   scenario  the server refused a configure: show the scenario in use again
+//   presenter presenter mode came or went (store.state.presenter; store.canvasScale())
 //   playback  the server's playback facts arrived (a snapshot, a batch, a seek, a playback
 //             event)                                              payload: the playback object
 
 import { createModel, sceneAt } from './model.js';
 import { Clock } from './clock.js';
 import { clamp } from './format.js';
+
+export const PRESENTER_SCALE = 2.2;
 
 export class Store {
   constructor({ boot = {}, protocol = null } = {}) {
@@ -50,6 +53,7 @@ export class Store {
       snapshotSeen: false,
       awaitingCreate: false,
       connected: false,
+      presenter: false,        // presenter mode: the canvas full screen, sized for the back row
     };
     this.proto = protocol;            // the protocol description (Protocol.describe())
     this.m = createModel({ ids: [], protocol });
@@ -90,6 +94,14 @@ export class Store {
   /** The protocol's name: the description's, or the page's before a snapshot brings one. */
   protocolName() {
     return this.proto ? this.proto.name : this.boot.protocol;
+  }
+
+  /** How much bigger the topology draws in a window of w x h: in presenter mode its smallest
+   *  text (11 px) becomes 24 px at 1920x1080, what the back row of a lecture hall reads; a smaller
+   *  screen on the same wall gets the same share of it (never below 1). */
+  canvasScale(w = 1920, h = 1080) {
+    if (!this.state.presenter) return 1;
+    return Math.max(1, PRESENTER_SCALE * Math.min(1, w / 1920, h / 1080));
   }
 
   isController() {

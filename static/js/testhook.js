@@ -1,6 +1,7 @@
 // window.__pp: what the browser tests read of the page (tests/e2e). Every property keeps its
 // meaning: ready, model, session, role, connected, token, t (the time on screen), done, playing,
-// the screen positions of nodes, strip cells and messages, and the pictures drawn for a node.
+// the screen positions of nodes, strip cells and messages, and the pictures drawn for a node;
+// presenter mode, a node's radius and the smallest font the topology drew (fontPx).
 
 export function installTestHook(store, { canvas, topology, recent }) {
   const screenOf = (p) => {
@@ -54,12 +55,24 @@ export function installTestHook(store, { canvas, topology, recent }) {
       const scene = store.currentScene();
       return scene ? scene.inflight.map((m) => m.id) : [];
     },
+    /** A node disc's radius on screen (CSS px). */
+    nodeRadius() {
+      return topology.nodeRadius();
+    },
+    /** The smallest font (CSS px on screen) the topology's last frame drew text with. */
+    fontPx() {
+      return topology.minFont;
+    },
+    get presenter() {
+      return store.state.presenter;
+    },
     messageScreenPos(id) {
       // From the model itself (not the last frame), so a message is clickable as soon as it exists.
       const scene = store.currentScene();
       if (!scene) return null;
       const msg = scene.inflight.find((m) => m.id === id || String(m.id) === String(id));
-      return msg ? screenOf(topology.messagePos(msg, scene.t)) : null;
+      const p = msg ? topology.messagePos(msg, scene.t) : null;
+      return p ? screenOf({ x: p.x * topology.scale, y: p.y * topology.scale }) : null;
     },
   };
 }

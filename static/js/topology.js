@@ -19,7 +19,7 @@ import { FONT_STACK, COLORS, GROUP_COLORS, kindColor, fmtShort, tint, clamp } fr
 import { PAD, labelMetrics, layoutNodes } from './layout.js';
 import { hasRow, rowItems, rowWant, rowFrame, drawRow, ringsOf, drawRings } from './pictures.js';
 import {
-  drawCross, fitCanvas, beginFrame, roundRect, fitText, textWidth, boxesOverlap, circleHitsBox, hitsAny,
+  drawCross, fitCanvas, roundRect, fitText, textWidth, boxesOverlap, circleHitsBox, hitsAny,
 } from './canvas.js';
 
 export { roundRect };
@@ -42,6 +42,10 @@ export class Topology {
     this.w = 0;
     this.h = 0;
     this.dpr = 0;
+    this.cw = 0;            // the canvas's CSS size; w, h are that over `scale`, what layout and drawing use
+    this.ch = 0;
+    this.scale = 1;         // presenter mode draws everything bigger (store.canvasScale())
+    this.minFont = Infinity; // the smallest font (px on screen) the last frame wrote with
     this.R = 30;
     this.lm = labelMetrics(30);
     this.pos = new Map();
@@ -54,6 +58,22 @@ export class Topology {
     this.roleColorCache = new Map();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(canvas);
+    // Every text goes through fillText: note the smallest font a frame used (the presenter's
+    // back-row check reads it through window.__pp.fontPx()).
+    const fill = this.ctx.fillText.bind(this.ctx);
+    this.ctx.fillText = (...args) => {
+      const px = /(\d+(?:\.\d+)?)px/.exec(this.ctx.font);
+      if (px) this.minFont = Math.min(this.minFont, Number(px[1]) * this.scale);
+      fill(...args);
+    };
+  }
+
+  /** Draw `s` times bigger (labels, discs, pills): the layout works in the canvas's size over s. */
+  setScale(s) {
+    if (s === this.scale) return;
+    this.scale = s;
+    this.cw = 0;   // size again on the next resize or frame
+    this.resize();
   }
 
   /** Nodes, layout hints and the protocol description of the current run. */
@@ -66,7 +86,13 @@ export class Topology {
   }
 
   resize() {
-    if (!fitCanvas(this.canvas, this)) return;
+    const box = { w: this.cw, h: this.ch, dpr: this.dpr };
+    if (!fitCanvas(this.canvas, box) && this.w) return;
+    this.cw = box.w;
+    this.ch = box.h;
+    this.dpr = box.dpr;
+    this.w = Math.round(box.w / this.scale);
+    this.h = Math.round(box.h / this.scale);
     this.placeNodes();
   }
 
@@ -80,15 +106,21 @@ export class Topology {
     // top of the ring: keep their band free then. Timer badges steer around them either way.
     const wrap = this.canvas.parentElement;
     const bar = wrap ? wrap.querySelector('.fault-bar') : null;
+    const k = this.scale;
     this.barBox = bar && bar.offsetWidth
-      ? { x: bar.offsetLeft - 4, y: bar.offsetTop - 4, w: bar.offsetWidth + 8, h: bar.offsetHeight + 8 }
+      ? { x: (bar.offsetLeft - 4) / k, y: (bar.offsetTop - 4) / k, w: (bar.offsetWidth + 8) / k, h: (bar.offsetHeight + 8) / k }
       : null;
-    // (Reserved when the bar reaches within a node and a label of the middle.)
-    const reserve = this.barBox && this.barBox.x < w / 2 + 100;
-    const top = reserve ? this.barBox.y + this.barBox.h + 2 : PAD + BADGE_ROOM;
+    // (Reserved when the bar reaches within a node and a label of the middle, or when a node's
+    // disc would sit under it: no control may cover a node, at any size.)
     const strip = !!(this.protocol && this.protocol.log_strip);
     const pics = hasRow(this.protocol);
-    const g = layoutNodes({ w, h, ids: this.ids, layout: this.layout, top, bottom: h - PAD, strip, pics });
+    const place = (top) => layoutNodes({ w, h, ids: this.ids, layout: this.layout, top, bottom: h - PAD, strip, pics });
+    const bb = this.barBox;
+    const reserve = bb && bb.x < w / 2 + 100;
+    let g = place(reserve ? bb.y + bb.h + 2 : PAD + BADGE_ROOM);
+    if (bb && !reserve && [...g.pos.values()].some((p) => circleHitsBox(p.x, p.y, g.R + 4, bb))) {
+      g = place(bb.y + bb.h + 2);
+    }
     this.R = g.R;
     this.lm = g.lm;
     this.pos = g.pos;
@@ -106,8 +138,15 @@ export class Topology {
     return this.roleColorCache.get(role);
   }
 
+  /** A node's centre in canvas CSS pixels (the scale applied), or null. */
   nodePos(id) {
-    return this.pos.get(id) || null;
+    const p = this.pos.get(id);
+    return p ? { x: p.x * this.scale, y: p.y * this.scale } : null;
+  }
+
+  /** A node disc's radius in canvas CSS pixels. */
+  nodeRadius() {
+    return this.R * this.scale;
   }
 
   /** The log strip cells drawn for a node in the last frame (their texts), or null: for tests. */
@@ -127,11 +166,13 @@ export class Topology {
       : null;
     const row = nd.row ? nd.row.chips.map(({ kind, field, key, text, count, quorum, value, share }) => (
       { kind, field, key, text, count, quorum, value, share })) : [];
-    // Boxes in canvas CSS pixels: the labels, the strip and the row (overlap tests).
+    // Boxes in canvas CSS pixels (the scale applied): the labels, the strip and the row (overlap tests).
+    const k = this.scale;
     const boxes = [...nd.lines.filter((l) => l.text).map((l) => l.box), ...[nd.strip, nd.row].filter(Boolean).map((x) => x.box)];
     return {
       strip, row, rowMore: !!(nd.row && nd.row.moreAt !== null), rings: nd.rings.map((r) => ({ ...r })),
-      disc: { x: nd.p.x, y: nd.p.y, r: this.R }, boxes: boxes.map((b) => ({ ...b })), canvas: { w: this.w, h: this.h },
+      disc: { x: nd.p.x * k, y: nd.p.y * k, r: this.R * k },
+      boxes: boxes.map((b) => ({ x: b.x * k, y: b.y * k, w: b.w * k, h: b.h * k })), canvas: { w: this.w * k, h: this.h * k },
     };
   }
 
@@ -150,7 +191,10 @@ export class Topology {
     return { x: ax + (bx - ax) * p, y: ay + (by - ay) * p, ax, ay, ux, uy };
   }
 
+  /** The node at (x, y), canvas CSS pixels. */
   nodeAt(x, y) {
+    x /= this.scale;
+    y /= this.scale;
     let best = null, bestD = Infinity;
     const R = this.R, lm = this.lm;
     for (const [id, p] of this.pos) {
@@ -165,30 +209,36 @@ export class Topology {
     return best;
   }
 
-  /** Is (x, y) on a node's disc? Such a point is that node's, even when a message is just leaving it. */
+  /** Is (x, y) (canvas CSS pixels) on a node's disc? Such a point is that node's, even when a
+   *  message is just leaving it. */
   onNode(x, y) {
+    x /= this.scale;
+    y /= this.scale;
     const inner = this.R - 2;
     for (const p of this.pos.values()) if ((x - p.x) ** 2 + (y - p.y) ** 2 < inner * inner) return true;
     return false;
   }
 
-  /** How far from a message's centre a press still takes it (canvas px). */
+  /** How far from a message's centre a press still takes it (canvas CSS pixels). */
   get hitRadius() {
-    return MSG_HIT_RADIUS;
+    return MSG_HIT_RADIUS * this.scale;
   }
 
-  /** Where each message in flight in `scene` is drawn: [[id, x, y], ...]. */
+  /** Where each message in flight in `scene` is drawn: [[id, x, y], ...] (canvas CSS pixels). */
   messagePositions(scene) {
     const out = [];
     for (const msg of scene.inflight) {
       const p = this.messagePos(msg, scene.t);
-      if (p) out.push([msg.id, p.x, p.y]);
+      if (p) out.push([msg.id, p.x * this.scale, p.y * this.scale]);
     }
     return out;
   }
 
+  /** The message in flight at (x, y), canvas CSS pixels. */
   messageAt(x, y, scene) {
     if (this.onNode(x, y)) return null;
+    x /= this.scale;
+    y /= this.scale;
     let best = null, bestD = MSG_HIT_RADIUS;
     for (const msg of scene.inflight) {
       const p = this.messagePos(msg, scene.t);
@@ -229,7 +279,13 @@ export class Topology {
   // ------------------------------------------------------------ drawing
 
   draw(scene, ui) {
-    if (beginFrame(this.canvas, this.ctx, this)) this.placeNodes();
+    if (!this.w || (window.devicePixelRatio || 1) !== this.dpr) this.resize();
+    // CSS px times the scale to device px (the backing store is rounded: scale by what it is).
+    const ctx = this.ctx;
+    ctx.setTransform(this.canvas.width / this.w, 0, 0, this.canvas.height / this.h, 0, 0);
+    ctx.globalAlpha = 1;
+    ctx.clearRect(0, 0, this.w, this.h);
+    this.minFont = Infinity;
     if (!scene) return;
     const now = ui.now || 0;
     const frame = this.nodeFrame(scene);
