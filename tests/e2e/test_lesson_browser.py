@@ -85,3 +85,41 @@ def test_a_preset_without_chapters_offers_its_key_moments(open_page):
     page.wait_for_function("document.getElementById('guide').dataset.chapter === '0'", timeout=30000)
     expect(page.locator("#guide-progress")).to_have_text("Key moment 1")
     assert page.locator("#guide-title").inner_text().strip()
+
+
+def test_a_teachers_own_lesson_opens_from_a_file_and_travels_in_the_link(open_page, tmp_path):
+    """A teacher writes chapters in both languages into a scenario file; opening it tells the run
+    in those chapters, and the share link carries them to a student in the other language."""
+    import json
+
+    lesson = {"chapters": [
+        {"at": 100, "title": {"en": "The prepare goes out", "zh": "准备消息发出"},
+         "body": {"en": "Watch c ask every participant.", "zh": "看协调者询问每个参与者。"}},
+        {"on": {"note": "2pc.blocked"}, "title": {"en": "Stuck", "zh": "卡住了"},
+         "body": {"en": "Nobody may decide alone.", "zh": "谁也不能独自决定。"}},
+    ], "stops": {"chapters": True}}
+    scenario = {"protocol": "2pc", "preset": "coordinator_crash", "lesson": lesson}
+    path = tmp_path / "my-lesson.json"
+    path.write_text(json.dumps(scenario, ensure_ascii=False), encoding="utf-8")
+
+    teacher = ready(open_page("/play/2pc"))
+    teacher.set_input_files("#import-file", str(path))
+    teacher.wait_for_function("document.getElementById('guide-progress').textContent === '0 / 2'")
+    teacher.click("#play")
+    paused_at(teacher, 0)
+    expect(teacher.locator("#guide-title")).to_have_text("The prepare goes out")
+    expect(teacher.locator("#guide-body")).to_have_text("Watch c ask every participant.")
+    teacher.click("#play")
+    paused_at(teacher, 1)
+    expect(teacher.locator("#guide-title")).to_have_text("Stuck")
+
+    # The share link keeps the lesson: a student who reads Chinese opens it at the same moment.
+    t = int(teacher.evaluate("window.__pp.t"))
+    token = teacher.evaluate("window.__pp.token")
+    student = open_page(f"/play/2pc?s={token}&t={t}")
+    student.evaluate("localStorage.setItem('pp.lang', 'zh')")
+    student.reload()
+    ready(student)
+    expect(student.locator("#guide-progress")).to_have_text("2 / 2")
+    expect(student.locator("#guide-title")).to_have_text("卡住了")
+    expect(student.locator("#guide-body")).to_have_text("谁也不能独自决定。")
