@@ -132,13 +132,26 @@ class Chapters:
             out.append(self._add(at, seq))
         return out
 
-    def cut(self, keep: int, t: float) -> None:
-        """A seek back to t, keeping the first `keep` trace events: forget what lies after."""
+    def cut(self, keep: int, t: float) -> list[dict]:
+        """A seek back to t, keeping the first `keep` trace events: forget what lies after.
+        Returns the chapters forgotten, in order (the same run finds them again: restore)."""
         def kept(c):
             return c["t"] <= t if "at" in self._on(c) else c["seq"] < keep
+        gone = []
         while self.found and not kept(self.found[-1]):
-            self.found.pop()
+            gone.append(self.found.pop())
         self.scanned = min(self.scanned, keep)
+        gone.reverse()
+        return gone
+
+    def restore(self, found: list[dict], upto: int) -> None:
+        """The same run's events up to trace event `upto` were taken back without being
+        scanned (a seek forward into what a seek back left): their chapters, forgotten by
+        `cut`, are found again, in order, without reading the events."""
+        for c in found:
+            if c["seq"] < upto and c["index"] == len(self.found):
+                self.found.append(c)
+        self.scanned = max(self.scanned, upto)
 
     def _on(self, c: dict) -> dict:
         return {} if self.list is None else self.list[c["index"]]["on"]

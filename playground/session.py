@@ -165,6 +165,7 @@ class Ahead:
     start: int                 # trace event number of log's first event
     log: TraceLog
     items: list                # Checkpoints entries past `start`, in order
+    chapters: list             # the chapters found past `start` (lesson.Chapters.cut), in order
 
     @property
     def end(self) -> int:
@@ -516,8 +517,8 @@ class Session:
         del sim.trace[:keep - cp.seq]
         rest = self.log.split_off(keep)
         dropped = self.checkpoints.drop_after(sim.seq)
-        self._remember_ahead(keep, rest, dropped)
-        self.chapters.cut(keep, float(sim.now) if capped or upto is not None else float(t))
+        gone = self.chapters.cut(keep, float(sim.now) if capped or upto is not None else float(t))
+        self._remember_ahead(keep, rest, dropped, gone)
         self.sim = sim
         self._token_key = None
         self.failure = None
@@ -525,15 +526,18 @@ class Session:
         self._settle()
         return capped, keep
 
-    def _remember_ahead(self, start: int, rest: TraceLog, items: list) -> None:
-        """After a seek back to event `start`: `rest` (the events cut from the log) and the
-        checkpoints dropped past it lie ahead, and so does what lay ahead before."""
+    def _remember_ahead(self, start: int, rest: TraceLog, items: list, chapters: list) -> None:
+        """After a seek back to event `start`: `rest` (the events cut from the log), the
+        checkpoints dropped past it and the chapters found there lie ahead, and so does what
+        lay ahead before."""
         old, end = self.ahead, start + rest.count
         if old is not None and old.start <= end < old.end:
             rest.extend(old.log.split_off(end - old.start))
             last = items[-1][0].seq if items else start
             items = items + [it for it in old.items if it[0].seq > last]
-        self.ahead = Ahead(start, rest, items) if rest.count else None
+            top = chapters[-1]["index"] if chapters else -1
+            chapters = chapters + [c for c in old.chapters if c["index"] > top]
+        self.ahead = Ahead(start, rest, items, chapters) if rest.count else None
 
     def _jump_ahead(self, target: int) -> None:
         """Seek forward into what a seek back left ahead (Ahead): resume from its latest
@@ -555,12 +559,15 @@ class Session:
             checkpoint.resume(cp, self.proto, past + [a for a in actions if a["at"] > cp.now]))
         passed = ahead.log.split_off(cur - ahead.start)     # events [cur, end)
         later = passed.split_off(cp.seq - cur)              # passed: [cur, cp.seq); later: [cp.seq, end)
-        if self.chapters.hungry:     # chapters may lie in the stretch not run again
-            self.chapters.feed(passed.events())
+        # The chapters of the stretch not run again are the ones found there before (the same
+        # run): taken back as they were, not found by decoding the stretch (a long run's
+        # stretch is megabytes of JSON: 50-90 ms in one go).
+        self.chapters.restore(ahead.chapters, cp.seq)
         self.log.extend(passed)
         self.checkpoints.adopt([it for it in ahead.items if it[0].seq <= cp.seq])
         rest = [it for it in ahead.items if it[0].seq > cp.seq]
-        self.ahead = Ahead(cp.seq, later, rest) if later.count else None
+        self.ahead = Ahead(cp.seq, later, rest, [c for c in ahead.chapters if c["seq"] >= cp.seq]) \
+            if later.count else None
         self._token_key = None
 
     def extend(self, ms: float, pace: Pace) -> tuple[int | None, bool]:

@@ -111,10 +111,6 @@ class TraceLog:
     def fragment(self) -> Fragment:
         return Fragment(b"[" + b",".join(self._pieces) + b"]")
 
-    def events(self) -> list[dict]:
-        """Every event, decoded (what a reader of a stretch it did not run needs)."""
-        return orjson.loads(b"[" + b",".join(self._pieces) + b"]")
-
     def _split(self, seq: int) -> tuple[int, list]:
         """(i, events): pieces before i hold events before `seq`; `events` are piece i's
         decoded (empty when `seq` starts a piece or is past the end)."""

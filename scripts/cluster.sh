@@ -10,7 +10,9 @@
 # Environment: PORT (nginx, default 8080), BASE_PORT (process i listens on BASE_PORT+i, default
 # 5100), REDIS_PORT (default 6390), RUN_DIR (configs, logs and a `backends` file of "port pid"
 # lines; default a new temporary directory), PLAYGROUND_SECRET (default: a fresh random one),
-# SETUP=0 to skip the virtualenv/npm setup (the tests, which have done it).
+# SETUP=0 to skip the virtualenv/npm setup (the tests, which have done it), CONN_PER_ADDRESS
+# (nginx's cap on one address's open connections, default 320; load benches from one address
+# need more).
 # Needs redis-server and nginx (Debian: apt-get install redis-server nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,7 +113,7 @@ $upstreams  }
 
   server {
     listen 127.0.0.1:$PORT;
-    limit_conn per_address 320;
+    limit_conn per_address ${CONN_PER_ADDRESS:-320};
     location / {
       proxy_pass http://playground;
       proxy_http_version 1.1;
