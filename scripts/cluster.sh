@@ -141,3 +141,4 @@ echo "Protocol Playground cluster: $N processes and $WORKERS search workers behi
 # A server process may die (that is what failover is for); Redis or nginx dying ends the try-out.
 while kill -0 "$redis_pid" 2>/dev/null && kill -0 "$nginx_pid" 2>/dev/null; do sleep 1; done
 echo "redis-server or nginx exited; stopping the cluster (logs in $RUN_DIR)" >&2
+exit 1
