@@ -4,6 +4,7 @@ locally and fail in CI (env CI set), as the browser tests do without Chromium.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -23,19 +24,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """redis://127.0.0.1:PORT/0 of a redis-server of this module's own (nothing saved to disk)."""
+def require_redis() -> str:
+    """redis-server's path; skips the test locally without it, fails in CI."""
     path = redis_path()
     if not path:
         if os.environ.get("CI"):
             pytest.fail("redis-server is required for the queue tests (apt-get install redis-server)")
         pytest.skip("redis-server not installed (apt-get install redis-server); CI runs these")
-    import rq  # noqa: F401 -- requirements.txt: a missing rq is a failure, not a skip
+    return path
+
+
+@contextlib.contextmanager
+def running_redis(workdir):
+    """A redis-server on a free port, saving nothing, stopped on exit: yields its redis:// URL."""
+    path = require_redis()
     port = _free_port()
-    work = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen([path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -55,3 +60,12 @@ def redis_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """redis://127.0.0.1:PORT/0 of a redis-server of this module's own (nothing saved to disk)."""
+    require_redis()
+    import rq  # noqa: F401 -- requirements.txt: a missing rq is a failure, not a skip
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url

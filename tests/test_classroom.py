@@ -3,10 +3,6 @@ the watch link, the teacher leaving and coming back, extending a run, speed= in 
 forking at the moment a watcher sees. See docs/socket-api.md, "Join codes" and "Classroom"."""
 
 import io
-import os
-import shutil
-import socket
-import subprocess
 import time
 
 import orjson
@@ -17,9 +13,8 @@ from playground import create_app, wire
 from playground.joincodes import ALPHABET, JoinCodes, normalize, redis_client
 
 from .conftest import FakeClock
+from .redis_server import running_redis
 from .test_socket_api import create, ctl, recv, ticks
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 def plain(x):
@@ -145,29 +140,8 @@ def test_the_qr_code_names_the_host_a_proxy_forwarded(connect):
 @pytest.fixture
 def redis_url(tmp_path):
     """A real redis-server on a free port for this test."""
-    if not os.path.exists(REDIS_SERVER):
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is required in CI (apt-get install redis-server)")
-        pytest.skip("redis-server not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_redis(tmp_path) as url:
+        yield url
 
 
 def two_processes(redis_url):
