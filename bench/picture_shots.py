@@ -19,13 +19,9 @@ the page:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, free_port, start_server, stop_server
+from shots import ROOT, open_page, server_and_browser
 
 SHOTS = (("pictures-raft.png", "/play/raft?preset=figure8&t=1030"),
          ("pictures-raft-election.png", "/play/raft?preset=figure8&t=835"),
@@ -37,28 +33,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs"))
     args = ap.parse_args()
-    from playwright.sync_api import sync_playwright
-    port = free_port()
-    (ROOT / "test-results").mkdir(exist_ok=True)
-    with open(ROOT / "test-results" / "picture_shots.log", "w") as log:
-        proc = start_server(port, log)
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-                for name, path in SHOTS:
-                    # bypass_csp: wait_for_function evaluates its expression (tests/e2e/conftest.py).
-                    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-                    page = ctx.new_page()
-                    page.goto(f"http://127.0.0.1:{port}{path}")
-                    page.wait_for_function("window.__pp && window.__pp.ready && window.__pp.t > 0")
-                    page.wait_for_timeout(500)           # frames drawn, fonts settled
-                    page.screenshot(path=str(Path(args.out) / name))
-                    print(f"{name}: t={page.evaluate('window.__pp.t')} ms")
-                    ctx.close()
-                browser.close()
-        finally:
-            stop_server(proc)
-
+    with server_and_browser("picture_shots.log") as (base, browser):
+        for name, path in SHOTS:
+            ctx, page = open_page(browser, base + path, 1280, 800)
+            page.wait_for_function("window.__pp.t > 0")
+            page.wait_for_timeout(500)           # frames drawn, fonts settled
+            page.screenshot(path=str(Path(args.out) / name))
+            print(f"{name}: t={page.evaluate('window.__pp.t')} ms")
+            ctx.close()
 
 if __name__ == "__main__":
     main()

@@ -15,13 +15,9 @@ teacher would (F: presenter mode, N: next chapter):
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, free_port, start_server, stop_server
+from shots import ROOT, open_page, server_and_browser
 
 # (file, page, viewport, chapters to turn with N (0-based index reached: this minus one), presenter)
 SHOTS = (("presenter-figure8.png", "/play/raft?preset=figure8", (1920, 1080), 5, True),
@@ -33,36 +29,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs"))
     args = ap.parse_args()
-    from playwright.sync_api import sync_playwright
-    port = free_port()
-    (ROOT / "test-results").mkdir(exist_ok=True)
-    with open(ROOT / "test-results" / "screenshots.log", "w") as log:
-        proc = start_server(port, log)
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-                for name, path, (w, h), chapters, presenter in SHOTS:
-                    # bypass_csp: wait_for_function evaluates its expression (tests/e2e/conftest.py).
-                    ctx = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
-                    page = ctx.new_page()
-                    page.goto(f"http://127.0.0.1:{port}{path}")
-                    page.wait_for_function("window.__pp && window.__pp.ready")
-                    if presenter:
-                        page.keyboard.press("f")
-                        page.wait_for_function("window.__pp.presenter")
-                    for i in range(chapters):
-                        page.keyboard.press("n")
-                        page.wait_for_function(f"document.getElementById('guide').dataset.chapter === '{i}' "
-                                               "&& !window.__pp.playing", timeout=30000)
-                    page.wait_for_timeout(5000 if presenter else 800)   # the hint toast gone, frames drawn
-                    page.screenshot(path=str(Path(args.out) / name))
-                    title = page.locator("#guide-title").inner_text()
-                    print(f"{name}: t={page.evaluate('window.__pp.t')} ms, chapter {chapters}: {title}")
-                    ctx.close()
-                browser.close()
-        finally:
-            stop_server(proc)
-
+    with server_and_browser("screenshots.log") as (base, browser):
+        for name, path, (w, h), chapters, presenter in SHOTS:
+            ctx, page = open_page(browser, base + path, w, h)
+            if presenter:
+                page.keyboard.press("f")
+                page.wait_for_function("window.__pp.presenter")
+            for i in range(chapters):
+                page.keyboard.press("n")
+                page.wait_for_function(f"document.getElementById('guide').dataset.chapter === '{i}' "
+                                       "&& !window.__pp.playing", timeout=30000)
+            page.wait_for_timeout(5000 if presenter else 800)   # the hint toast gone, frames drawn
+            page.screenshot(path=str(Path(args.out) / name))
+            title = page.locator("#guide-title").inner_text()
+            print(f"{name}: t={page.evaluate('window.__pp.t')} ms, chapter {chapters}: {title}")
+            ctx.close()
 
 if __name__ == "__main__":
     main()
