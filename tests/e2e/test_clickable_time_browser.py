@@ -95,50 +95,36 @@ def test_a_message_clicked_300ms_after_it_was_seen_at_1x_can_be_dropped(open_pag
     page.wait_for_function(f"window.__pp.playing && window.__pp.t > {held + 50}")
 
 
-def test_a_menu_open_holds_the_class_and_a_watcher_can_look_at_a_late_message(browser, server, errors):
-    contexts = []
+def test_a_menu_open_holds_the_class_and_a_watcher_can_look_at_a_late_message(open_page):
+    owner = ready(open_page("/play/raft", width=1280, height=800))
+    session = owner.evaluate("window.__pp.session")
+    watcher = ready(open_page(f"/play/raft?session={session}", width=1280, height=800))
+    set_speed(owner, 0)
+    owner.click("#play")
+    watcher.wait_for_function("window.__pp.playing && window.__pp.t > 300")
 
-    def page_at(path):
-        ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.on("pageerror", lambda e: errors.append(f"{path}: {e}"))
-        page.goto(server + path)
-        return ready(page)
+    # The teacher opens a node's menu: the whole class holds still until it closes.
+    pos = owner.evaluate("window.__pp.nodeScreenPos('n1')")
+    owner.mouse.click(pos["x"], pos["y"])
+    expect(owner.locator("#node-menu")).to_be_visible()
+    watcher.wait_for_function("!window.__pp.playing")
+    t1 = watcher.evaluate("window.__pp.t")
+    watcher.wait_for_timeout(400)
+    assert watcher.evaluate("window.__pp.t") == t1
+    owner.keyboard.press("Escape")
+    watcher.wait_for_function(f"window.__pp.playing && window.__pp.t > {t1 + 50}")
 
-    try:
-        owner = page_at("/play/raft")
-        session = owner.evaluate("window.__pp.session")
-        watcher = page_at(f"/play/raft?session={session}")
-        set_speed(owner, 0)
-        owner.click("#play")
-        watcher.wait_for_function("window.__pp.playing && window.__pp.t > 300")
-
-        # The teacher opens a node's menu: the whole class holds still until it closes.
-        pos = owner.evaluate("window.__pp.nodeScreenPos('n1')")
-        owner.mouse.click(pos["x"], pos["y"])
-        expect(owner.locator("#node-menu")).to_be_visible()
-        watcher.wait_for_function("!window.__pp.playing")
-        t1 = watcher.evaluate("window.__pp.t")
-        watcher.wait_for_timeout(400)
-        assert watcher.evaluate("window.__pp.t") == t1
-        owner.keyboard.press("Escape")
-        watcher.wait_for_function(f"window.__pp.playing && window.__pp.t > {t1 + 50}")
-
-        # A watcher clicks a message late: it opens (to read; Drop is the owner's), the watcher's
-        # picture holds at that moment while the run goes on for everyone else.
-        spot, _, _ = click_late(watcher)
-        menu = watcher.locator("#msg-menu")
-        expect(menu).to_be_visible()
-        shown_at_spot(watcher, spot)
-        expect(menu.locator('[data-action="drop"]')).to_be_disabled()
-        frozen = watcher.evaluate("window.__pp.t")
-        owner_t = owner.evaluate("window.__pp.t")
-        owner.wait_for_function(f"window.__pp.t > {owner_t + 200}")
-        assert watcher.evaluate("window.__pp.t") == frozen
-        assert owner.evaluate("window.__pp.playing")
-        watcher.keyboard.press("Escape")
-        watcher.wait_for_function(f"window.__pp.t > {frozen + 200}")
-    finally:
-        for ctx in contexts:
-            ctx.close()
+    # A watcher clicks a message late: it opens (to read; Drop is the owner's), the watcher's
+    # picture holds at that moment while the run goes on for everyone else.
+    spot, _, _ = click_late(watcher)
+    menu = watcher.locator("#msg-menu")
+    expect(menu).to_be_visible()
+    shown_at_spot(watcher, spot)
+    expect(menu.locator('[data-action="drop"]')).to_be_disabled()
+    frozen = watcher.evaluate("window.__pp.t")
+    owner_t = owner.evaluate("window.__pp.t")
+    owner.wait_for_function(f"window.__pp.t > {owner_t + 200}")
+    assert watcher.evaluate("window.__pp.t") == frozen
+    assert owner.evaluate("window.__pp.playing")
+    watcher.keyboard.press("Escape")
+    watcher.wait_for_function(f"window.__pp.t > {frozen + 200}")
