@@ -11,7 +11,7 @@ sockets.register), it checks every incoming packet before any handler work:
   refusal_window_s and the connection is dropped.
 - connections: at most max_connections_per_address Socket.IO connections from
   one address; the next is refused at its handshake.
-- CPU: expensive commands (create, configure, action, seek, restart) are timed
+- CPU: expensive commands (create, configure, action, seek, restart, extend, chapter moves) are timed
   with the manager's clock, less the time their work spent yielded to others
   (manager.waited(), pacing.py), and charged, in milliseconds, to a per-connection
   bucket (cpu_rate_ms/s after cpu_burst_ms) and to its address's (four tabs
@@ -34,7 +34,7 @@ from .payloads import ApiError
 log = logging.getLogger(__name__)
 
 EXPENSIVE_EVENTS = ("create", "configure", "action")
-EXPENSIVE_COMMANDS = ("seek", "restart", "extend")
+EXPENSIVE_COMMANDS = ("seek", "restart", "extend", "chapter_next", "chapter_prev")   # they run the engine
 
 
 class Bucket:

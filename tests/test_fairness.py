@@ -465,3 +465,13 @@ def test_a_fragmented_websocket_message_is_refused_as_it_grows_past_the_limit(li
     assert closed_by == 1009                                            # "message too big"
     s.close()
     assert get_ok(live)
+
+
+@pytest.mark.parametrize("cmd", ["seek", "restart", "extend", "chapter_next", "chapter_prev"])
+def test_every_control_command_that_runs_the_engine_is_charged_cpu(cmd):
+    """A command that steps the engine for a client is timed and charged (a flood of
+    chapter moves may not run the engine for free); play, pause and speed are cheap."""
+    from playground.fairness import _expensive
+    assert _expensive(["control", {"cmd": cmd}])
+    for cheap in ("play", "pause", "speed", "stops"):
+        assert not _expensive(["control", {"cmd": cheap}])
