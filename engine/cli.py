@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from . import fuzz, hunt, limits
+from . import compare, fuzz, hunt, limits
 from .protocols import load_protocol_file, registry
 from .scenario import ScenarioError, from_dict, from_json, from_token
 from .sim import ProtocolError, Simulation
@@ -79,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--json", action="store_true",
                     help='one JSON line on stdout: {"runs", "found", "scenario", "token", "summary"}')
 
+    cp = sub.add_parser("compare", help="the same role-based faults under several protocols: "
+                                        "medians and p95 of each cost", parents=[files])
+    cp.add_argument("--protocols", default=",".join(compare.TRANSACTIONS), metavar="LIST",
+                    help="comma list (default the transaction patterns: %(default)s)")
+    cp.add_argument("--faults", default="none,coordinator_crash", metavar="LIST",
+                    help="comma list of fault classes (default %(default)s): " + ",".join(compare.FAULT_CLASSES))
+    cp.add_argument("--runs", type=int, default=20, help="runs per fault class and protocol (default 20)")
+    cp.add_argument("--seed", type=int, default=1, help="run i uses network seed seed+i (default 1)")
+    cp.add_argument("--schedule", metavar="FILE",
+                    help="one role-based schedule (JSON file, docs/compare.md) instead of fault classes: "
+                         "one run per protocol, with what each item became")
+    cp.add_argument("--json", action="store_true", help="the result as one JSON object")
+
     bn = sub.add_parser("bench", help="engine speed, memory and checkpoint cost (numbers, not tests)",
                         parents=[files])
     bn.add_argument("--section", action="append", choices=BENCH_SECTIONS, default=[],
@@ -115,6 +128,16 @@ def cmd_list(args, out):
         for pr in p.presets:
             out.write(f"    preset {pr.name}: {pr.lesson}\n")
     return 0
+
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(1 << 20)
+    except OSError as e:
+        raise ScenarioError(f"cannot read {path}: {e.strerror}") from None
 
 
 def _scenario_from_args(args):
@@ -385,6 +408,40 @@ def cmd_check(args, out, err):
     return 1
 
 
+def _names(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def cmd_compare(args, out, err):
+    protocols = _names(args.protocols)
+    if not protocols:
+        raise UsageError("--protocols needs at least one protocol")
+    for name in protocols:
+        registry.get(name)          # an unknown name is one clear error
+    if args.schedule:
+        sched = json.loads(_read_text(args.schedule))
+        rows = [{"protocol": name, **compare.run_one(name, sched, args.seed)} for name in protocols]
+        if args.json:
+            out.write(json.dumps({"rows": rows}, sort_keys=True) + "\n")
+        else:
+            for r in rows:
+                out.write(f"{r['protocol']}: " + ", ".join(f"{k} {v}" for k, v in r["costs"].items()
+                                                          if v is not None) + "\n")
+                for m in r["missing"]:
+                    out.write(f"  item {m['index'] + 1} ({m['do']}): {m['status']} {m.get('what', '')}\n")
+        return 0
+    faults = _names(args.faults)
+    if not faults:
+        raise UsageError("--faults needs at least one fault class")
+
+    def tell(cls, name, i):
+        if i == args.runs:
+            err.write(f"{cls} {name}: {i} runs\n")
+    result = compare.compare(protocols, faults, args.runs, args.seed, progress=tell)
+    out.write(json.dumps(result, sort_keys=True) + "\n" if args.json else compare.table(result))
+    return 0
+
+
 def cmd_bench(args, out):
     from . import bench
     if not 1 <= args.repeat <= 100:
@@ -477,6 +534,8 @@ def main(argv=None, out=None, err=None) -> int:
             code = cmd_run(args, out, err)
         elif args.cmd == "check":
             code = cmd_check(args, out, err)   # writes and flushes itself: a closed pipe keeps its exit code
+        elif args.cmd == "compare":
+            code = cmd_compare(args, out, err)
         else:
             code = cmd_bench(args, out)
         out.flush()

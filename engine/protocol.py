@@ -165,6 +165,43 @@ class Preset:
         return out
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """How a protocol takes part in side-by-side runs (engine/schedule.py, engine/costs.py,
+    docs/compare.md): one fault schedule written in shared role and step names drives
+    every protocol, and the same costs are read from every trace.
+
+    `roles`: shared role -> the view roles ("role" in a node's view) that hold it, e.g.
+    {"coordinator": ("coordinator",), "participant": ("participant",)}; a role left out
+    is one this protocol does not have (the schedule says so on its canvas).
+    `steps`: shared step -> the message kinds that carry it ("decision": ("Commit",
+    "Abort")). `request`: (shared role, op, arg) a client sends to start one unit of
+    work ("{i}" in arg is replaced by its number from 1). `decided`: note keys that say
+    a unit's outcome is fixed (the first after a request is its decision). `served`:
+    given a reply's result, was the client served? (None: a unit is served when decided).
+    `fail`: how "this participant's next step fails" is done here: ("request", op) sent to
+    the node, or ("param", name) set to its number (2PC's no_voter). The rest says where
+    costs live: `in_doubt` (view field, states: the node may not decide alone), `locks`
+    (view field of held locks), `books` (kit.business books: frozen funds, undo moves),
+    `duplicates` and `stale` (note keys: a duplicate absorbed, a stale or dirty read)."""
+
+    roles: dict
+    steps: dict
+    request: tuple
+    decided: tuple[str, ...]
+    served: Any = None
+    fail: tuple | None = None
+    in_doubt: tuple | None = None
+    locks: str | None = None
+    books: bool = False
+    duplicates: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+
+    def describe(self) -> dict:
+        return {"roles": {r: list(v) for r, v in self.roles.items()},
+                "steps": {s: list(v) for s, v in self.steps.items()}}
+
+
 @dataclass
 class Violation:
     """A broken invariant. `message` is English (CLI output, fallback); `key`
@@ -368,6 +405,9 @@ class Protocol:
     # The note keys that mark a real step of the protocol (elected, committed, decided,
     # blocked...): a guided run of a preset without chapters of its own stops at each.
     key_notes: tuple[str, ...] = ()
+    # Shared role and step names, the unit of work and where its costs live, for
+    # side-by-side runs and `python -m engine compare`; None = not comparable.
+    compare: Comparison | None = None
     strings: dict[str, dict[str, str]] = {}  # key -> {"en": ..., "zh": ...}
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 10_000
@@ -480,6 +520,7 @@ class Protocol:
             "pictures": [p.describe() for p in self.pictures],
             "presets": [p.describe() for p in self.presets],
             "key_notes": list(self.key_notes),
+            "compare": self.compare.describe() if self.compare else None,
             "invariants": [{"name": n, "help": h} for n, h in self.invariants],
             "network": dict(self.default_network),
             "until": self.default_until,

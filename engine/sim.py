@@ -72,6 +72,7 @@ class _NodeContext:
 
     def persist(self, **fields) -> None:
         self._sim.disk[self.node_id].update(fields)
+        self._sim.writes += 1
 
     def note(self, key: str, /, **args) -> None:
         if self._sim.tracing:
@@ -106,6 +107,7 @@ class Simulation:
         self.seq = 0                    # trace events emitted (stays 0 when not tracing)
         self.handled = 0                # heap entries processed (events, traced or not)
         self.delivered = 0              # messages delivered to a live node
+        self.writes = 0                 # forced writes (ctx.persist calls): a cost, engine/costs.py
         self.now = 0
         self.min_action_at = 0
         self.done = False

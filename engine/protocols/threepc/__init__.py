@@ -73,7 +73,7 @@ Narration keys are 3pc.<event>, canvas labels 3pc.label.<case>.
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Picture, Preset, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Picture, Preset, Protocol
 from .checker import ThreePCChecker, settle_time
 from .nemesis import Nemesis
 from .node import COORDINATOR, Coordinator, Participant
@@ -131,6 +131,15 @@ class ThreePhaseCommit(Protocol):
     # (about one call in five); and every window is a transaction in flight, so clients
     # begin more of them than the engine's default (6).
     fuzz_weights = {"protocol": 12, "request": 10}
+    # Side by side (engine/schedule.py): the coordinator drives one transaction on key x
+    # ("begin"); a participant in doubt holds its lock until it learns the outcome.
+    compare = Comparison(roles={"coordinator": ("coordinator",), "participant": ("participant",)},
+                         steps={"prepare": ("CanCommit",), "vote": ("Vote",), "precommit": ("PreCommit",),
+                              "decision": ("DoCommit", "Abort"), "ack": ("Ack",),
+                              "query": ("StateReq", "StateResp")},
+                         request=("coordinator", "begin", "x"),
+                         decided=("3pc.decided", "3pc.committed", "3pc.aborted"),
+                         fail=("param", "no_voter"), in_doubt=("status", ("READY", "PRECOMMITTED")), locks="locks")
     strings = load_strings(__file__)
     checker_class = ThreePCChecker
 

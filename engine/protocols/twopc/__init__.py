@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Picture, Preset, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Picture, Preset, Protocol
 from .checker import TwoPCChecker
 from .node import COORDINATOR, Coordinator, Participant
 from .presets import PRESET_CHAPTERS, PRESET_SCENARIOS
@@ -55,6 +55,14 @@ class TwoPhaseCommit(Protocol):
     pictures = (Picture("tally", "votes", quorum="all", among=("participant",), per=True,
                         when={"role": ("coordinator",)}),
                 Picture("locks", "locks"), Picture("timers", names=("vote_timeout",)))
+    # Side by side (engine/schedule.py): the coordinator drives one transaction on key x
+    # ("begin"); a participant in doubt holds its lock until it learns the outcome.
+    compare = Comparison(roles={"coordinator": ("coordinator",), "participant": ("participant",)},
+                         steps={"prepare": ("Prepare",), "vote": ("Vote",), "decision": ("Commit", "Abort"),
+                              "ack": ("Ack",), "query": ("QueryOutcome", "Outcome")},
+                         request=("coordinator", "begin", "x"),
+                         decided=("2pc.decided", "2pc.presumed_abort", "2pc.committed", "2pc.aborted"),
+                         fail=("param", "no_voter"), in_doubt=("status", ("PREPARED",)), locks="locks")
     strings = load_strings(__file__)
     checker_class = TwoPCChecker
 

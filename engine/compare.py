@@ -1,0 +1,252 @@
+"""The same faults under each protocol, measured: `python -m engine compare`.
+
+A fault class is a family of schedules (engine/schedule.py) written in shared roles
+and steps: "crash the coordinator right after the last vote, bring it back a second
+or two later". Run i of a class draws its jitter (when exactly, for how long, which
+participant) from a generator seeded by the class and i alone, so every protocol
+meets the very same schedule in run i, under network seed `seed + i`. Each run's
+costs come from its trace (engine/costs.py); the table gives, per class and
+protocol, the median and the 95th percentile of each over the runs.
+
+Everything is deterministic: the same arguments print the same bytes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .costs import METRICS, measure
+from .protocols import registry
+from .scenario import ScenarioError, from_dict
+from .schedule import plan
+from .sim import Simulation
+
+TRANSACTIONS = ("2pc", "3pc", "tcc", "saga", "outbox", "mq_tx")
+CONSENSUS = ("paxos", "multipaxos", "raft", "zab", "vr", "humming")
+MAX_RUNS = 1000
+
+
+def _rand(cls: str, i: int) -> random.Random:
+    return random.Random(f"compare:{cls}:{i}")
+
+
+# Transactions: one order (or transaction) at t=100, a second later on, and the fault.
+# Consensus: writes to whoever leads, every 600 ms from t=1500, once a leader is up.
+
+def _tx_units(first: int = 100, second: int = 4000) -> list[dict]:
+    return [{"at": first, "do": "request"}, {"at": second, "do": "request"}]
+
+
+def _writes(start: int = 1500, every: int = 600, n: int = 8) -> list[dict]:
+    return [{"at": start + k * every, "do": "request", "role": "leader"} for k in range(n)]
+
+
+def none_(r: random.Random, family: str) -> dict:
+    if family == "consensus":
+        return {"until": 8000, "items": _writes()}
+    return {"until": 8000, "items": _tx_units()}
+
+
+def coordinator_crash(r: random.Random, family: str) -> dict:
+    """The driver crashes at its worst moment and comes back 1.5-3 s later."""
+    if family == "consensus":
+        crash = 2000 + r.randrange(0, 300)
+        items = _writes()
+        items.insert(1, {"at": crash, "do": "crash", "role": "leader"})
+        items.insert(3, {"at": crash + r.randrange(1500, 3000), "do": "restart", "role": "leader"})
+        return {"until": 9000, "items": sorted(items, key=lambda it: it["at"])}
+    return {"until": 8000, "items": [
+        {"at": 100, "do": "request"},
+        {"after": "vote", "nth": "all", "delay": r.randrange(1, 40), "do": "crash", "role": "coordinator"},
+        {"at": 100 + r.randrange(1500, 3000), "do": "restart", "role": "coordinator"},
+        {"at": 4000, "do": "request"}]}
+
+
+def participant_crash(r: random.Random, family: str) -> dict:
+    """A participant (a follower) crashes once it has answered, and comes back later."""
+    who = f"participant:{r.randrange(1, 3)}" if family != "consensus" else f"follower:{r.randrange(1, 3)}"
+    if family == "consensus":
+        crash = 2000 + r.randrange(0, 300)
+        items = _writes()
+        items += [{"at": crash, "do": "crash", "role": who},
+                  {"at": crash + r.randrange(1500, 3000), "do": "restart", "role": who}]
+        return {"until": 9000, "items": sorted(items, key=lambda it: it["at"])}
+    return {"until": 8000, "items": [
+        {"at": 100, "do": "request"},
+        {"after": "vote", "nth": 1, "delay": r.randrange(1, 40), "do": "crash", "role": who},
+        {"at": 100 + r.randrange(1500, 3000), "do": "restart", "role": who},
+        {"at": 4000, "do": "request"}]}
+
+
+def partition(r: random.Random, family: str) -> dict:
+    """The driver is cut off from everyone for 1-2 s: who still answers?"""
+    if family == "consensus":
+        cut = 2000 + r.randrange(0, 300)
+        items = _writes()
+        items += [{"at": cut, "do": "partition", "isolate": "leader"},
+                  {"at": cut + r.randrange(1000, 2000), "do": "heal"}]
+        return {"until": 9000, "items": sorted(items, key=lambda it: it["at"])}
+    return {"until": 8000, "items": [
+        {"at": 100, "do": "request"},
+        {"after": "prepare", "nth": 1, "delay": r.randrange(1, 30), "do": "partition", "isolate": "coordinator"},
+        {"at": 100 + r.randrange(1000, 2000), "do": "heal"},
+        {"at": 4000, "do": "request"}]}
+
+
+def message_loss(r: random.Random, family: str) -> dict:
+    """One message of the decisive step is lost."""
+    if family == "consensus":
+        return {"until": 8000, "items": _writes()[:2] + [
+            {"do": "drop", "step": "replicate", "nth": r.randrange(1, 4)}] + _writes()[2:]}
+    return {"until": 8000, "items": [{"at": 100, "do": "request"},
+                                     {"do": "drop", "step": "decision", "nth": r.randrange(1, 3)},
+                                     {"at": 4000, "do": "request"}]}
+
+
+def duplicate(r: random.Random, family: str) -> dict:
+    """One message of the decisive step arrives twice: is it absorbed?"""
+    if family == "consensus":
+        return {"until": 8000, "items": _writes()[:2] + [
+            {"do": "duplicate", "step": "replicate", "nth": r.randrange(1, 4)}] + _writes()[2:]}
+    return {"until": 8000, "items": [{"at": 100, "do": "request"},
+                                     {"do": "duplicate", "step": "decision", "nth": r.randrange(1, 3)},
+                                     {"at": 4000, "do": "request"}]}
+
+
+def business_failure(r: random.Random, family: str) -> dict:
+    """A participant refuses its step for a business reason: who undoes what?"""
+    return {"until": 8000, "items": [
+        {"at": 50, "do": "fail", "role": f"participant:{r.randrange(1, 3)}"}, *_tx_units()]}
+
+
+@dataclass(frozen=True)
+class FaultClass:
+    name: str
+    make: object            # (rng, family) -> schedule
+    families: tuple[str, ...] = ("transactions", "consensus")
+
+
+FAULT_CLASSES = {c.name: c for c in (
+    FaultClass("none", none_),
+    FaultClass("coordinator_crash", coordinator_crash),
+    FaultClass("participant_crash", participant_crash),
+    FaultClass("partition", partition),
+    FaultClass("message_loss", message_loss),
+    FaultClass("duplicate", duplicate),
+    FaultClass("business_failure", business_failure, ("transactions",)),
+)}
+
+
+def family_of(proto) -> str:
+    return "consensus" if proto.category == "consensus" else "transactions"
+
+
+def schedule_for(cls: str, i: int, family: str) -> dict:
+    """Run i of fault class `cls` for a family of protocols (the same for each of them)."""
+    if cls not in FAULT_CLASSES:
+        raise ScenarioError(f"unknown fault class {cls!r}; expected one of: {', '.join(FAULT_CLASSES)}")
+    return FAULT_CLASSES[cls].make(_rand(cls, i), family)
+
+
+def run_one(protocol: str, schedule: dict, seed: int) -> dict:
+    """One protocol under one schedule: its plan's outcomes and its costs."""
+    p = plan(protocol, schedule, seed)
+    sim = Simulation(from_dict(p.scenario), protocol=registry.get(protocol))
+    sim.run()
+    return {"costs": measure(sim, p.starts), "missing": [o.as_dict() for o in p.missing],
+            "scenario": p.scenario}
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    """The nearest-rank quantile (no interpolation: every figure is one a run produced)."""
+    xs = sorted(xs)
+    k = max(0, min(len(xs) - 1, -(-int(q * 100) * len(xs) // 100) - 1))
+    return xs[k]
+
+
+def summarize(values: list) -> dict | None:
+    """Median and p95 of one metric over runs; None where the metric does not apply.
+    `undefined` counts runs where it never happened (never decided, never settled)."""
+    if all(v is None for v in values) and values:
+        applies = False
+    else:
+        applies = True
+    got = [v for v in values if v is not None]
+    if not applies:
+        return None
+    return {"median": _quantile(got, 0.5) if got else None, "p95": _quantile(got, 0.95) if got else None,
+            "undefined": len(values) - len(got)}
+
+
+def compare(protocols: list[str], faults: list[str], runs: int, seed: int = 1, progress=None) -> dict:
+    """Every protocol under every fault class, `runs` runs each: medians and p95s."""
+    if not 1 <= runs <= MAX_RUNS:
+        raise ScenarioError(f"runs must be from 1 to {MAX_RUNS}")
+    for name in protocols:
+        if registry.get(name).compare is None:
+            raise ScenarioError(f"{name} declares no comparison (roles and steps)")
+    for cls in faults:
+        if cls not in FAULT_CLASSES:
+            raise ScenarioError(f"unknown fault class {cls!r}; expected one of: {', '.join(FAULT_CLASSES)}")
+    rows = []
+    for cls in faults:
+        for name in protocols:
+            proto = registry.get(name)
+            family = family_of(proto)
+            if family not in FAULT_CLASSES[cls].families:
+                continue
+            per_run = []
+            missing: dict[str, int] = {}
+            for i in range(runs):
+                r = run_one(name, schedule_for(cls, i, family), seed + i)
+                per_run.append(r["costs"])
+                for m in r["missing"]:
+                    key = f"{m['status']}:{m.get('what', '')}"
+                    missing[key] = missing.get(key, 0) + 1
+                if progress:
+                    progress(cls, name, i + 1)
+            rows.append({"faults": cls, "protocol": name, "runs": runs,
+                         "metrics": {m: summarize([c[m] for c in per_run]) for m in METRICS},
+                         "missing": dict(sorted(missing.items()))})
+    return {"protocols": protocols, "faults": faults, "runs": runs, "seed": seed, "rows": rows}
+
+
+# ---------------------------------------------------------------- the table
+
+COLUMNS = (("messages", "msgs"), ("writes", "writes"), ("decided_ms", "decided ms"),
+           ("settled_ms", "settled ms"), ("held_ms", "held ms"), ("blocked_ms", "blocked ms"),
+           ("leaderless_ms", "no-leader ms"), ("compensations", "undos"), ("duplicates", "dups"),
+           ("stale_reads", "stale"), ("served", "served"), ("violations", "viol"))
+
+
+def _cell(s: dict | None) -> str:
+    if s is None:
+        return "-"
+    if s["median"] is None:
+        return "never"
+
+    def f(v):
+        return f"{v:g}" if isinstance(v, float) else str(v)
+    text = f(s["median"]) if s["median"] == s["p95"] else f"{f(s['median'])}/{f(s['p95'])}"
+    return text + ("*" if s["undefined"] else "")
+
+
+def table(result: dict) -> str:
+    """The result as text: one row per fault class and protocol, median/p95 per cell."""
+    cols = [c for c in COLUMNS if any(r["metrics"][c[0]] is not None for r in result["rows"])]
+    head = ["faults", "protocol", *[h for _, h in cols]]
+    body = [[r["faults"], r["protocol"], *[_cell(r["metrics"][m]) for m, _ in cols]] for r in result["rows"]]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip() for row in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [(f"{result['runs']} runs per row (run i: network seed {result['seed']}+i, the same faults for "
+             "every protocol); a cell is median/p95 (one number when they agree), - where the cost does "
+             "not apply, * when some runs never got there (never decided, still held at the end), "
+             "never when none did.")]
+    for r in result["rows"]:
+        for what, n in r["missing"].items():
+            status, _, name = what.partition(":")
+            why = {"no_role": f"has no {name} role", "no_step": f"has no {name} step"}.get(status, f"could not place: {name}")
+            notes.append(f"{r['faults']}/{r['protocol']}: {why} ({n} of {r['runs']} runs)")
+    return "\n".join(lines + [""] + notes) + "\n"
