@@ -183,6 +183,7 @@ class _Planner:
         self.actions: list[dict] = []
         self.params: dict = dict(self.base.get("params", {}))
         self.bound: dict[str, str] = {}
+        self.unplaced: dict[str, Outcome] = {}    # role reference -> the item that could not bind it
         self.units = 0
         self.starts: list[int] = []
         self.last_at = 0
@@ -283,11 +284,22 @@ class _Planner:
     # -- items
 
     def run(self) -> Plan:
-        outcomes = [self._item(i, it) for i, it in enumerate(self.schedule["items"])]
+        outcomes = []
+        for i, it in enumerate(self.schedule["items"]):
+            o = self._item(i, it)
+            if o.status != "applied":
+                for ref in self._refs(it):
+                    if ref not in self.bound:
+                        self.unplaced.setdefault(ref, o)
+            outcomes.append(o)
         return Plan(self.proto.name, self.scenario(), outcomes, self.starts)
 
     def _item(self, i: int, it: dict) -> Outcome:
         do = it["do"]
+        if do == "restart" and it["role"] in self.unplaced and it["role"] not in self.bound:
+            # Its crash could not be placed: the restart falls with it, for the same reason.
+            first = self.unplaced[it["role"]]
+            return Outcome(i, do, first.status, what=first.what)
         for ref in self._refs(it):
             if not self._has_role(ref):
                 return Outcome(i, do, "no_role", what=ref.partition(":")[0])
@@ -359,6 +371,11 @@ class _Planner:
             return {"at": at, "do": do, "node": node}, [node], ""
         if do == "fail":
             how, name = self.cmp.fail
+            takers = next((op.roles for op in self.proto.operations if op.name == name), ())
+            role = sim.views[node].get("role")
+            if how == "request" and takers and role not in takers:
+                # Only the roles the operation is for can refuse; a refusal elsewhere is not faked.
+                return None, [node], f"{node} ({role}) cannot {name}: only a {' or '.join(takers)} can"
             if how == "param":       # a number picked before the run (2PC's no_voter)
                 self.params[name] = sim.ids.index(node)
                 return {}, [node], ""

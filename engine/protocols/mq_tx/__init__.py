@@ -105,11 +105,17 @@ round), op (an op record due), redeliver (a delivery not acknowledged), slow
 from __future__ import annotations
 
 from ...kit import business
-from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Preset, Protocol
 from .checker import MqTxChecker, settle_time
 from .nemesis import Nemesis
 from .node import BROKER, DB, PRODUCERS, Broker, Consumer, Database, Producer
 from .presets import PRESET_EXPECTS, PRESET_SCENARIOS
+
+
+def answered(result) -> bool:
+    """The customer heard a definite answer: paid (COMMIT) or not (ROLLBACK, SEND_FAILED);
+    UNKNOWN leaves it to the check-back, out of the customer's sight."""
+    return isinstance(result, dict) and result.get("result") in ("COMMIT", "ROLLBACK", "SEND_FAILED")
 
 
 class MqTx(Protocol):
@@ -156,6 +162,19 @@ class MqTx(Protocol):
     # check_max failed check-backs is judged by the checker as the docstring explains.
     tolerates = None
     fuzz_weights = {"request": 8, "protocol": 6}
+    # Side by side (engine/schedule.py): no coordinator. The half message and its HalfAck are
+    # the first phase, EndTransaction the decision (the check-back asks for it again); db's
+    # local transaction fixes the order. db (pay's books) and the consumers apply the
+    # order's effects; only db can refuse.
+    compare = Comparison(roles={"participant": ("service", "consumer"), "producer": ("producer",),
+                                "broker": ("broker",), "consumer": ("consumer",)},
+                         steps={"prepare": ("SendHalf",), "vote": ("HalfAck",), "decision": ("EndTransaction",),
+                                "deliver": ("Deliver",), "ack": ("ConsumeAck",),
+                                "query": ("CheckTransactionState",)},
+                         request=("producer", "order", None),
+                         decided=("mq_tx.committed", "mq_tx.rolled_back", "mq_tx.send_failed"),
+                         served=answered, fail=("request", "fail_next"), books=True,
+                         duplicates=("mq_tx.duplicate", "mq_tx.ignored", "mq_tx.local_again"))
     strings = business.strings_with(__file__)
     checker_class = MqTxChecker
 

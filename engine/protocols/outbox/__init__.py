@@ -80,7 +80,7 @@ Narration keys are outbox.<event>, canvas labels outbox.label.<case>.
 from __future__ import annotations
 
 from ...kit import business
-from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Preset, Protocol
 from .checker import OutboxChecker, settle_time
 from .nemesis import Nemesis
 from .node import BROKER, PAY, RELAY, Broker, Consumer, Producer, Relay
@@ -131,6 +131,16 @@ class Outbox(Protocol):
     fuzz_weights = {"request": 8, "protocol": 6}
     # The fence (kit.business) is not this pattern's tool: the inbox is. Its strings go.
     strings = {k: v for k, v in business.strings_with(__file__).items() if not k.startswith("field.fence")}
+    # Side by side (engine/schedule.py): no coordinator and no first phase. pay's local
+    # transaction fixes the order (paid, or declined before anything was written); the relay
+    # handing the stored event to the broker is the decision's message, the broker's
+    # Deliver and the consumers' Ack follow. Only pay can refuse: consumers never do.
+    compare = Comparison(roles={"participant": ("producer", "service"), "producer": ("producer",),
+                                "relay": ("relay",), "broker": ("broker",), "consumer": ("service",)},
+                         steps={"decision": ("Publish",), "deliver": ("Deliver",), "ack": ("Ack",)},
+                         request=("producer", "order", None),
+                         decided=("outbox.order", "biz.pay.refused"),
+                         fail=("request", "fail_next"), books=True, duplicates=("outbox.duplicate",))
     checker_class = OutboxChecker
 
     def node_ids(self, n):

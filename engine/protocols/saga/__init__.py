@@ -63,10 +63,15 @@ Narration keys are saga.<event>, canvas labels saga.label.<status>.
 from __future__ import annotations
 
 from ...kit import business
-from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Preset, Protocol
 from .checker import SagaChecker, settle_time
 from .node import ORCHESTRATOR, Orchestrator, SagaService
 from .presets import PRESET_SCENARIOS
+
+
+def answered(result) -> bool:
+    """The customer heard how the order ended (a reply to "order": succeed or failed)."""
+    return isinstance(result, dict) and result.get("outcome") in ("succeed", "failed")
 
 
 class Saga(Protocol):
@@ -112,6 +117,15 @@ class Saga(Protocol):
     # Orders are the workload (and what every fault acts on); the rest of the requests
     # make steps fail, slow them, or break the refund gateway for a while.
     fuzz_weights = {"request": 8}
+    # Side by side (engine/schedule.py): the orchestrator is the coordinator, each action
+    # and its answer the first phase. No message carries a decision: success ends with the
+    # last answer, and compensations undo steps already committed (so no "decision" step).
+    compare = Comparison(roles={"coordinator": ("orchestrator",), "participant": ("service",)},
+                         steps={"prepare": ("Action",), "vote": ("ActionDone",)},
+                         request=("coordinator", "order", None),
+                         decided=("saga.succeed", "saga.abort", "saga.failed"),
+                         served=answered, fail=("request", "fail_next"), books=True,
+                         duplicates=("saga.action_again", "saga.compensate_again"), stale=("saga.dirty_read",))
     strings = business.strings_with(__file__)
     checker_class = SagaChecker
 

@@ -63,7 +63,7 @@ labels saga_choreo.label.<case>.
 from __future__ import annotations
 
 from ...kit import business
-from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Preset, Protocol
 from .checker import SagaChoreoChecker, settle_time
 from .nemesis import Nemesis
 from .node import ORDER, OrderNode, Service
@@ -103,6 +103,19 @@ class ChoreographedSaga(Protocol):
     # Random schedules: clients order often (every lesson needs orders in flight), and the
     # nemesis is asked often, since it acts only when an event or an Ack is in flight.
     fuzz_weights = {"request": 10, "protocol": 6}
+    # Side by side (engine/schedule.py): no coordinator; the order service starts the chain.
+    # Each service's event (StepDone, Completed, Failed) is its answer about its own step,
+    # passed on to the next service instead of back to a driver. No message decides for
+    # everyone: the outcome is fixed by the last step or by a refusal.
+    compare = Comparison(roles={"initiator": ("order",), "participant": ("service",)},
+                         steps={"prepare": ("OrderCreated",), "vote": ("StepDone", "Completed", "Failed"),
+                                "ack": ("Ack",)},
+                         request=("initiator", "order", None),
+                         decided=("saga_choreo.completed", "saga_choreo.cancelled",
+                                  *(f"saga_choreo.fail.{s.name}" for s in business.SERVICES)),
+                         fail=("request", "fail_next"), books=True,
+                         duplicates=("saga_choreo.duplicate", "saga_choreo.again"),
+                         stale=("saga_choreo.dirty_read",))
     strings = business.strings_with(__file__)
     checker_class = SagaChoreoChecker
 

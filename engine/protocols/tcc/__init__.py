@@ -47,10 +47,15 @@ Narration keys are tcc.<event>, canvas labels tcc.label.<case>.
 from __future__ import annotations
 
 from ...kit import business
-from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Preset, Protocol
 from .checker import TCCChecker, settle_time
 from .node import INITIATOR, TC, Branch, Coordinator, Initiator
 from .presets import PRESET_SCENARIOS
+
+
+def answered(result) -> bool:
+    """The customer heard how the order ended (a reply to "order": SUCCEEDED or FAILED)."""
+    return isinstance(result, dict) and result.get("result") in ("SUCCEEDED", "FAILED")
 
 
 class TCC(Protocol):
@@ -86,6 +91,17 @@ class TCC(Protocol):
     # Safe under every fault: the fence absorbs repeats, reordering and late calls.
     tolerates = None
     fuzz_weights = {"request": 8}
+    # Side by side (engine/schedule.py): the initiator opens one order; the TC is the
+    # coordinator. Try and its answers are the first phase; Confirm or Cancel, driven by the
+    # TC after it recorded SUBMITTED or ABORTING, is the decision. Frozen funds are the hold.
+    compare = Comparison(roles={"coordinator": ("coordinator",), "participant": ("service",),
+                                "initiator": ("initiator",)},
+                         steps={"prepare": ("Try",), "vote": ("TryDone",), "decision": ("Confirm", "Cancel"),
+                                "ack": ("ConfirmDone", "CancelDone")},
+                         request=("initiator", "order", None),
+                         decided=("tcc.submitted", "tcc.aborting", "tcc.succeed", "tcc.failed"),
+                         served=answered, fail=("request", "fail_next"), books=True,
+                         duplicates=("tcc.confirm_again", "tcc.cancel_again"))
     strings = business.strings_with(__file__)
     checker_class = TCCChecker
 
