@@ -183,7 +183,9 @@ class Comparison:
     the node, or ("param", name) set to its number (2PC's no_voter). The rest says where
     costs live: `in_doubt` (view field, states: the node may not decide alone), `locks`
     (view field of held locks), `books` (kit.business books: frozen funds, undo moves),
-    `duplicates` and `stale` (note keys: a duplicate absorbed, a stale or dirty read)."""
+    `duplicates` and `stale` (note keys: a duplicate absorbed, a stale or dirty read).
+    `family`: whose fault classes (engine/compare.py) fit it, "transactions" or "consensus";
+    None: read from the protocol's category."""
 
     roles: dict
     steps: dict
@@ -196,10 +198,17 @@ class Comparison:
     books: bool = False
     duplicates: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
+    family: str | None = None
 
     def describe(self) -> dict:
         return {"roles": {r: list(v) for r, v in self.roles.items()},
                 "steps": {s: list(v) for s, v in self.steps.items()}}
+
+
+def replied_ok(result) -> bool:
+    """A reply that says the client's request took effect ({"ok": true, ...}): the
+    `served` test of every protocol that answers that way."""
+    return isinstance(result, dict) and result.get("ok") is True
 
 
 @dataclass

@@ -21,13 +21,18 @@ A schedule (JSON; docs/compare.md):
        {"at": 500, "do": "partition", "isolate": "leader"},      [[leader], everyone else]
        {"at": 900, "do": "heal"},
        {"do": "drop", "step": "decision", "nth": 1},             the first decision message
+       {"at": 2100, "do": "drop", "step": "replicate"},         the first sent from t=2100
        {"do": "duplicate", "step": "decision", "nth": 1, "to": "participant:2"},
        {"at": 50, "do": "fail", "role": "participant:2"}]}       its next step fails
 
 A role reference is "name" (the first holder, in node order) or "name:k" (the k-th).
 It binds to a node the first time it is used and keeps that node afterwards, so the
 coordinator that crashed is the one that restarts; "rebind": true reads it afresh
-(the new leader). Items are applied in order and must not go back in time.
+(the new leader). A request goes to its role's holder afresh, but stays with the node
+it went to last while that node still runs and holds the role, as a client keeps the
+leader it found (a deposed leader cut off in a minority may still hold the role: its
+clients are the ones not served); a crash aims at whoever holds the role at that moment.
+Items are applied in order and must not go back in time.
 
 Determinism: planning replays runs of an ordinary scenario, so the plan is a pure
 function of (protocol, schedule, seed): the same scenario comes out in any process.
@@ -126,8 +131,11 @@ def validate(schedule) -> dict:
             raise ScenarioError(f"{where}: do must be one of {', '.join(ITEM_KINDS)}, got {do!r}"[:200])
         a = {"do": do}
         if do in ("drop", "duplicate"):
-            if "at" in it or "after" in it:
-                raise ScenarioError(f"{where}: a {do} names its message by step and nth, not by time")
+            if "after" in it:
+                raise ScenarioError(f"{where}: a {do} names its message by step and nth (and at: "
+                                    "counting from that time), not by another step")
+            if "at" in it:
+                a["at"] = _int(f"{where} at", it["at"], 0, until)
             a["step"] = _ref(f"{where} step", it.get("step"))
             a["nth"] = _int(f"{where} nth", it.get("nth", 1), 1, 1000)
             for k in ("to", "from"):
@@ -184,6 +192,7 @@ class _Planner:
         self.params: dict = dict(self.base.get("params", {}))
         self.bound: dict[str, str] = {}
         self.unplaced: dict[str, Outcome] = {}    # role reference -> the item that could not bind it
+        self.clients: dict[str, str] = {}     # role reference -> the node requests go to
         self.units = 0
         self.starts: list[int] = []
         self.last_at = 0
@@ -225,6 +234,29 @@ class _Planner:
         self.bound[ref] = holders[i]
         return holders[i]
 
+    def _holds(self, sim: Simulation, node: str | None, ref: str) -> bool:
+        kinds = self.cmp.roles.get(ref.partition(":")[0], ())
+        return node is not None and sim.up[node] and sim.views[node].get("role") in kinds
+
+    def _still(self, sim: Simulation, ref: str) -> bool:
+        """Does the node a reference was bound to still run and hold that role? (A crash
+        aims at whoever holds the role now; a restart at the node that crashed.)"""
+        return self._holds(sim, self.bound.get(ref), ref)
+
+    def _client_target(self, sim: Simulation, ref: str, rebind: bool) -> str | None:
+        """Where a request goes: the node the last one went to while it still runs and
+        holds the role, else the first running holder. Kept apart from the bindings of
+        crashes and restarts, so a write to the new leader does not move a restart."""
+        node = None if rebind else self.clients.get(ref)
+        if not self._holds(sim, node, ref):
+            name, _, k = ref.partition(":")
+            holders = self._holders(sim, name, True)
+            i = int(k) - 1 if k else 0
+            node = holders[i] if i < len(holders) else None
+            if node is not None:
+                self.clients[ref] = node
+        return node
+
     def _has_role(self, ref: str) -> bool:
         return ref.partition(":")[0] in self.cmp.roles
 
@@ -263,7 +295,7 @@ class _Planner:
         while sim.step_entry():
             trace = sim.trace
             for ev in trace[mark:]:
-                if ev["type"] != "send" or ev["kind"] not in kinds:
+                if ev["type"] != "send" or ev["kind"] not in kinds or ev["t"] < item.get("at", 0):
                     continue
                 if not self._matches(sim, ev, item):
                     continue
@@ -361,7 +393,11 @@ class _Planner:
             return {"at": at, "do": "partition", "groups": groups}, sorted({n for g in groups for n in g}), ""
         ref = it.get("role", self.cmp.request[0])
         want = {"crash": True, "restart": False, "fail": None, "request": True}[do]
-        node = self._node(sim, ref, want, it.get("rebind", False) or do == "request")
+        if do == "request":
+            node = self._client_target(sim, ref, it.get("rebind", False))
+        else:
+            fresh = do == "crash" and not self._still(sim, ref)
+            node = self._node(sim, ref, want, it.get("rebind", False) or fresh)
         if node is None and do == "request":
             self.starts.append(at)        # a unit nobody could take: the client is not served
             return None, [], f"no running node is {ref} at t={at}"

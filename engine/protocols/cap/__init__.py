@@ -52,10 +52,15 @@ Narration keys are cap.<event>, canvas labels cap.label.<case>.
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Preset, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Preset, Protocol
 from .checker import CAPChecker, settle_time
 from .node import CLIENT, CLIENTS, REPLICA, Client, Replica
 from .presets import PRESET_SCENARIOS
+
+
+def write_ok(result) -> bool:
+    """Was the client's write acknowledged (not refused, not unknown)?"""
+    return isinstance(result, dict) and result.get("outcome") == "ok"
 
 
 class CAP(Protocol):
@@ -100,6 +105,14 @@ class CAP(Protocol):
     # CP keeps linearizability under every fault; AP converges once quiet under every fault.
     tolerates = None
     fuzz_weights = {"request": 10, "partition": 4, "heal": 3}
+    # Side by side (engine/schedule.py): client c1 writes through its home replica r1, so
+    # the replicated-writes fault classes fit (there is no transaction to drive). There is
+    # no leader: CP asks a majority (Query, then Store), AP takes the write alone.
+    compare = Comparison(roles={"follower": (REPLICA,), "client": (CLIENT,)},
+                         steps={"vote": ("Query", "QueryReply"), "replicate": ("Store",), "ack": ("StoreAck",)},
+                         request=("client", "write", "v{i}"),
+                         decided=("cap.cp_write_done", "cap.ap_write"), served=write_ok,
+                         stale=("cap.ap_stale",), family="consensus")
     strings = load_strings(__file__)
     checker_class = CAPChecker
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}

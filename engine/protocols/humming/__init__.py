@@ -67,10 +67,15 @@ Choices where the sources are silent
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Protocol
 from .checker import HummingChecker, settle_ms
 from .node import HEAD, MIDDLE, OUTSIDE, REPAIRING, TAIL, WEDGED, HummingNode
 from .presets import PRESETS
+
+
+def appended(result) -> bool:
+    """Did the head answer with the write's name (not "wedged" or "not_head")?"""
+    return isinstance(result, str) and result not in ("wedged", "not_head")
 
 
 class Humming(Protocol):
@@ -109,6 +114,13 @@ class Humming(Protocol):
     key_notes = ("humming.acked", "humming.adopt", "humming.overwrite", "humming.repair_start",
                  "humming.wedged")
     presets = PRESETS
+    # Side by side (engine/schedule.py): appends go to the chain's head, the one node that
+    # takes them, and pass down the chain to the tail, whose Ack the head answers with.
+    # The chain itself is agreed by writing proposed projections to every store ("vote").
+    compare = Comparison(roles={"leader": (HEAD,), "follower": (MIDDLE, TAIL)},
+                         steps={"vote": ("Write",), "replicate": ("Append",), "ack": ("Ack",)},
+                         request=("leader", "append", None),
+                         decided=("humming.acked",), served=appended)
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 10_000

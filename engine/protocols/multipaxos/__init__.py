@@ -21,7 +21,7 @@ multipaxos.label[.candidate] (the line under a node on the canvas).
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Picture, Protocol, replied_ok
 from . import nemesis
 from .checker import MultiPaxosChecker
 from .node import CANDIDATE, FOLLOWER, LEADER, MultiPaxosNode
@@ -63,6 +63,14 @@ class MultiPaxos(Protocol):
     # A candidate's phase-1 promises (its own included) against a majority of the servers.
     pictures = (Picture("tally", "promises", when={"role": (CANDIDATE,)}), Picture("timers", names=("election",)))
     presets = PRESETS
+    # Side by side (engine/schedule.py): writes go to the leader (a follower only forwards
+    # and cannot answer the client), which answers once the slot is chosen. Phase 1
+    # (Prepare, Promise) is the election; phase 2 (Accept, Accepted) replicates.
+    compare = Comparison(roles={"leader": (LEADER,), "follower": (FOLLOWER,), "candidate": (CANDIDATE,)},
+                         steps={"vote": ("Prepare", "Promise"), "replicate": ("Accept",),
+                                "ack": ("Accepted",), "commit": ("Commit",)},
+                         request=("leader", "put", "x={i}"),
+                         decided=("multipaxos.chosen",), served=replied_ok)
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 10_000

@@ -35,7 +35,7 @@ Narration keys are paxos.<event>, canvas labels paxos.label.<role>.<case>.
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Picture, Protocol, replied_ok
 from . import nemesis
 from .checker import PaxosChecker
 from .node import ACCEPTOR, PROPOSER, PROPOSERS, Acceptor, Proposer
@@ -80,6 +80,14 @@ class Paxos(Protocol):
     pictures = (Picture("tally", "promises", among=(ACCEPTOR,), when={"role": (PROPOSER,)}),
                 Picture("timers", names=("timeout",)))
     presets = PRESETS
+    # Side by side (engine/schedule.py): single-decree Paxos has no leader, only proposers
+    # that may duel, so a fault aimed at the leader has nothing to hit here (the table says
+    # so). The acceptors play the followers' part. One value is ever chosen: a later
+    # proposal is answered with it, and that answer is what a client is served.
+    compare = Comparison(roles={"proposer": (PROPOSER,), "follower": (ACCEPTOR,), "acceptor": (ACCEPTOR,)},
+                         steps={"vote": ("1a", "1b"), "replicate": ("2a",), "ack": ("2b",)},
+                         request=("proposer", "propose", "v{i}"),
+                         decided=("paxos.chosen",), served=replied_ok)
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 10_000

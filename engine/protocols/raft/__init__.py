@@ -19,7 +19,7 @@ own keys there: raft.<event> (narration, ctx.note) and raft.label[.candidate]
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Picture, Protocol, replied_ok
 from . import nemesis
 from .checker import RaftChecker, stable_leader_possible
 from .node import CANDIDATE, FOLLOWER, LEADER, RaftNode
@@ -63,6 +63,15 @@ class Raft(Protocol):
     # timer's ring shows who will time out first (RaftScope's picture).
     pictures = (Picture("tally", "votes", when={"role": (CANDIDATE,)}), Picture("timers", names=("election",)))
     presets = PRESETS
+    # Side by side (engine/schedule.py): writes go to the leader, which answers once the
+    # entry commits. AppendEntries carries entries and heartbeats alike (an AppendEntries
+    # sent after a write carries it until acknowledged); commitIndex rides on it, so
+    # there is no commit step of its own.
+    compare = Comparison(roles={"leader": (LEADER,), "follower": (FOLLOWER,), "candidate": (CANDIDATE,)},
+                         steps={"vote": ("RequestVote", "RequestVoteReply"), "replicate": ("AppendEntries",),
+                                "ack": ("AppendEntriesReply",)},
+                         request=("leader", "put", "x={i}"),
+                         decided=("raft.commit",), served=replied_ok)
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 10_000

@@ -43,7 +43,7 @@ cannot bound simultaneous crashes, so:
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Picture, Protocol, replied_ok
 from . import nemesis
 from .checker import VRChecker
 from .node import BACKUP, CHANGING, CLIENT, PRIMARY, RECOVERING_ROLE, Client, Replica
@@ -98,6 +98,15 @@ class VR(Protocol):
                         when={"role": (CHANGING,)}),
                 Picture("timers", names=("view",)))
     presets = PRESETS
+    # Side by side (engine/schedule.py): writes come from client c1, which finds the primary
+    # itself and retries after client_timeout, so a write sent while no primary runs is
+    # late, not lost. The view change (StartViewChange, DoViewChange) is the election.
+    compare = Comparison(roles={"leader": (PRIMARY,), "follower": (BACKUP,), "candidate": (CHANGING,),
+                                "client": (CLIENT,)},
+                         steps={"vote": ("StartViewChange", "DoViewChange"), "replicate": ("Prepare",),
+                                "ack": ("PrepareOk",), "commit": ("Commit",)},
+                         request=("client", "request", "x={i}"),
+                         decided=("vr.commit",), served=replied_ok)
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 5_000

@@ -26,7 +26,7 @@ tolerated (tolerates = None).
 from __future__ import annotations
 
 from ...kit.strings import load_strings
-from ...protocol import Bug, Field, Operation, Param, Picture, Protocol
+from ...protocol import Bug, Comparison, Field, Operation, Param, Picture, Protocol, replied_ok
 from . import nemesis
 from .checker import ZabChecker
 from .node import DISCOVERY, FOLLOWING, LEADING, LOOKING, SYNC, ZabServer
@@ -71,6 +71,14 @@ class Zab(Protocol):
     pictures = (Picture("tally", "responses", when={"role": (LEADING,), "phase": (DISCOVERY, SYNC)}),
                 Picture("timers", names=("election", "sync")))
     presets = PRESETS
+    # Side by side (engine/schedule.py): writes go to the leader, which answers on COMMIT.
+    # "vote" is the election (FLE votes) and discovery (a new epoch promised), the part
+    # before a leader may broadcast; synchronisation (NEWLEADER, ACKLD) is no shared step.
+    compare = Comparison(roles={"leader": (LEADING,), "follower": (FOLLOWING,), "candidate": (LOOKING,)},
+                         steps={"vote": ("Vote", "CEPOCH", "NEWEPOCH", "ACKEPOCH"), "replicate": ("PROPOSE",),
+                                "ack": ("ACK",), "commit": ("COMMIT",)},
+                         request=("leader", "write", "x={i}"),
+                         decided=("zab.commit",), served=replied_ok)
     strings = load_strings(__file__)
     default_network = {"latency": [10, 30], "loss": 0.0, "duplicate": 0.0}
     default_until = 5_000
