@@ -238,7 +238,7 @@ def compare(protocols: list[str], faults: list[str], runs: int, seed: int = 1, p
 
 # ---------------------------------------------------------------- the table
 
-COLUMNS = (("messages", "msgs"), ("writes", "writes"), ("decided_ms", "decided ms"),
+COLUMNS = (("messages", "msgs"), ("writes", "writes"), ("decided_ms", "decided ms"), ("slowest_ms", "slowest ms"),
            ("settled_ms", "settled ms"), ("held_ms", "held ms"), ("blocked_ms", "blocked ms"),
            ("leaderless_ms", "no-leader ms"), ("compensations", "undos"), ("duplicates", "dups"),
            ("stale_reads", "stale"), ("served", "served"), ("violations", "viol"))

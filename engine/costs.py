@@ -9,6 +9,7 @@ keep the order story's books. A figure a protocol cannot have is None, never 0:
     messages        messages sent (a duplicate made by the network is not a send)
     writes          forced writes to disk (ctx.persist calls)
     decided_ms      from the first unit's request to its outcome being fixed (None: never)
+    slowest_ms      the slowest served unit, request to served (a write caught in a failover)
     settled_ms      from the first request until nothing is held or in doubt and the books
                     have stopped changing, before the next unit starts (None: still held
                     when it started, or when the run ended)
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from .kit.business import AVAILABLE, HELD, SERVICES
 
-METRICS = ("messages", "writes", "decided_ms", "settled_ms", "held_ms", "blocked_ms",
+METRICS = ("messages", "writes", "decided_ms", "slowest_ms", "settled_ms", "held_ms", "blocked_ms",
            "leaderless_ms", "compensations", "duplicates", "stale_reads", "served", "violations")
 _BUCKETS = {s.buckets[HELD]: s for s in SERVICES}
 
@@ -84,6 +85,21 @@ class _Span:
         return max((b for a, b in self.intervals if b <= t), default=None)
 
 
+def _match(starts: list[int], served_at: list[int]) -> list[int]:
+    """Each unit's latency: its request to the first service not yet matched to an earlier
+    unit (clients wait in order). A unit never served has none."""
+    out, j = [], 0
+    served_at = sorted(served_at)
+    for s in sorted(starts):
+        while j < len(served_at) and served_at[j] < s:
+            j += 1
+        if j == len(served_at):
+            break
+        out.append(served_at[j] - s)
+        j += 1
+    return out
+
+
 def measure(sim, starts: list[int]) -> dict:
     """The costs of a finished traced run. `starts`: when each unit of work was requested."""
     proto = sim.proto
@@ -99,6 +115,7 @@ def measure(sim, starts: list[int]) -> dict:
     decided: list[int] = []
     units_decided: set = set()      # the units whose outcome was fixed (by tx, gid... in the note)
     replies: list[object] = []
+    served_at: list[int] = []       # when a unit was served (a served reply; a unit newly decided)
     books_at: list[int] = []
     dup_keys, stale_keys, decided_keys = set(cmp.duplicates), set(cmp.stale), set(cmp.decided)
     first = starts[0] if starts else 0
@@ -138,9 +155,14 @@ def measure(sim, starts: list[int]) -> dict:
                 decided.append(t)
                 args = ev.get("args") or {}
                 unit = next((args[k] for k in ("tx", "gid", "index", "slot", "zxid") if k in args), None)
-                units_decided.add(unit if unit is not None else len(decided))
+                key = unit if unit is not None else len(decided)
+                if key not in units_decided:
+                    units_decided.add(key)
+                    served_at.append(t)
         elif kind == "reply":
             replies.append(ev["result"])
+            if cmp.served is not None and cmp.served(ev["result"]):
+                served_at.append(t)
         if leader_roles and t >= first:
             leaderless.set(not leader_up(), t)
 
@@ -154,6 +176,7 @@ def measure(sim, starts: list[int]) -> dict:
         ends = [sp.last_end_before(window) for sp in spans]
         settled = max([first, *(e for e in ends if e is not None), *(t for t in books_at if t < window)]) - first
     units = len(starts)
+    latencies = _match(starts, served_at)
     if cmp.served is not None:
         served = sum(1 for r in replies if cmp.served(r))
     else:
@@ -163,6 +186,7 @@ def measure(sim, starts: list[int]) -> dict:
         "messages": messages,
         "writes": sim.writes,
         "decided_ms": decided[0] - first if decided and starts else None,
+        "slowest_ms": max(latencies) if latencies else None,
         "settled_ms": settled,
         "held_ms": held_ms if has_hold else None,
         "blocked_ms": blocked_ms if cmp.in_doubt else None,
