@@ -28,6 +28,14 @@ if (data) {
     /* an unreadable list only costs translations */
   }
 }
+// A page's own words ({key: {en, zh}}), embedded by the server: the guide's, the header's link to it.
+for (const own of document.querySelectorAll('script.page-strings')) {
+  try {
+    addStrings(JSON.parse(own.textContent));
+  } catch {
+    /* unreadable: the page keeps its English */
+  }
+}
 // Role colours come as data (a style attribute would need 'unsafe-inline' in the CSP):
 // set through the CSSOM, which the policy allows.
 for (const dot of document.querySelectorAll('[data-role-colour]')) {
