@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 from .costs import METRICS, measure
 from .protocols import registry
-from .scenario import ScenarioError, from_dict
+from .scenario import ScenarioError
 from .schedule import plan
-from .sim import Simulation
 
 TRANSACTIONS = ("2pc", "3pc", "tcc", "saga", "outbox", "mq_tx")
 CONSENSUS = ("paxos", "multipaxos", "raft", "zab", "vr", "humming")
@@ -168,9 +167,7 @@ def run_one(protocol: str, schedule: dict, seed: int, base: dict | None = None) 
     """One protocol under one schedule: its plan's outcomes and its costs. `base`: scenario
     fields to start from (the family's cluster size)."""
     p = plan(protocol, schedule, seed, base)
-    sim = Simulation(from_dict(p.scenario), protocol=registry.get(protocol))
-    sim.run()
-    return {"costs": measure(sim, p.starts), "missing": [o.as_dict() for o in p.missing],
+    return {"costs": measure(p.sim, p.starts), "missing": [o.as_dict() for o in p.missing],
             "scenario": p.scenario}
 
 

@@ -84,6 +84,7 @@ class Plan:
     scenario: dict
     outcomes: list[Outcome]
     starts: list[int]               # when each unit of work was requested (ms)
+    sim: Simulation | None = None   # the scenario's finished, traced, checked run
 
     @property
     def missing(self) -> list[Outcome]:
@@ -196,19 +197,57 @@ class _Planner:
         self.units = 0
         self.starts: list[int] = []
         self.last_at = 0
+        self.sim: Simulation | None = None
 
     def scenario(self) -> dict:
         return {**self.base, "params": dict(self.params), "actions": [dict(a) for a in self.actions]}
 
-    def _sim(self) -> Simulation:
-        return Simulation(from_dict(self.scenario()), check=False, protocol=self.proto)
+    # -- the planner's run
+    #
+    # One run serves the whole plan: it advances item by item, each action is added live
+    # the moment it is placed (as a person's action joins a live session), and it runs on
+    # to the end as the plan's finished run. Live actions make the same trace as a replay
+    # of the final scenario (tests/test_compare.py holds that), so costs read it directly.
+    # It is rebuilt, replaying the actions so far, only when a search ran it to its end
+    # or a parameter changed from t=0 (2PC's no_voter).
+
+    def _run(self) -> Simulation:
+        if self.sim is None or self.sim.done:
+            self.sim = Simulation(from_dict(self.scenario()), protocol=self.proto)
+            self.sim.step_entry()         # boot: every node's first view
+        return self.sim
 
     def _state_at(self, t: int) -> Simulation:
-        """A replay holding the state an action stamped t meets (everything before t)."""
-        sim = self._sim()
+        """The run holding the state an action stamped t meets (everything before t)."""
+        sim = self._run()
+        if sim.now >= t and sim.handled > 1:      # it went past t (a search): replay to t
+            self.sim = None
+            sim = self._run()
         if t > 0:
             sim.run_until(t - 1)
         return sim
+
+    def _add(self, action: dict) -> None:
+        if len(self.actions) >= limits.MAX_ACTIONS:
+            raise ScenarioError(f"too many actions (limit {limits.MAX_ACTIONS})")
+        self.actions.append(action)
+        if self.sim is not None and not self.sim.done:
+            self.sim.add_action(action)
+
+    def _search(self, match) -> dict | None:
+        """Run on until `match(sim, event)` holds for a trace event (from the run's start,
+        so counts include what has already happened); None when the run ended first."""
+        sim = self._run()
+        mark = 0
+        while True:
+            trace = sim.trace
+            for ev in trace[mark:]:
+                if match(sim, ev):
+                    return ev
+            mark = len(trace)
+            if not sim.step_entry():
+                self.sim = None           # ran to its end: rebuilt on next use
+                return None
 
     # -- roles
 
@@ -265,45 +304,35 @@ class _Planner:
     def _step_time(self, step: str, nth) -> tuple[int | None, str]:
         """When the nth message of a step is delivered ("all": one per participant)."""
         kinds = set(self.cmp.steps[step])
-        sim = self._sim()
-        sim.step_entry()                  # boot: every node's first view
         if nth == "all":
-            nth = max(1, len(self._holders(sim, "participant", None)))
+            nth = max(1, len(self._holders(self._run(), "participant", None)))
         sent: set[int] = set()
-        seen = 0
-        mark = 0
-        while sim.step_entry():
-            trace = sim.trace
-            for ev in trace[mark:]:
-                if ev["type"] == "send" and ev["kind"] in kinds:
-                    sent.add(ev["id"])
-                elif ev["type"] == "deliver" and ev["id"] in sent:
-                    seen += 1
-                    if seen == nth:
-                        return ev["t"], ""
-            mark = len(trace)
-            if sim.handled > limits.MAX_EVENTS:
-                break
-        return None, f"only {seen} {step} message(s) arrived"
+        seen = [0]
+
+        def match(sim, ev):
+            if ev["type"] == "send" and ev["kind"] in kinds:
+                sent.add(ev["id"])
+            elif ev["type"] == "deliver" and ev["id"] in sent:
+                seen[0] += 1
+                return seen[0] == nth
+            return False
+        ev = self._search(match)
+        return (ev["t"], "") if ev else (None, f"only {seen[0]} {step} message(s) arrived")
 
     def _message(self, item: dict) -> tuple[dict | None, str]:
-        """The nth message of a step (from/to a role), as its send event."""
+        """The nth message of a step (from/to a role, sent at `at` or later), as its send event."""
         kinds = set(self.cmp.steps[item["step"]])
-        sim = self._sim()
-        seen = 0
-        mark = 0
-        while sim.step_entry():
-            trace = sim.trace
-            for ev in trace[mark:]:
-                if ev["type"] != "send" or ev["kind"] not in kinds or ev["t"] < item.get("at", 0):
-                    continue
-                if not self._matches(sim, ev, item):
-                    continue
-                seen += 1
-                if seen == item["nth"]:
-                    return ev, ""
-            mark = len(trace)
-        return None, f"only {seen} {item['step']} message(s) were sent"
+        seen = [0]
+
+        def match(sim, ev):
+            if ev["type"] != "send" or ev["kind"] not in kinds or ev["t"] < item.get("at", 0):
+                return False
+            if not self._matches(sim, ev, item):
+                return False
+            seen[0] += 1
+            return seen[0] == item["nth"]
+        ev = self._search(match)
+        return (ev, "") if ev else (None, f"only {seen[0]} {item['step']} message(s) were sent")
 
     def _matches(self, sim: Simulation, ev: dict, item: dict) -> bool:
         for key, end in (("to", "dst"), ("from", "src")):
@@ -324,7 +353,9 @@ class _Planner:
                     if ref not in self.bound:
                         self.unplaced.setdefault(ref, o)
             outcomes.append(o)
-        return Plan(self.proto.name, self.scenario(), outcomes, self.starts)
+        sim = self._run()
+        sim.run()
+        return Plan(self.proto.name, self.scenario(), outcomes, self.starts, sim)
 
     def _item(self, i: int, it: dict) -> Outcome:
         do = it["do"]
@@ -359,10 +390,8 @@ class _Planner:
         action, nodes, why = self._action(sim, it, at)
         if action is None:
             return Outcome(i, do, "unresolved", at=at, what=why)
-        if len(self.actions) >= limits.MAX_ACTIONS:
-            raise ScenarioError(f"too many actions (limit {limits.MAX_ACTIONS})")
         if action:
-            self.actions.append(action)
+            self._add(action)
         return Outcome(i, do, "applied", at=at, nodes=nodes)
 
     def _refs(self, it: dict) -> list[str]:
@@ -414,6 +443,7 @@ class _Planner:
                 return None, [node], f"{node} ({role}) cannot {name}: only a {' or '.join(takers)} can"
             if how == "param":       # a number picked before the run (2PC's no_voter)
                 self.params[name] = sim.ids.index(node)
+                self.sim = None      # the run so far had another setting: replay it
                 return {}, [node], ""
             return {"at": at, "do": "request", "node": node, "op": name}, [node], ""
         _role, op, arg = self.cmp.request
@@ -436,7 +466,7 @@ class _Planner:
             raise ScenarioError(f"item {i + 1} falls at t={at}, before the item above it (t={self.last_at}); "
                                 "list items in time order")
         self.last_at = at
-        self.actions.append({"at": at, "do": it["do"], "msg": ev["id"]})
+        self._add({"at": at, "do": it["do"], "msg": ev["id"]})
         return Outcome(i, it["do"], "applied", at=at, nodes=[ev["src"], ev["dst"]])
 
 

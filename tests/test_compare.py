@@ -215,3 +215,20 @@ def test_compare_is_the_same_bytes_under_other_hash_seeds():
     outs = {subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": s}).stdout for s in ("0", "4242")}
     assert len(outs) == 1
+
+
+@pytest.mark.parametrize("protocol,cls,i", [
+    ("2pc", "coordinator_crash", 0), ("3pc", "message_loss", 1), ("2pc", "business_failure", 2),
+    ("tcc", "duplicate", 0), ("saga", "partition", 3), ("raft", "coordinator_crash", 1),
+    ("zab", "message_loss", 2), ("vr", "partition", 0)])
+def test_the_planners_live_run_is_the_replay_of_its_scenario(protocol, cls, i):
+    """Planning adds each action live to one run; costs read that run. It must be the very
+    run the plan's scenario replays to (and so the run its share link opens)."""
+    from engine.compare import FAMILY_BASE, family_of
+    from engine.protocols import registry
+    family = family_of(registry.get(protocol))
+    p = plan(protocol, schedule_for(cls, i, family), 7 + i, FAMILY_BASE.get(family))
+    replay = Simulation(from_dict(p.scenario))
+    replay.run()
+    assert p.sim.trace == replay.trace
+    assert p.sim.violations == replay.violations
