@@ -101,6 +101,7 @@ def create_app(config: dict | None = None) -> Flask:
     manager = SessionManager(SocketIOAdapter(socketio), limits, secret=secret.encode() if secret else None)
     ticker = Ticker(socketio, manager, limits.tick_s, enabled=app.config["PLAYGROUND_TICKER"])
     register(socketio, manager, ticker)
+    from .comparepages import compare_bp
     from .guide import guide_bp
     from .joincodes import JoinCodes, redis_client
     from .joinpages import join_bp
@@ -108,6 +109,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(join_bp)
     app.register_blueprint(guide_bp)     # /guide: which pattern when, from measured runs
+    app.register_blueprint(compare_bp)   # /compare: one fault schedule, protocols side by side
     install_headers(app, socketio)     # CSP, nosniff, frame and referrer policies on every response
     hops = app.config["PLAYGROUND_PROXY_HOPS"]
     if hops:

@@ -33,6 +33,13 @@ HEADERS = (
     ("Referrer-Policy", "no-referrer"),
 )
 
+# A play page opened with embed=1 is a frame of the side-by-side page (/compare): it may be
+# framed by this site's own pages, never by another site's.
+FRAMEABLE = {
+    "Content-Security-Policy": CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
 
 def add_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """A WSGI header list with ours added where the response did not set its own."""

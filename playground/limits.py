@@ -72,6 +72,8 @@ class Limits:
     max_hunt_runs: int = 2_000            # runs one search may ask for (default 200)
     join_miss_rate: float = 0.2           # /j/CODE: unknown codes per second one address may try
     join_miss_burst: float = 20.0         # ...after this many (a class mistyping); then 429 for a while
+    compare_cpu_rate_ms: float = 300.0    # /compare, /api/compare/plan: engine ms per second one
+    compare_cpu_burst_ms: float = 5_000.0 # address may spend on comparisons not cached, after this
     min_speed: float = 0.01               # virtual ms per real ms
     max_speed: float = 10.0
 

@@ -13,6 +13,8 @@ from werkzeug.exceptions import HTTPException
 
 from engine import ScenarioError, from_dict, from_token, registry
 
+from .headers import FRAMEABLE
+
 bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,11 @@ def play(name: str):
                               "error.page.bad_speed", {"min": f"{limits.min_speed:g}", "max": f"{limits.max_speed:g}"})
     boot = {"protocol": proto.name, "preset": preset, "token": token, "t": t, "session": session,
             "rebuilt": rebuilt, "speed": speed}
-    return render_template("play.html", protocol=proto.describe(), boot=boot)
+    embed = args.get("embed") == "1"      # a frame of /compare (static/js/embed.js)
+    if embed:
+        boot["embed"] = True
+    page = render_template("play.html", protocol=proto.describe(), boot=boot)
+    return (page, 200, FRAMEABLE) if embed else page
 
 
 @bp.get("/vendor/<name>")

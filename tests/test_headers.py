@@ -60,6 +60,9 @@ ROUTES = [
     ("/j", 200, "join code box"),
     ("/j/ABC234", 404, "unknown join code (join page)"),
     ("/j/ABC234.svg", 404, "QR code of an unknown join code"),
+    ("/compare", 200, "side-by-side page"),
+    ("/compare?protocols=2pc", 400, "side-by-side refusal (error page)"),
+    ("/api/compare/plan?protocols=2pc", 400, "side-by-side api refusal"),
 ]
 
 
@@ -114,7 +117,7 @@ def test_a_header_a_response_sets_itself_is_kept():
 def page_html(http) -> dict[str, str]:
     return {path: http.get(path).get_data(as_text=True)
             for path in ("/", "/play/raft", "/play/2pc?preset=commit", "/play/no-such-protocol", "/j",
-                         "/j/ABC234")}
+                         "/j/ABC234", "/compare", "/play/2pc?embed=1")}
 
 
 def test_the_pages_have_no_inline_script_handlers_or_style_attributes(http):

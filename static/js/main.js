@@ -32,6 +32,7 @@
 //   pictures.js   state pictures under each node (tallies, values, locks, timer rings), drawn by topology.js
 //   restore.js    the run kept in the address bar and sessionStorage: a reload after a restart rebuilds it
 //   testhook.js   window.__pp, what the browser tests read
+//   embed.js      ?embed=1: a frame of the side-by-side page, driven by its parent's timeline
 //
 // Views and components get the store (to read) and the actions (to change it); none holds
 // another, and none writes the store. The wiring between them is here, through the store's topics.
@@ -62,6 +63,7 @@ import { LessonPanel } from './lesson.js';
 import { Classroom } from './classroom.js';
 import { JoinCodeButton } from './joincode.js';
 import { Presenter } from './presenter.js';
+import { installEmbed } from './embed.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -165,6 +167,7 @@ const fitScale = () => topology.setScale(store.canvasScale(innerWidth, innerHeig
 store.on('presenter', fitScale);
 addEventListener('resize', fitScale);   // full screen came (or went), a window moved
 installTestHook(store, { canvas, topology, recent });
+installEmbed(store, actions);                   // a frame of /compare (?embed=1)
 
 // ---------------------------------------------------------------- rendering
 

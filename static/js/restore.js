@@ -54,7 +54,9 @@ function storeRun(session, run) {
 /** The address that reopens this run: ?session=ID&s=TOKEN&t=T, or only ?session=ID when the
  *  token would make it too long (sessionStorage has it then). */
 export function runSearch(session, token, tt) {
-  const short = `?session=${encodeURIComponent(session)}`;
+  // A frame of the side-by-side page stays one when the browser brings it back (embed.js).
+  const embed = new URLSearchParams(location.search).get('embed') === '1' ? '&embed=1' : '';
+  const short = `?session=${encodeURIComponent(session)}${embed}`;
   if (!token) return short;
   const long = `${short}&s=${encodeURIComponent(token)}&t=${tt}`;
   return location.origin.length + location.pathname.length + long.length <= MAX_URL_CHARS ? long : short;
