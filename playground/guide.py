@@ -24,17 +24,20 @@ STRINGS = ROOT / "static" / "i18n"
 LANGS = ("en", "zh")
 
 # The three cases a student asks about: the patterns that fit, the protocols whose numbers
-# back the reason, and the runs that show it.
+# back the reason, the runs that show it, and the same faults under them side by side (/compare).
 CASES = (
     {"id": "transfer", "protocols": ("2pc", "3pc", "tcc"),
      "runs": (("2pc", "commit"), ("2pc", "coordinator_crash"), ("3pc", "coordinator_crash"),
-              ("tcc", "happy"), ("tcc", "lost_confirm_reply"))},
+              ("tcc", "happy"), ("tcc", "lost_confirm_reply")),
+     "side_by_side": "protocols=2pc,3pc,tcc&faults=coordinator_crash&run=0"},
     {"id": "booking", "protocols": ("saga", "saga_choreo", "tcc"),
      "runs": (("saga", "step_fails"), ("saga", "long_saga"), ("saga", "dirty_read"), ("saga", "slow_step"),
-              ("saga_choreo", "step_fails"))},
+              ("saga_choreo", "step_fails")),
+     "side_by_side": "protocols=tcc,saga&faults=business_failure&run=0"},
     {"id": "event", "protocols": ("outbox", "mq_tx"),
      "runs": (("outbox", "happy"), ("outbox", "relay_crash"), ("outbox", "dual_write_commit_first_crash"),
-              ("mq_tx", "producer_crash"), ("outbox", "no_inbox"))},
+              ("mq_tx", "producer_crash"), ("outbox", "no_inbox")),
+     "side_by_side": "protocols=outbox,mq_tx&faults=duplicate&run=0"},
 )
 
 # Transaction patterns: the words per column (guide.tx.<id>.<column>) and the runs per row.

@@ -60,6 +60,18 @@ def test_every_run_link_names_a_real_protocol_and_preset_and_opens(app, page):
         assert client.get(f"/play/{name}?preset={preset}").status_code == 200, (name, preset)
 
 
+def test_each_case_links_its_patterns_side_by_side_and_the_comparison_runs(app, page):
+    links = re.findall(r'href="/compare\?([^"]+)" data-compare="([a-z]+)"', page)
+    assert [case for _, case in links] == ["transfer", "booking", "event"]
+    client = app.test_client()
+    for query, case in links:
+        r = client.get("/api/compare/plan?" + html.unescape(query))
+        assert r.status_code == 200, (case, r.get_json())
+        plans = r.get_json()["plans"]
+        assert all(o["status"] == "applied" for p in plans for o in p["outcomes"]), case
+        assert client.get("/compare?" + html.unescape(query)).status_code == 200
+
+
 def test_every_pattern_and_consensus_row_links_runs_of_its_own_protocol(page):
     for p in guide.PATTERNS:
         links = RUN_LINK.findall(row(page, "tx-table", p["id"]))
