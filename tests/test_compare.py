@@ -232,3 +232,21 @@ def test_the_planners_live_run_is_the_replay_of_its_scenario(protocol, cls, i):
     replay.run()
     assert p.sim.trace == replay.trace
     assert p.sim.violations == replay.violations
+
+
+def test_a_run_that_cannot_be_planned_is_noted_and_the_table_goes_on(monkeypatch):
+    """A step that comes after the item listed below it cannot be placed as written: that run
+    is left out and said, the other runs and protocols are still measured."""
+    from engine import compare as cmp
+
+    def late(r, family):
+        return {"until": 4000, "items": [{"at": 100, "do": "request"},
+                                         {"after": "ack", "nth": 1, "delay": 1, "do": "crash", "role": "participant"},
+                                         {"at": 150, "do": "heal"}]}
+    monkeypatch.setitem(cmp.FAULT_CLASSES, "late", cmp.FaultClass("late", late, ("transactions",)))
+    result = compare(["2pc"], ["late", "none"], runs=2)
+    late_row, none_row = result["rows"]
+    assert list(late_row["missing"]) == [k for k in late_row["missing"] if k.startswith("unplanned:")]
+    assert sum(late_row["missing"].values()) == 2 and "time order" in next(iter(late_row["missing"]))
+    assert none_row["metrics"]["messages"]["median"] > 0
+    assert "could not place" in table(result)
