@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from engine import ScenarioError, registry
-from engine.compare import FAULT_CLASSES, MAX_RUNS, family_of, schedule_for
+from engine.compare import FAMILY_BASE, FAULT_CLASSES, MAX_RUNS, family_of, schedule_for
 from engine.costs import measure
 from engine.scenario import decode_token, from_dict
 from engine.schedule import MAX_ITEMS, plan, validate
-from engine.sim import Simulation
 
 from .fairness import Bucket
 from .pages import error_page, title_arg
@@ -190,11 +189,11 @@ def _plan_one(name: str, schedule: dict, seed: int) -> tuple[dict, float]:
     missing ones), and the CPU ms it took (this thread's own: others' work is not charged)."""
     cpu = time.thread_time()
     proto = registry.get(name)
-    p = plan(name, schedule, seed)
+    family = family_of(proto)
+    p = plan(name, schedule, seed, FAMILY_BASE.get(family))    # the cluster size compare uses
     scenario = from_dict(p.scenario)
-    sim = Simulation(scenario, protocol=proto)
-    sim.run()
-    out = {"protocol": name, "title": title_arg(proto), "family": family_of(proto), "schedule": schedule,
+    sim = p.sim                    # the plan's run is the scenario's run: no second run
+    out = {"protocol": name, "title": title_arg(proto), "family": family, "schedule": schedule,
            "token": scenario.to_token(), "until": scenario.until,
            "outcomes": [o.as_dict() for o in p.outcomes], "costs": measure(sim, p.starts)}
     return out, (time.thread_time() - cpu) * 1000
@@ -202,8 +201,8 @@ def _plan_one(name: str, schedule: dict, seed: int) -> tuple[dict, float]:
 
 def compute(q: Query) -> tuple[dict, float]:
     """Plan and run the schedule in each protocol: what each item became, the share token, the
-    costs; and the CPU ms spent. Planning replays the run once per item (a long schedule: most
-    of a second per protocol), so under eventlet each protocol's work runs in a real thread
+    costs; and the CPU ms spent. Planning runs the scenario once as it places the items (a long
+    schedule: a few hundred ms per protocol), so under eventlet each protocol's work runs in a real thread
     (eventlet.tpool: the loop goes on serving everyone meanwhile), one protocol at a time."""
     socketio = current_app.extensions["playground"].socketio
     run = _plan_one

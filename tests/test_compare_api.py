@@ -190,3 +190,16 @@ def test_an_address_that_spent_its_engine_time_is_told_to_wait_but_cached_answer
     assert plan(http, "protocols=2pc,3pc&faults=none", addr="10.0.0.2").status_code == 200   # another address
     clock.advance(600)                                              # the debt is paid back
     assert plan(http, "protocols=2pc,3pc&faults=none").status_code == 200
+
+
+def test_a_fault_class_on_the_page_is_the_compare_commands_run(http):
+    """The page and `python -m engine compare` measure the same run i of a class (same
+    cluster size, same seed): the numbers a student sees beside the frames are the table's."""
+    from engine.compare import FAMILY_BASE, family_of, run_one, schedule_for
+    r = plan(http, "protocols=raft,zab&faults=coordinator_crash&run=2&seed=3")
+    assert r.status_code == 200
+    for p in r.get_json()["plans"]:
+        family = family_of(registry.get(p["protocol"]))
+        want = run_one(p["protocol"], schedule_for("coordinator_crash", 2, family), 3 + 2, FAMILY_BASE.get(family))
+        assert p["costs"] == want["costs"], p["protocol"]
+        assert from_token(p["token"]).to_dict()["actions"] == want["scenario"]["actions"]
