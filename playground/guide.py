@@ -142,6 +142,20 @@ def _cells(d: dict | None) -> dict[str, dict]:
     return out
 
 
+def _not_applied(d: dict | None) -> dict[str, dict]:
+    """{"<fault class>/<protocol>": {"status", "what"}} where the class's fault had nothing to
+    hit in any run (no such role or step, or it could never be placed): its figures are the fault-free run's, and the page
+    says so instead of letting them pass for the protocol's answer to that fault."""
+    out = {}
+    for fam in (d or {}).get("families", {}).values():
+        for r in fam.get("rows", []):
+            for what, n in sorted(r.get("missing", {}).items()):
+                status, _, thing = what.partition(":")
+                if status in ("no_role", "no_step", "unresolved") and n == r["runs"]:
+                    out.setdefault(f"{r['faults']}/{r['protocol']}", {"status": status, "what": thing})
+    return out
+
+
 def _columns(d: dict | None) -> dict[str, list[str]]:
     """Per family, the metrics that apply to at least one of its measured rows."""
     out = {}
@@ -207,7 +221,7 @@ def guide():
     titles = {(name, preset): next((p.title for p in protos[name].presets if p.name == preset), preset)
               for name, preset in runs}
     return render_template(
-        "guide.html", data=d, cells=_cells(d), stale=_stale(d), columns=_columns(d),
+        "guide.html", data=d, cells=_cells(d), not_applied=_not_applied(d), stale=_stale(d), columns=_columns(d),
         t=lambda key, args=None: fill(en.get(key, key), args, en),
         page_strings=page_strings, titles=titles,
         proto_titles={n: p.title for n, p in protos.items()},

@@ -265,3 +265,14 @@ def test_the_gallery_links_to_the_guide_in_both_languages(app):
     assert 'href="/guide"' in page
     m = re.search(r'<script class="page-strings" type="application/json">(.*?)</script>', page, re.DOTALL)
     assert json.loads(m.group(1))["guide.link"] == {"en": "Guide", "zh": "指南"}
+
+
+def test_a_fault_with_nothing_to_hit_is_not_passed_off_as_a_measurement(page):
+    """The outbox has no coordinator: under "the coordinator crashes" its figures are the
+    fault-free run's, so the case table says the fault was not applied instead of a number;
+    the business failure had no service that can refuse there either."""
+    case = page.split('data-case="event"', 1)[1].split("</article>", 1)[0]
+    outbox = re.search(r'p:outbox:title">.*?</tr>', case, re.DOTALL).group(0)
+    assert "no coordinator role: fault not applied" in text(outbox)
+    assert "no coordinator role: fault not applied" not in text(row(page, "tx-table", "2pc"))
+    assert "fault not applied" in text(row(page, "tx-table", "outbox"))
