@@ -103,6 +103,9 @@ function costLines(c) {
   const lines = [];
   lines.push(c.decided_ms === null || c.decided_ms === undefined
     ? t('compare.cost.never_decided') : t('compare.cost.decided', { t: secs(c.decided_ms) }));
+  if (typeof c.slowest_ms === 'number' && c.slowest_ms !== c.decided_ms) {
+    lines.push(t('compare.cost.slowest', { t: secs(c.slowest_ms) }));
+  }
   if (c.blocked_ms) lines.push(t('compare.cost.blocked', { t: secs(c.blocked_ms) }));
   if (c.held_ms) lines.push(t('compare.cost.held', { t: secs(c.held_ms) }));
   if (c.compensations !== null && c.compensations !== undefined) {
@@ -139,6 +142,21 @@ function summary() {
   if (leaderless.length) {
     const worst = leaderless.reduce((a, b) => (b.costs.leaderless_ms > a.costs.leaderless_ms ? b : a));
     parts.push(t('compare.story.leaderless', { name: titleOf(worst), t: secs(worst.costs.leaderless_ms) }));
+  }
+  // A client kept waiting (a write caught in a failover, an order caught in a crash).
+  const slow = plans.filter((p) => typeof p.costs.slowest_ms === 'number');
+  if (slow.length > 1) {
+    const worst = slow.reduce((a, b) => (b.costs.slowest_ms > a.costs.slowest_ms ? b : a));
+    const best = slow.reduce((a, b) => (b.costs.slowest_ms < a.costs.slowest_ms ? b : a));
+    if (worst.costs.slowest_ms > 2 * best.costs.slowest_ms) {
+      parts.push(t('compare.story.slowest', { name: titleOf(worst), t: secs(worst.costs.slowest_ms) }));
+    }
+  }
+  // Undoing work: with resources frozen meanwhile (a cancel), or with nothing frozen (a compensation).
+  for (const p of plans.filter((q) => q.costs.compensations > 0)) {
+    parts.push(p.costs.held_ms > 0
+      ? t('compare.story.undo_frozen', { name: titleOf(p), t: secs(p.costs.held_ms) })
+      : t('compare.story.undo_done', { name: titleOf(p) }));
   }
   return parts.join(' ');
 }

@@ -102,3 +102,17 @@ def test_a_role_a_protocol_lacks_is_said_over_its_frame_in_both_languages(open_p
     assert_clean(page, "the side-by-side page [zh]")
     # The frames follow the page's language: their narration is the protocol's Chinese.
     frame(page, column).wait_for_function("document.documentElement.lang === 'zh-CN'", timeout=5_000)
+
+
+def test_tcc_cancels_what_it_froze_while_the_saga_compensates(open_page):
+    """The same business failure (the second service refuses): TCC releases what its Try froze,
+    a saga undoes steps that had already committed, with nothing frozen meanwhile."""
+    page = open_page("/compare?protocols=tcc,saga&faults=business_failure&run=0")
+    frames_ready(page, 2)
+    summary = page.locator("#compare-summary").inner_text()
+    assert "TCC (Try-Confirm-Cancel) undid its work by releasing what it had frozen (held " in summary, summary
+    assert "Saga (orchestrated) undid finished steps with compensations: nothing was frozen" in summary, summary
+    costs = page.locator("#compare-costs li").all_inner_texts()
+    assert "compensations: 1" in costs[0] and "compensations: 1" in costs[1], costs
+    assert "locks or frozen funds held" in costs[0] and "locks or frozen funds held" not in costs[1], costs
+    assert_clean(page, "the side-by-side page, TCC and saga")
