@@ -8,6 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ROOT
+from tests.e2e.test_a11y_browser import assert_clean
 from tests.e2e.test_browser import READY
 
 
@@ -28,6 +29,7 @@ def test_the_guide_reads_in_english_and_in_chinese(open_page):
     expect(page.locator('[data-case="transfer"] h3')).to_have_text(words("en")["guide.case.transfer.title"])
     expect(page.locator('#tx-table tr[data-protocol="2pc"] th a')).to_have_text("Two-phase commit")
     assert untranslated(page) == []
+    assert_clean(page, "the guide [en]")
 
     page.select_option("#lang", "zh")
     expect(page.locator("h1")).to_have_text(words("zh")["guide.title"])
@@ -38,6 +40,7 @@ def test_the_guide_reads_in_english_and_in_chinese(open_page):
     first = page.locator('#tx-table tr[data-protocol="2pc"] th a')
     assert re.search(r"[\u4e00-\u9fff]", first.inner_text()), first.inner_text()
     assert untranslated(page) == []
+    assert_clean(page, "the guide [zh]")
 
     # The choice is remembered: a fresh load opens in Chinese, and the gallery's link says 指南.
     page.goto(page.url.replace("/guide", "/"))
