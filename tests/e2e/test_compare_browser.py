@@ -116,3 +116,12 @@ def test_tcc_cancels_what_it_froze_while_the_saga_compensates(open_page):
     assert "compensations: 1" in costs[0] and "compensations: 1" in costs[1], costs
     assert "locks or frozen funds held" in costs[0] and "locks or frozen funds held" not in costs[1], costs
     assert_clean(page, "the side-by-side page, TCC and saga")
+
+
+def test_on_a_phone_the_page_fits_the_screen_and_the_frames_stack(open_page):
+    page = open_page(CRASH, width=390, height=844)
+    frames_ready(page, 2)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    boxes = [page.locator(f'iframe[data-frame="{i}"]').bounding_box() for i in range(2)]
+    assert boxes[1]["y"] >= boxes[0]["y"] + boxes[0]["height"]        # one above the other
+    assert all(b["x"] >= 0 and b["x"] + b["width"] <= 390 for b in boxes)
