@@ -64,3 +64,12 @@ def test_every_run_the_guide_links_to_opens_with_its_lesson(open_page, errors):
         play.wait_for_function(READY, timeout=15000)
         assert play.evaluate("document.getElementById('preset').value") == preset, href
         assert play.evaluate("window.__pp.model.protocol && window.__pp.model.protocol.name") == name, href
+
+
+def test_on_a_phone_the_guide_fits_the_screen(open_page):
+    """The cases' tables wrap within their cards; the wide tables scroll inside their own region."""
+    page = open_page("/guide", width=390, height=844)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for region in page.locator(".table-wrap").all():
+        box = region.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
