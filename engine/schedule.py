@@ -6,7 +6,7 @@ names shared roles and steps instead ("crash the coordinator right after the las
 vote arrives", "drop the first decision message"), and `plan` turns it into an
 ordinary scenario for any protocol that declares a `Comparison`
 (engine.protocol): a role becomes the node that holds it at that moment, read from
-the views of a run replayed up to then, and a step becomes the message kinds that
+the views of the run at that moment, and a step becomes the message kinds that
 carry it. What a protocol lacks (no coordinator in the outbox pattern, no vote step
 in a saga) is reported, never guessed, so the page can say so on its canvas.
 
@@ -34,8 +34,9 @@ leader it found (a deposed leader cut off in a minority may still hold the role:
 clients are the ones not served); a crash aims at whoever holds the role at that moment.
 Items are applied in order and must not go back in time.
 
-Determinism: planning replays runs of an ordinary scenario, so the plan is a pure
-function of (protocol, schedule, seed): the same scenario comes out in any process.
+Determinism: planning runs an ordinary scenario, adding each action live as it is placed
+(the same trace as replaying the final scenario), so the plan is a pure function of
+(protocol, schedule, seed): the same scenario comes out in any process.
 """
 
 from __future__ import annotations
