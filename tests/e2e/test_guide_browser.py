@@ -73,3 +73,11 @@ def test_on_a_phone_the_guide_fits_the_screen(open_page):
     for region in page.locator(".table-wrap").all():
         box = region.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+
+def test_a_fault_not_applied_is_said_in_the_readers_language(open_page):
+    page = open_page("/guide")
+    note = page.locator('[data-case="event"] .not-applied').first
+    expect(note).to_have_text("no coordinator role: fault not applied")
+    page.select_option("#lang", "zh")
+    expect(note).to_have_text("没有协调者角色：故障未施加")      # the role's name too, not "coordinator"
