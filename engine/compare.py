@@ -170,8 +170,8 @@ def run_one(protocol: str, schedule: dict, seed: int, base: dict | None = None) 
     """One protocol under one schedule: its plan's outcomes and its costs. `base`: scenario
     fields to start from (the family's cluster size)."""
     p = plan(protocol, schedule, seed, base)
-    return {"costs": measure(p.sim, p.starts), "missing": [o.as_dict() for o in p.missing],
-            "scenario": p.scenario}
+    return {"costs": measure(p.sim, p.starts), "outcomes": [o.as_dict() for o in p.outcomes],
+            "missing": [o.as_dict() for o in p.missing], "scenario": p.scenario}
 
 
 def _quantile(xs: list[float], q: float) -> float:
@@ -190,12 +190,8 @@ HIGHER_IS_BETTER = ("served",)
 def summarize(values: list, higher_is_better: bool = False) -> dict | None:
     """Median and p95 (the bad tail) of one metric over runs; None where the metric does not
     apply. `undefined` counts runs where it never happened (never decided, never settled)."""
-    if all(v is None for v in values) and values:
-        applies = False
-    else:
-        applies = True
     got = [v for v in values if v is not None]
-    if not applies:
+    if values and not got:
         return None
     tail = 0.05 if higher_is_better else 0.95
     return {"median": _quantile(got, 0.5) if got else None, "p95": _quantile(got, tail) if got else None,

@@ -29,7 +29,6 @@ from .kit.business import AVAILABLE, HELD, SERVICES
 
 METRICS = ("messages", "writes", "decided_ms", "slowest_ms", "settled_ms", "held_ms", "blocked_ms",
            "leaderless_ms", "compensations", "duplicates", "stale_reads", "served", "violations")
-_BUCKETS = {s.buckets[HELD]: s for s in SERVICES}
 
 
 def _held(view: dict, cmp) -> bool:
@@ -114,7 +113,7 @@ def measure(sim, starts: list[int]) -> dict:
     messages = compensations = duplicates = stale = 0
     decided: list[int] = []
     units_decided: set = set()      # the units whose outcome was fixed (by tx, gid... in the note)
-    replies: list[object] = []
+    served_replies = 0
     served_at: list[int] = []       # when a unit was served (a served reply; a unit newly decided)
     books_at: list[int] = []
     dup_keys, stale_keys, decided_keys = set(cmp.duplicates), set(cmp.stale), set(cmp.decided)
@@ -155,14 +154,14 @@ def measure(sim, starts: list[int]) -> dict:
                 decided.append(t)
                 args = ev.get("args") or {}
                 unit = next((args[k] for k in ("tx", "gid", "index", "slot", "zxid") if k in args), None)
-                key = unit if unit is not None else len(decided)
-                if key not in units_decided:
-                    units_decided.add(key)
+                if unit is None:
+                    unit = len(decided)
+                if unit not in units_decided:
+                    units_decided.add(unit)
                     served_at.append(t)
-        elif kind == "reply":
-            replies.append(ev["result"])
-            if cmp.served is not None and cmp.served(ev["result"]):
-                served_at.append(t)
+        elif kind == "reply" and cmp.served is not None and cmp.served(ev["result"]):
+            served_replies += 1
+            served_at.append(t)
         if leader_roles and t >= first:
             leaderless.set(not leader_up(), t)
 
@@ -177,10 +176,7 @@ def measure(sim, starts: list[int]) -> dict:
         settled = max([first, *(e for e in ends if e is not None), *(t for t in books_at if t < window)]) - first
     units = len(starts)
     latencies = _match(starts, served_at)
-    if cmp.served is not None:
-        served = sum(1 for r in replies if cmp.served(r))
-    else:
-        served = len(units_decided)
+    served = served_replies if cmp.served is not None else len(units_decided)
     has_hold = bool(cmp.locks or cmp.books)
     return {
         "messages": messages,

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 from . import limits
 from .protocols import registry
-from .scenario import ScenarioError, from_dict
+from .scenario import ScenarioError, _int, from_dict
 from .sim import Simulation
 
 ITEM_KINDS = ("request", "crash", "restart", "partition", "heal", "drop", "duplicate", "fail")
@@ -93,12 +93,6 @@ class Plan:
 
 
 # ---------------------------------------------------------------- validation
-
-def _int(where: str, v, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ScenarioError(f"{where} must be a whole number from {lo} to {hi}, got {v!r}"[:200])
-    return v
-
 
 def _ref(where: str, v) -> str:
     if not isinstance(v, str) or not v or len(v) > 40:
@@ -262,17 +256,21 @@ class _Planner:
                 out.append(n)
         return out
 
+    def _kth_holder(self, sim: Simulation, ref: str, want_up: bool | None) -> str | None:
+        """The node "name" (the first holder, in node order) or "name:k" (the k-th) means now."""
+        name, _, k = ref.partition(":")
+        holders = self._holders(sim, name, want_up)
+        i = int(k) - 1 if k else 0
+        return holders[i] if i < len(holders) else None
+
     def _node(self, sim: Simulation, ref: str, want_up: bool | None, rebind: bool = False) -> str | None:
         """The node a role reference means now, binding it on first use."""
         if ref in self.bound and not rebind:
             return self.bound[ref]
-        name, _, k = ref.partition(":")
-        holders = self._holders(sim, name, want_up)
-        i = int(k) - 1 if k else 0
-        if i >= len(holders):
-            return None
-        self.bound[ref] = holders[i]
-        return holders[i]
+        node = self._kth_holder(sim, ref, want_up)
+        if node is not None:
+            self.bound[ref] = node
+        return node
 
     def _holds(self, sim: Simulation, node: str | None, ref: str) -> bool:
         kinds = self.cmp.roles.get(ref.partition(":")[0], ())
@@ -289,10 +287,7 @@ class _Planner:
         crashes and restarts, so a write to the new leader does not move a restart."""
         node = None if rebind else self.clients.get(ref)
         if not self._holds(sim, node, ref):
-            name, _, k = ref.partition(":")
-            holders = self._holders(sim, name, True)
-            i = int(k) - 1 if k else 0
-            node = holders[i] if i < len(holders) else None
+            node = self._kth_holder(sim, ref, True)
             if node is not None:
                 self.clients[ref] = node
         return node
@@ -381,9 +376,7 @@ class _Planner:
             if t is None:
                 return Outcome(i, do, "unresolved", what=why)
             at = t + it["delay"]
-        if at < self.last_at:
-            raise ScenarioError(f"item {i + 1} falls at t={at}, before the item above it (t={self.last_at}); "
-                                "list items in time order")
+        self._in_order(i, at)
         if at > self.base["until"]:
             return Outcome(i, do, "unresolved", what=f"t={at} is after the end of the run")
         self.last_at = at
@@ -394,6 +387,12 @@ class _Planner:
         if action:
             self._add(action)
         return Outcome(i, do, "applied", at=at, nodes=nodes)
+
+    def _in_order(self, i: int, at: int) -> None:
+        """Items are placed in time order: item i may not fall before the one above it."""
+        if at < self.last_at:
+            raise ScenarioError(f"item {i + 1} falls at t={at}, before the item above it (t={self.last_at}); "
+                                "list items in time order")
 
     def _refs(self, it: dict) -> list[str]:
         refs = [it[k] for k in ("role", "isolate", "to", "from") if k in it]
@@ -463,9 +462,7 @@ class _Planner:
         at = ev["t"] + 1
         if at > ev["deliver_at"]:
             return Outcome(i, it["do"], "unresolved", what="the message arrives the moment it is sent")
-        if at < self.last_at:
-            raise ScenarioError(f"item {i + 1} falls at t={at}, before the item above it (t={self.last_at}); "
-                                "list items in time order")
+        self._in_order(i, at)
         self.last_at = at
         self._add({"at": at, "do": it["do"], "msg": ev["id"]})
         return Outcome(i, it["do"], "applied", at=at, nodes=[ev["src"], ev["dst"]])

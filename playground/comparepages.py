@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from engine import ScenarioError, registry
-from engine.compare import FAMILY_BASE, FAULT_CLASSES, MAX_RUNS, family_of, schedule_for
-from engine.costs import measure
+from engine.compare import FAMILY_BASE, FAULT_CLASSES, MAX_RUNS, family_of, run_one, schedule_for
 from engine.scenario import decode_token, from_dict
-from engine.schedule import MAX_ITEMS, plan, validate
+from engine.schedule import MAX_ITEMS, validate
 
 from .fairness import Bucket
 from .pages import error_page, title_arg
@@ -185,17 +184,16 @@ def _bucket(addr: str) -> Bucket:
 
 
 def _plan_one(name: str, schedule: dict, seed: int) -> tuple[dict, float]:
-    """One protocol's plan and run (engine.compare.run_one, keeping every outcome, not only the
-    missing ones), and the CPU ms it took (this thread's own: others' work is not charged)."""
+    """One protocol's plan and run (engine.compare.run_one), as the page shows it, and the CPU
+    ms it took (this thread's own: others' work is not charged)."""
     cpu = time.thread_time()
     proto = registry.get(name)
     family = family_of(proto)
-    p = plan(name, schedule, seed, FAMILY_BASE.get(family))    # the cluster size compare uses
-    scenario = from_dict(p.scenario)
-    sim = p.sim                    # the plan's run is the scenario's run: no second run
+    r = run_one(name, schedule, seed, FAMILY_BASE.get(family))    # the cluster size compare uses
+    scenario = from_dict(r["scenario"])
     out = {"protocol": name, "title": title_arg(proto), "family": family, "schedule": schedule,
            "token": scenario.to_token(), "until": scenario.until,
-           "outcomes": [o.as_dict() for o in p.outcomes], "costs": measure(sim, p.starts)}
+           "outcomes": r["outcomes"], "costs": r["costs"]}
     return out, (time.thread_time() - cpu) * 1000
 
 
