@@ -296,13 +296,21 @@ export class Session {
     } else {
       applyEvents(m, evs);
     }
+    this.landAt(p, 'apply');
+  }
+
+  /** What a batch and a seek end with: the model and the clock at the server's time (`move`,
+   *  the clock's `apply` for a batch or `reset` for a jump), the viewers, the share token and
+   *  the timer rings; then the panels hear the playback. */
+  landAt(p, move) {
+    const store = this.store;
     if (p.playback) {
-      advanceTo(m, p.playback.t);
-      store.clock.apply(p.playback);
+      advanceTo(store.m, p.playback.t);
+      store.clock[move](p.playback);
       if (typeof p.playback.viewers === 'number') store.state.viewers = p.playback.viewers;
     }
     if (p.token) store.state.token = p.token;
-    setArmed(m, p);
+    setArmed(store.m, p);
     if (p.playback) store.emit('playback', p.playback);
     this.keeper.touch();
   }
@@ -320,16 +328,8 @@ export class Session {
     truncate(m, p.seq);
     applyEvents(m, p.events || []);
     store.emit('seek');               // the log and the timeline marks are drawn again
-    if (p.playback) {
-      advanceTo(m, p.playback.t);
-      store.clock.reset(p.playback);
-      if (typeof p.playback.viewers === 'number') store.state.viewers = p.playback.viewers;
-    }
     store.state.preview = null;
-    if (p.token) store.state.token = p.token;
-    setArmed(m, p);
-    if (p.playback) store.emit('playback', p.playback);
-    this.keeper.touch();
+    this.landAt(p, 'reset');
   }
 
   onPlayback(p) {
