@@ -8,8 +8,8 @@
 // than DRIFT_MS (at 1x) is seeked back to it. Nothing here names a protocol: titles and
 // numbers come from the page's data (playground/comparepages.py).
 
-import { initI18n, addStrings, onLangChange, getLang, t } from './i18n.js';
-import { fmtMs } from './format.js';
+import { initI18n, addEmbeddedStrings, onLangChange, getLang, t } from './i18n.js';
+import { fmtMs, readJSON } from './format.js';
 
 const DRIFT_MS = 50;            // virtual ms a frame may be off at 1x before it is seeked
 const FIX_COOLDOWN_MS = 1000;   // real ms between two corrections of one frame
@@ -18,16 +18,8 @@ const MAX_COL = 4;
 
 const $ = (id) => document.getElementById(id);
 
-function readJSON(id) {
-  try {
-    return JSON.parse($(id).textContent);
-  } catch {
-    return null;
-  }
-}
-
 const data = readJSON('compare-data');
-for (const p of readJSON('protocols-data') || []) addStrings(p.strings, `p:${p.name}:`);
+addEmbeddedStrings();                 // the protocols' titles in both languages
 await initI18n();
 
 const plans = data.plans;

@@ -120,6 +120,17 @@ export function el(tag, attrs = {}, children = []) {
   return node;
 }
 
+/** The JSON a server embedded in element `id` (a <script type="application/json">), or null. */
+export function readJSON(id) {
+  const node = document.getElementById(id);
+  if (!node) return null;
+  try {
+    return JSON.parse(node.textContent);
+  } catch {
+    return null;
+  }
+}
+
 export function clamp(v, lo, hi) {
   return Math.min(hi, Math.max(lo, v));
 }

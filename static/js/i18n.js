@@ -38,6 +38,27 @@ export function addStrings(strings, prefix = '') {
   }
 }
 
+/** The words a page's server embedded: its protocols' (`#protocols-data`: [{name, strings}],
+ *  merged under "p:<name>:") and its own (`script.page-strings`: {key: {en, zh}}). An
+ *  unreadable block only costs its translations: the page keeps its English. */
+export function addEmbeddedStrings(doc = document) {
+  const data = doc.getElementById('protocols-data');
+  if (data) {
+    try {
+      for (const p of JSON.parse(data.textContent) || []) addStrings(p.strings, `p:${p.name}:`);
+    } catch {
+      /* unreadable: no protocol words */
+    }
+  }
+  for (const own of doc.querySelectorAll('script.page-strings')) {
+    try {
+      addStrings(JSON.parse(own.textContent));
+    } catch {
+      /* unreadable: the page keeps its English */
+    }
+  }
+}
+
 export function has(key) {
   return key in dicts[lang] || key in dicts.en;
 }

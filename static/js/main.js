@@ -38,6 +38,7 @@
 // another, and none writes the store. The wiring between them is here, through the store's topics.
 
 import { initI18n, onLangChange } from './i18n.js';
+import { readJSON } from './format.js';
 import { sceneAt } from './model.js';
 import { Store } from './store.js';
 import { Actions } from './actions.js';
@@ -66,16 +67,6 @@ import { Presenter } from './presenter.js';
 import { installEmbed } from './embed.js';
 
 const $ = (id) => document.getElementById(id);
-
-function readJSON(id) {
-  const node = $(id);
-  if (!node) return null;
-  try {
-    return JSON.parse(node.textContent);
-  } catch {
-    return null;
-  }
-}
 
 await initI18n();
 

@@ -2,7 +2,7 @@
 // embeds every protocol's describe(); their strings are merged under
 // "p:<name>:<key>" so one page can hold many protocols.
 
-import { initI18n, addStrings, onLangChange, t } from './i18n.js';
+import { initI18n, addEmbeddedStrings, onLangChange, t } from './i18n.js';
 import { recallRun } from './restore.js';
 
 // "Session not found" for a live session's page: when this tab kept the session's run (its
@@ -20,22 +20,8 @@ function rebuildFromStorage() {
   return true;
 }
 
-const data = document.getElementById('protocols-data');
-if (data) {
-  try {
-    for (const p of JSON.parse(data.textContent) || []) addStrings(p.strings, `p:${p.name}:`);
-  } catch {
-    /* an unreadable list only costs translations */
-  }
-}
-// A page's own words ({key: {en, zh}}), embedded by the server: the guide's, the header's link to it.
-for (const own of document.querySelectorAll('script.page-strings')) {
-  try {
-    addStrings(JSON.parse(own.textContent));
-  } catch {
-    /* unreadable: the page keeps its English */
-  }
-}
+// Its protocols' words and its own (the guide's, the header's link to it), embedded by the server.
+addEmbeddedStrings();
 // Role colours come as data (a style attribute would need 'unsafe-inline' in the CSP):
 // set through the CSSOM, which the policy allows.
 for (const dot of document.querySelectorAll('[data-role-colour]')) {
