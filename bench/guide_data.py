@@ -73,15 +73,16 @@ def build(runs: int, seed: int, jobs: int = 1) -> dict:
     work, families, not_measured = [], {}, {}
     for family in FAMILIES:
         faults = fault_classes(family)
+        names = members(family)
         measured = []
-        for name in members(family):
+        for name in names:
             proto = registry.get(name)
             if proto.compare is None:
                 not_measured[name] = "declares no comparison (roles and steps) yet"
                 continue
             measured.append(name)
             work.append((name, tuple(faults), runs, seed))
-        families[family] = {"protocols": members(family),
+        families[family] = {"protocols": names,
                             "measured": measured, "faults": faults, "units": units_per_run(family)}
     if jobs > 1 and len(work) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
